@@ -1,0 +1,34 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    create/update .venv, install qhybrid, run `qhybrid compare` on the built-in default
+#   make test   create/update .venv, install qhybrid with test tools, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The torch build installed when the venv has none. The default is the CPU build kept on this project's
+# machines; GPU users install their CUDA/ROCm build into .venv first (see README) and it is kept.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: venv run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(BIN)/qhybrid compare
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python benchmarks/aer_layer.py --quick
+
+clean:
+	rm -rf $(VENV) results

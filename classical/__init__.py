@@ -1,0 +1,1 @@
+"""qhybrid's classical side: the PyTorch training stack."""

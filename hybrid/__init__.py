@@ -1,0 +1,1 @@
+"""qhybrid's hybrid models, comparison runner, reports and command line."""

@@ -1,0 +1,1 @@
+"""qhybrid's quantum side: PennyLane circuits executed on Qiskit Aer simulators."""

@@ -1,0 +1,1 @@
+"""Variational optimisation solvers (QAOA, VQE) on any qhybrid backend."""

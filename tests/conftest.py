@@ -1,0 +1,10 @@
+"""Test-wide settings.
+
+OpenMP threads of torch and Aer spin while waiting; on a 2-core machine two busy pools slow each other
+down by orders of magnitude, so tests run with passive waiting (set before torch / qiskit_aer load).
+"""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("MPLBACKEND", "Agg")
