@@ -1,1 +1,44 @@
-"""qhybrid's classical side: the PyTorch training stack."""
+"""qhybrid's classical side: the PyTorch training stack.
+
+Public names load lazily on first use, so ``import classical`` stays cheap (no torch, no TPU runtime
+probing) until something is actually needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    # accelerators
+    "Accelerator": "accelerators",
+    "available_accelerators": "accelerators",
+    "describe": "accelerators",
+    "resolve_accelerator": "accelerators",
+    "set_threads": "accelerators",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'classical' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"classical.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # static tools see the real names
+    from classical.accelerators import (  # noqa: F401
+        Accelerator,
+        available_accelerators,
+        describe,
+        resolve_accelerator,
+        set_threads,
+    )
