@@ -16,6 +16,17 @@ _EXPORTS: dict[str, str] = {
     "describe": "accelerators",
     "resolve_accelerator": "accelerators",
     "set_threads": "accelerators",
+    # models
+    "GPT": "models",
+    "GPTConfig": "models",
+    "MLP": "models",
+    "ResNet": "models",
+    "count_parameters": "models",
+    # text corpus for language models
+    "CharLMDataset": "text",
+    "CharTokenizer": "text",
+    "char_lm_datasets": "text",
+    "load_corpus": "text",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -42,3 +53,5 @@ if TYPE_CHECKING:  # static tools see the real names
         resolve_accelerator,
         set_threads,
     )
+    from classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters  # noqa: F401
+    from classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus  # noqa: F401
