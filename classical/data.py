@@ -1,6 +1,6 @@
 """Data sets that need no download: scikit-learn's bundled sets, seeded synthetic generators (including the
 quantum-ML benchmarking families of Bowles, Ahmed & Schuld, arXiv:2403.07059), the qml-benchmarks CSV files
-shipped inside this package, and a small character-level text corpus for language models.
+shipped inside this package. (The text corpus for language models is in :mod:`classical.text`.)
 
 Every tabular loader returns a :class:`DataSplit` with float32 features and int64 labels ``0 .. K-1``;
 standardisation, when asked for, is fitted on the training part only.
@@ -21,11 +21,8 @@ import numpy as np
 
 __all__ = [
     "DataSplit",
-    "TextCorpus",
     "dataset_names",
     "load_dataset",
-    "load_text_corpus",
-    "make_lm_loader",
     "make_loader",
     "make_split",
     "qmlb_names",
@@ -463,81 +460,3 @@ def make_loader(X, y=None, batch_size: int = 64, shuffle: bool = True, seed: int
         tensors.append(torch.as_tensor(y.astype(np.float32 if y.dtype.kind == "f" else np.int64)))
     generator = torch.Generator().manual_seed(int(seed)) if shuffle else None
     return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=shuffle, generator=generator)
-
-
-# --------------------------------------------------------------------------------------------- text corpus
-
-
-@dataclass
-class TextCorpus:
-    """A character-level corpus: the text, its vocabulary and int64 token ids split into train/val."""
-
-    text: str
-    chars: list[str]
-    train_ids: np.ndarray
-    val_ids: np.ndarray
-    name: str
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.chars)
-
-    def encode(self, s: str) -> np.ndarray:
-        """Token ids of a string; characters outside the vocabulary raise ``ValueError``."""
-        lookup = {c: i for i, c in enumerate(self.chars)}
-        try:
-            return np.array([lookup[c] for c in s], dtype=np.int64)
-        except KeyError as err:
-            raise ValueError(f"character {err.args[0]!r} is not in the {self.name!r} vocabulary") from None
-
-    def decode(self, ids) -> str:
-        return "".join(self.chars[int(i)] for i in np.asarray(ids).reshape(-1))
-
-
-_CORPORA = ("pydoc_topics",)
-
-
-def load_text_corpus(
-    name: str = "pydoc_topics", *, val_fraction: float = 0.1, max_chars: int | None = None
-) -> TextCorpus:
-    """A small text corpus that ships with Python itself, as characters.
-
-    ``pydoc_topics``: the help texts of CPython's ``pydoc_data.topics`` (about 0.46 M characters),
-    concatenated in key order. The last ``val_fraction`` of the text is the validation part.
-    """
-    if name not in _CORPORA:
-        raise ValueError(f"unknown text corpus {name!r}; allowed: {', '.join(_CORPORA)}")
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    from pydoc_data.topics import topics
-
-    text = "\n\n".join(topics[k] for k in sorted(topics))
-    if max_chars is not None:
-        text = text[: _check_int(max_chars, "max_chars", 2)]
-    chars = sorted(set(text))
-    lookup = {c: i for i, c in enumerate(chars)}
-    ids = np.fromiter((lookup[c] for c in text), dtype=np.int64, count=len(text))
-    cut = int(len(ids) * (1.0 - val_fraction))
-    return TextCorpus(text=text, chars=chars, train_ids=ids[:cut], val_ids=ids[cut:], name=name)
-
-
-def make_lm_loader(ids, block_size: int, batch_size: int = 32, shuffle: bool = True, seed: int = 0):
-    """A ``DataLoader`` of (input, target) windows for next-token prediction: non-overlapping blocks of
-    ``block_size`` ids, the target shifted by one."""
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    block_size = _check_int(block_size, "block_size", 1)
-    ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
-    n_blocks = (len(ids) - 1) // block_size
-    if n_blocks < 1:
-        raise ValueError(f"need more than block_size={block_size} tokens, got {len(ids)}")
-    x = ids[: n_blocks * block_size].view(n_blocks, block_size)
-    y = ids[1 : n_blocks * block_size + 1].view(n_blocks, block_size)
-    generator = torch.Generator().manual_seed(int(seed)) if shuffle else None
-    return DataLoader(
-        TensorDataset(x, y),
-        batch_size=_check_int(batch_size, "batch_size", 1),
-        shuffle=shuffle,
-        generator=generator,
-    )

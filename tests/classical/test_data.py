@@ -7,8 +7,6 @@ import torch
 from classical.data import (
     dataset_names,
     load_dataset,
-    load_text_corpus,
-    make_lm_loader,
     make_loader,
     make_split,
     qmlb_names,
@@ -150,14 +148,3 @@ def test_make_loader_seeded_and_typed():
     assert xb.dtype == torch.float32 and yb.dtype == torch.int64 and xb.shape == (8, 2)
     with pytest.raises(ValueError, match="X has 20 samples but y has 3"):
         make_loader(X, y[:3])
-
-
-def test_text_corpus_round_trip_and_lm_loader():
-    corpus = load_text_corpus(max_chars=5000)
-    assert corpus.decode(corpus.encode(corpus.text[:200])) == corpus.text[:200]
-    assert len(corpus.train_ids) == 4500 and corpus.vocab_size > 40
-    x, y = next(iter(make_lm_loader(corpus.train_ids, block_size=16, batch_size=4, shuffle=False)))
-    assert x.shape == (4, 16)
-    torch.testing.assert_close(x[0, 1:], y[0, :-1])
-    with pytest.raises(ValueError, match="unknown text corpus 'shakespeare'; allowed: pydoc_topics"):
-        load_text_corpus("shakespeare")
