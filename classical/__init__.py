@@ -16,6 +16,13 @@ _EXPORTS: dict[str, str] = {
     "describe": "accelerators",
     "resolve_accelerator": "accelerators",
     "set_threads": "accelerators",
+    # data sets (classical/data.py)
+    "DataSplit": "data",
+    "dataset_names": "data",
+    "load_dataset": "data",
+    "make_loader": "data",
+    "make_split": "data",
+    "qmlb_names": "data",
     # models
     "GPT": "models",
     "GPTConfig": "models",
@@ -52,6 +59,14 @@ if TYPE_CHECKING:  # static tools see the real names
         describe,
         resolve_accelerator,
         set_threads,
+    )
+    from classical.data import (  # noqa: F401
+        DataSplit,
+        dataset_names,
+        load_dataset,
+        make_loader,
+        make_split,
+        qmlb_names,
     )
     from classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters  # noqa: F401
     from classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus  # noqa: F401
