@@ -1,1 +1,39 @@
-"""qhybrid's quantum side: PennyLane circuits executed on Qiskit Aer simulators."""
+"""qhybrid's quantum side: PennyLane circuits executed on Qiskit Aer simulators.
+
+* :func:`make_device` turns a backend name (``aer``, ``aer.shots``, ``aer.density``, ``aer.mps``, ``lightning``,
+  ``default``) into a PennyLane device; the Aer ones are qhybrid's batched :class:`AerDevice`.
+* :class:`QuantumLayer` is a variational circuit as a ``torch.nn.Module``.
+* :mod:`qml.circuits` holds embeddings and ansätze, :mod:`qml.noise` noise models, :mod:`qml.solvers` QAOA/VQE.
+"""
+
+from .aer_device import AerDevice
+from .backends import (
+    BACKENDS,
+    backend_names,
+    check_fits,
+    default_diff_method,
+    describe_backends,
+    make_device,
+    required_memory_bytes,
+)
+from .circuits import ANSATZE, EMBEDDINGS, get_ansatz, get_embedding
+from .layer import QuantumLayer
+from .noise import NoiseSpec, noise_model
+
+__all__ = [
+    "ANSATZE",
+    "BACKENDS",
+    "EMBEDDINGS",
+    "AerDevice",
+    "NoiseSpec",
+    "QuantumLayer",
+    "backend_names",
+    "check_fits",
+    "default_diff_method",
+    "describe_backends",
+    "get_ansatz",
+    "get_embedding",
+    "make_device",
+    "noise_model",
+    "required_memory_bytes",
+]

@@ -1,0 +1,199 @@
+"""Backends by name: one function turns a short name into a PennyLane device.
+
+========== ================================================================ =====================
+name       simulator                                                        gradients (``best``)
+========== ================================================================ =====================
+aer        qhybrid's batched Aer device, statevector, exact                  adjoint from Aer
+aer.shots  the same, sampling ``shots`` per circuit (``shots`` required)     parameter shift
+aer.density Aer density matrix, exact, with an optional noise model          parameter shift
+aer.mps    Aer matrix product state, for wide shallow circuits               parameter shift
+lightning  PennyLane's ``lightning.qubit`` (C++), for comparison             adjoint
+default    PennyLane's ``default.qubit`` (NumPy/torch), for comparison       backprop
+========== ================================================================ =====================
+
+Example:
+    >>> from qml.backends import make_device
+    >>> dev = make_device("aer", wires=2)
+    >>> dev.name
+    'qhybrid.aer.statevector'
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import pennylane as qp
+
+from .aer_device import AerDevice, available_memory_bytes
+from .noise import as_noise_spec, noise_model
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    description: str
+    aer_method: str | None  # None: not an Aer backend
+    needs_shots: bool = False
+    takes_noise: bool = False
+    bytes_per_amplitude_power: int = 1  # memory ~ 16 * 2**(power * n)
+
+
+BACKENDS: dict[str, BackendInfo] = {
+    "aer": BackendInfo("aer", "Aer statevector, exact (qhybrid batched device)", "statevector"),
+    "aer.shots": BackendInfo(
+        "aer.shots", "Aer statevector, sampling shots (noise allowed)", "statevector", True, True
+    ),
+    "aer.density": BackendInfo(
+        "aer.density", "Aer density matrix, exact or sampled, with noise", "density_matrix", False, True, 2
+    ),
+    "aer.mps": BackendInfo("aer.mps", "Aer matrix product state (wide, shallow circuits)", "matrix_product_state"),
+    "lightning": BackendInfo("lightning", "PennyLane lightning.qubit (C++ statevector)", None),
+    "default": BackendInfo("default", "PennyLane default.qubit (NumPy/torch statevector)", None),
+}
+
+#: The largest width accepted for each memory class before even checking available memory.
+MAX_QUBITS = 40
+
+
+def backend_names() -> list[str]:
+    """The backend names :func:`make_device` accepts."""
+    return list(BACKENDS)
+
+
+def _info(name: str) -> BackendInfo:
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}")
+    return BACKENDS[name]
+
+
+def _n_wires(wires) -> int:
+    if isinstance(wires, bool) or not isinstance(wires, int):
+        try:
+            return len(list(wires))
+        except TypeError:
+            raise TypeError(f"wires must be an int or a sequence of labels, not {type(wires).__name__}") from None
+    if wires < 1:
+        raise ValueError(f"wires={wires}: need at least one wire")
+    return wires
+
+
+def required_memory_bytes(name: str, n_wires: int) -> int:
+    """Bytes of the simulator state for ``n_wires`` on backend ``name`` (0 for matrix product states)."""
+    info = _info(name)
+    if info.aer_method == "matrix_product_state":
+        return 0
+    return 16 * 2 ** (info.bytes_per_amplitude_power * n_wires)
+
+
+def check_fits(name: str, n_wires: int) -> None:
+    """Fail with a clear message when the state of ``n_wires`` qubits cannot fit in available memory."""
+    need = required_memory_bytes(name, n_wires)
+    have = available_memory_bytes()
+    if need > have:
+        kind = "density matrix" if _info(name).bytes_per_amplitude_power == 2 else "statevector"
+        limit = int(math.log2(max(have // 16, 1)) // _info(name).bytes_per_amplitude_power)
+        raise ValueError(
+            f"{n_wires} qubits on backend {name!r} need a {kind} of {need / 2**30:.1f} GiB but only "
+            f"{have / 2**30:.1f} GiB is available; at most {limit} qubits fit here (use 'aer.mps' for wide, "
+            "shallow circuits)"
+        )
+
+
+def _check_shots(shots) -> None:
+    if shots is None:
+        return
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots <= 0:
+        raise ValueError(f"shots={shots!r}: must be a positive integer, or None for exact results")
+
+
+def make_device(
+    name: str,
+    wires,
+    *,
+    shots: int | None = None,
+    seed: int | None = None,
+    noise=None,
+    max_parallel_threads: int | None = None,
+    **options,
+):
+    """Create a PennyLane device from a backend name.
+
+    Args:
+        name: one of :func:`backend_names`.
+        wires: number of wires or their labels.
+        shots: samples per circuit (required and > 0 for ``aer.shots``; ``None`` means exact).
+        seed: seed of the sampler (Aer backends) for reproducible shots.
+        noise: a :class:`~qml.noise.NoiseSpec` or dict, for ``aer.density`` and ``aer.shots``.
+        max_parallel_threads: Aer's OpenMP threads; set it when torch and Aer share few cores.
+        **options: extra ``AerSimulator`` options for Aer backends.
+
+    Raises:
+        ValueError: unknown name, bad shots, noise on a backend without noise support, or a state
+            that does not fit in available memory.
+    """
+    info = _info(name)
+    n = _n_wires(wires)
+    if n > MAX_QUBITS:
+        raise ValueError(f"{n} qubits requested; qhybrid's backends accept at most {MAX_QUBITS}")
+    _check_shots(shots)
+    if info.needs_shots and shots is None:
+        raise ValueError(f"backend {name!r} samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact")
+    spec = as_noise_spec(noise)
+    if spec is not None and not spec.is_trivial:
+        if not info.takes_noise:
+            raise ValueError(
+                f"backend {name!r} cannot take a noise model; use 'aer.density' (exact, mixed states) or "
+                "'aer.shots' (sampled trajectories)"
+            )
+        if spec.readout and shots is None:
+            raise ValueError("readout errors act only on sampled measurements: give shots > 0 with readout noise")
+    check_fits(name, n)
+    if info.aer_method is not None:
+        model = noise_model(spec) if spec is not None and not spec.is_trivial else None
+        return AerDevice(
+            wires,
+            method=info.aer_method,
+            shots=shots,
+            seed=seed,
+            noise_model=model,
+            max_parallel_threads=max_parallel_threads,
+            **options,
+        )
+    if options:
+        raise ValueError(f"backend {name!r} takes no simulator options; got {sorted(options)}")
+    device_name = {"lightning": "lightning.qubit", "default": "default.qubit"}[name]
+    kwargs = {"wires": wires}
+    if seed is not None:
+        kwargs["seed"] = seed
+    if shots is None:
+        return qp.device(device_name, **kwargs)
+    # PennyLane deprecates shots on devices in favour of qp.set_shots on QNodes; qhybrid keeps one calling
+    # convention for every backend, so the device default is still set here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", qp.exceptions.PennyLaneDeprecationWarning)
+        return qp.device(device_name, shots=shots, **kwargs)
+
+
+def default_diff_method(name: str, shots: int | None = None) -> str:
+    """The ``diff_method`` a QNode should use on backend ``name``."""
+    info = _info(name)
+    if info.aer_method is not None:
+        return "device"
+    if shots:
+        return "parameter-shift"
+    return "adjoint" if name == "lightning" else "backprop"
+
+
+def describe_backends() -> list[dict]:
+    """For ``qhybrid info``: each backend, whether it can be created here, and why not."""
+    rows = []
+    for name, info in BACKENDS.items():
+        try:
+            make_device(name, 2, shots=100 if info.needs_shots else None)
+            ok, why = True, ""
+        except Exception as exc:  # report, don't fail: info lists what works
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        rows.append({"name": name, "description": info.description, "available": ok, "error": why})
+    return rows

@@ -1,0 +1,107 @@
+"""Small noise specifications turned into Qiskit Aer noise models.
+
+A :class:`NoiseSpec` names a few physical error rates; :func:`noise_model` builds the Aer ``NoiseModel``:
+depolarising channels after every one- and two-qubit gate, thermal relaxation (T1, T2 over the gate time)
+and a symmetric readout error on measurement (readout errors act only when sampling, so they need shots).
+
+Example:
+    >>> from qml.noise import NoiseSpec, noise_model
+    >>> model = noise_model(NoiseSpec(depolarizing_1q=0.01, depolarizing_2q=0.02))
+    >>> sorted(model.noise_instructions)[:3]
+    ['cp', 'crx', 'cry']
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+ONE_QUBIT_GATES = ("rx", "ry", "rz", "p", "h", "x", "y", "z", "s", "sdg", "t", "tdg", "sx", "sxdg")
+TWO_QUBIT_GATES = ("cx", "cz", "cy", "swap", "rxx", "ryy", "rzz", "crx", "cry", "crz", "cp")
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """Error rates of a simple device model.
+
+    Attributes:
+        depolarizing_1q: depolarising probability after each one-qubit gate, in [0, 1].
+        depolarizing_2q: depolarising probability after each two-qubit gate, in [0, 1].
+        readout: probability that a measured bit is flipped, in [0, 0.5].
+        t1, t2: relaxation and dephasing times (same unit as the gate times; ``t2 <= 2 t1``).
+        gate_time_1q, gate_time_2q: durations used with ``t1``/``t2``.
+    """
+
+    depolarizing_1q: float = 0.0
+    depolarizing_2q: float = 0.0
+    readout: float = 0.0
+    t1: float | None = None
+    t2: float | None = None
+    gate_time_1q: float = 50e-9
+    gate_time_2q: float = 300e-9
+
+    def __post_init__(self):
+        for name in ("depolarizing_1q", "depolarizing_2q"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 <= value <= 1.0) or math.isnan(value):
+                raise ValueError(f"noise {name}={value!r}: must be a probability in [0, 1]")
+        if not (0.0 <= self.readout <= 0.5):
+            raise ValueError(f"noise readout={self.readout!r}: must be in [0, 0.5]")
+        if (self.t1 is None) != (self.t2 is None):
+            raise ValueError("noise t1 and t2 must be given together")
+        if self.t1 is not None:
+            if self.t1 <= 0 or self.t2 <= 0 or self.t2 > 2 * self.t1:
+                raise ValueError(f"noise t1={self.t1}, t2={self.t2}: need t1 > 0 and 0 < t2 <= 2*t1")
+
+    @property
+    def is_trivial(self) -> bool:
+        return not (self.depolarizing_1q or self.depolarizing_2q or self.readout or self.t1)
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> NoiseSpec:
+        allowed = {f.name for f in fields(cls)}
+        unknown = set(spec) - allowed
+        if unknown:
+            raise ValueError(f"unknown noise keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        return cls(**spec)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def as_noise_spec(noise) -> NoiseSpec | None:
+    """Accept ``None``, a :class:`NoiseSpec` or a dict of its fields."""
+    if noise is None or isinstance(noise, NoiseSpec):
+        return noise
+    if isinstance(noise, dict):
+        return NoiseSpec.from_dict(noise)
+    raise TypeError(f"noise must be a NoiseSpec, a dict of its fields or None, not {type(noise).__name__}")
+
+
+def noise_model(spec: NoiseSpec | dict):
+    """Build a ``qiskit_aer.noise.NoiseModel`` from a spec."""
+    from qiskit_aer.noise import (
+        NoiseModel,
+        ReadoutError,
+        depolarizing_error,
+        thermal_relaxation_error,
+    )
+
+    spec = as_noise_spec(spec)
+    model = NoiseModel()
+    err1 = depolarizing_error(spec.depolarizing_1q, 1) if spec.depolarizing_1q else None
+    err2 = depolarizing_error(spec.depolarizing_2q, 2) if spec.depolarizing_2q else None
+    if spec.t1 is not None:
+        relax1 = thermal_relaxation_error(spec.t1, spec.t2, spec.gate_time_1q)
+        relax2 = thermal_relaxation_error(spec.t1, spec.t2, spec.gate_time_2q)
+        relax2 = relax2.expand(relax2)
+        err1 = relax1 if err1 is None else err1.compose(relax1)
+        err2 = relax2 if err2 is None else err2.compose(relax2)
+    if err1 is not None:
+        model.add_all_qubit_quantum_error(err1, list(ONE_QUBIT_GATES))
+    if err2 is not None:
+        model.add_all_qubit_quantum_error(err2, list(TWO_QUBIT_GATES))
+    if spec.readout:
+        p = spec.readout
+        model.add_all_qubit_readout_error(ReadoutError([[1 - p, p], [p, 1 - p]]))
+    return model
