@@ -1,0 +1,136 @@
+"""The ``qhybrid`` command.
+
+``qhybrid compare``   classical, quantum and hybrid models on the same data: accuracy and speed (the main job)
+``qhybrid report DIR`` re-render the report of a results folder
+``qhybrid solve ...``  QAOA / VQE beside classical references
+``qhybrid bench``      the quick Aer layer benchmark
+``qhybrid info``       versions, and which backends and accelerators work on this machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+# torch and Aer both start OpenMP pools that spin while waiting; on few cores two spinning pools slow each
+# other down by orders of magnitude. Passive waiting must be set before either library loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for dist in ("qhybrid", "torch", "pennylane", "pennylane-qiskit", "qiskit", "qiskit-aer", "numpy",
+                 "scikit-learn"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _info(args) -> int:
+    import classical.accelerators as acc
+    from qml.backends import describe_backends
+
+    info = {"versions": _versions(), "backends": describe_backends(), "accelerators": acc.describe()}
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print("qhybrid info")
+    print("\nversions")
+    for name, v in info["versions"].items():
+        print(f"  {name:<17} {v or 'not installed'}")
+    print("\nquantum backends (qml.make_device)")
+    for row in info["backends"]:
+        state = "ok" if row["available"] else f"unavailable ({row['error']})"
+        print(f"  {row['name']:<12} {state:<12} {row['description']}")
+    print("\naccelerators (classical.resolve_accelerator)")
+    for key, value in info["accelerators"].items():
+        print(f"  {key:<17} {value}")
+    return 0
+
+
+def _bench(args) -> int:
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "aer_layer.py"
+    if not script.exists():
+        print("qhybrid bench needs a source checkout (benchmarks/aer_layer.py)", file=sys.stderr)
+        return 2
+    sys.argv = [str(script)] + (["--quick"] if not args.full else [])
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+# Subcommands implemented in their own modules: name -> (module, help, run function, add_arguments).
+_DELEGATED = {
+    "compare": ("hybrid.compare_cmd", "compare classical, quantum and hybrid models (the main job)", "run",
+                "add_arguments"),
+    "report": ("hybrid.compare_cmd", "re-render the report of a results folder", "report_main",
+               "add_report_arguments"),
+    "solve": ("hybrid.solve_cmd", "QAOA / VQE beside classical references", "run", "add_arguments"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qhybrid",
+        description="Hybrid quantum-classical machine learning: compare classical, quantum and hybrid models "
+        "on speed and accuracy, solve optimisation problems with QAOA/VQE.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text, run_name, add_name) in _DELEGATED.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            p.set_defaults(func=lambda a, m=module: _missing(m))
+            continue
+        adder = getattr(mod, add_name, None)
+        if adder is not None:
+            adder(p)
+        elif name == "report":
+            p.add_argument("results_dir", help="a results folder written by `qhybrid compare`")
+        p.set_defaults(func=getattr(mod, run_name))
+    p = sub.add_parser("bench", help="time the QuantumLayer on our Aer path against other simulators")
+    p.add_argument("--full", action="store_true", help="all sizes (default: the --quick set)")
+    p.set_defaults(func=_bench)
+    p = sub.add_parser("info", help="versions, and which backends and accelerators work here")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_info)
+    return parser
+
+
+def _missing(module: str) -> int:
+    print(f"this installation of qhybrid has no {module}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished results are kept (rerun the same command to resume)", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        # Bad input reaches the user as one clear line, not a traceback.
+        print(f"qhybrid: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
