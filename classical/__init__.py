@@ -29,6 +29,15 @@ _EXPORTS: dict[str, str] = {
     "MLP": "models",
     "ResNet": "models",
     "count_parameters": "models",
+    # training
+    "NonFiniteLossError": "trainer",
+    "Trainer": "trainer",
+    "seed_everything": "trainer",
+    "Callback": "callbacks",
+    "EarlyStopping": "callbacks",
+    "LRMonitor": "callbacks",
+    "ModelCheckpoint": "callbacks",
+    "ProgressBar": "callbacks",
     # text corpus for language models
     "CharLMDataset": "text",
     "CharTokenizer": "text",
@@ -60,6 +69,13 @@ if TYPE_CHECKING:  # static tools see the real names
         resolve_accelerator,
         set_threads,
     )
+    from classical.callbacks import (  # noqa: F401
+        Callback,
+        EarlyStopping,
+        LRMonitor,
+        ModelCheckpoint,
+        ProgressBar,
+    )
     from classical.data import (  # noqa: F401
         DataSplit,
         dataset_names,
@@ -70,3 +86,4 @@ if TYPE_CHECKING:  # static tools see the real names
     )
     from classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters  # noqa: F401
     from classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus  # noqa: F401
+    from classical.trainer import NonFiniteLossError, Trainer, seed_everything  # noqa: F401
