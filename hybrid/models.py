@@ -1,0 +1,635 @@
+"""Classical, quantum and hybrid classifiers built by name from one registry.
+
+Every model is a scikit-learn estimator (``fit / predict / predict_proba / score``, ``get_params /
+set_params``, ``random_state``), so ``GridSearchCV``, ``cross_val_score`` and ``clone`` work on all of them
+alike. After ``fit`` each one also tells the runner what it cost: ``n_params_`` (trainable scalars),
+``circuit_executions_`` (circuits run during fit, ``0`` for classical models, ``None`` where the backend
+cannot count) and ``n_qubits_`` (``0`` for classical models); :func:`fitted_stats` reads them for any
+estimator, including plain scikit-learn ones.
+
+The quantum models follow the families of the qml-benchmarks study (Bowles, Ahmed & Schuld,
+arXiv:2403.07059):
+
+* ``vqc``: angle embedding, then a trainable entangling ansatz, then a linear read-out of the <Z_i>;
+* ``drc``: data re-uploading classifier, the features re-encoded before every trainable layer;
+* ``iqp``: an IQP (Hadamard, Z and ZZ rotations) embedding followed by a trainable ansatz;
+* ``dressed``: the dressed quantum circuit (Mari et al. 2020), linear -> tanh * pi/2 -> circuit -> linear;
+* ``hybrid-mlp``: an MLP encoder -> circuit -> linear head;
+* ``<name>-sep``: the same model with ``entangling=False`` (no two-qubit gates), the control that shows
+  whether entanglement matters.
+
+>>> from hybrid.models import make_model
+>>> clf = make_model("dressed", backend="default", n_qubits=2, max_epochs=2, random_state=0)
+>>> clf.fit([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.2]], [0, 1, 0, 1]).predict([[0.0, 1.0]]).shape
+(1,)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+__all__ = [
+    "DRCClassifier",
+    "DressedQuantumClassifier",
+    "HybridMLPClassifier",
+    "IQPClassifier",
+    "MLPClassifier",
+    "VQCClassifier",
+    "fitted_stats",
+    "make_model",
+    "model_family",
+    "model_names",
+]
+
+_MAX_DEFAULT_QUBITS = 8
+
+
+# --------------------------------------------------------------------------------------------- base class
+
+
+class _TorchClassifier(ClassifierMixin, BaseEstimator):
+    """Shared fit/predict for models that are a ``torch.nn.Module`` mapping features to class logits.
+
+    Subclasses implement ``_build(n_features, n_classes) -> nn.Module`` and store only their arguments in
+    ``__init__`` (the scikit-learn convention that makes ``clone`` and grid search work).
+    """
+
+    def _build(self, n_features: int, n_classes: int) -> nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _quantum_layers(self) -> list[nn.Module]:
+        return []
+
+    def _check_params(self) -> None:
+        for name in ("max_epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+
+    def _device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def fit(self, X, y) -> _TorchClassifier:
+        """Train from scratch on ``(X, y)`` with Adam on the cross-entropy; returns ``self``."""
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y, got only class {self.classes_[0]!r}"
+            )
+        seed = _seed_from(self.random_state)
+        torch.manual_seed(seed)
+        device = self._device()
+        self.module_ = self._build(X.shape[1], len(self.classes_)).to(device)
+        self.n_qubits_ = sum(int(getattr(q, "n_qubits", 0)) for q in self._quantum_layers())
+        self.n_params_ = sum(p.numel() for p in self.module_.parameters() if p.requires_grad)
+        self.loss_curve_ = _train(
+            self.module_, X, y_idx, self.max_epochs, self.lr, self.batch_size, seed, device
+        )
+        # the layers are new in every fit, so their counters hold exactly the training circuits
+        self.circuit_executions_ = sum(int(q.circuit_executions) for q in self._quantum_layers())
+        return self
+
+    def _logits(self, X) -> torch.Tensor:
+        check_is_fitted(self, "module_")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        device = next(self.module_.parameters()).device
+        self.module_.eval()
+        outs = []
+        with torch.no_grad():
+            for start in range(0, len(X), 4096):
+                outs.append(
+                    self.module_(torch.as_tensor(X[start : start + 4096], device=device)).float().cpu()
+                )
+        self.module_.train()
+        return torch.cat(outs) if outs else torch.zeros(0, len(self.classes_))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        return torch.softmax(self._logits(X), dim=1).numpy().astype(np.float64)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits (for two classes: the logit difference, positive for ``classes_[1]``)."""
+        logits = self._logits(X).numpy().astype(np.float64)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each sample."""
+        return self.classes_[self._logits(X).argmax(dim=1).numpy()]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+def _seed_from(random_state) -> int:
+    if random_state is None:
+        return int(np.random.randint(2**31 - 1))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31 - 1))
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    raise TypeError(
+        f"random_state must be None, an int or a numpy RandomState, got {type(random_state).__name__}"
+    )
+
+
+def _train(
+    module: nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    max_epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+) -> list[float]:
+    """Minibatch Adam on the cross-entropy for a fixed number of epochs; returns the mean loss per epoch.
+
+    The same fixed budget for every model is what makes the runner's timings comparable.
+    """
+    Xt = torch.as_tensor(X, device=device)
+    yt = torch.as_tensor(y, dtype=torch.int64, device=device)
+    opt = torch.optim.Adam(module.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    n = len(Xt)
+    for _ in range(max_epochs):
+        order = torch.randperm(n, generator=gen).to(device)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(module(Xt[idx]).float(), yt[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / n)
+        if not math.isfinite(losses[-1]):
+            raise FloatingPointError(
+                f"training diverged (loss {losses[-1]}) at epoch {len(losses)}; lower lr={lr}"
+            )
+    return losses
+
+
+# --------------------------------------------------------------------------------------------- classical
+
+
+class MLPClassifier(_TorchClassifier):
+    """A PyTorch multi-layer perceptron (``classical.MLP``) trained with Adam.
+
+    Args:
+        hidden: hidden layer widths.
+        activation: ``relu``, ``gelu``, ``tanh`` or ``silu``.
+        max_epochs, lr, batch_size: the training budget.
+        accelerator: where to train (``cpu``, ``cuda``, ``auto``, ...; see ``classical.resolve_accelerator``).
+        random_state: seed for the initial weights and the batch order.
+    """
+
+    def __init__(
+        self,
+        hidden: tuple[int, ...] = (64, 64),
+        activation: str = "relu",
+        max_epochs: int = 100,
+        lr: float = 0.01,
+        batch_size: int = 32,
+        accelerator: str = "cpu",
+        random_state=None,
+    ) -> None:
+        self.hidden = hidden
+        self.activation = activation
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.accelerator = accelerator
+        self.random_state = random_state
+
+    def _device(self) -> torch.device:
+        from classical.accelerators import resolve_accelerator
+
+        return resolve_accelerator(self.accelerator).device
+
+    def _build(self, n_features: int, n_classes: int) -> nn.Module:
+        from classical.models import MLP
+
+        return MLP(n_features, n_classes, hidden=tuple(self.hidden), activation=self.activation)
+
+
+# --------------------------------------------------------------------------------------------- quantum
+
+
+def _dense_angle(x, wires) -> None:
+    """Feature ``j`` rotates wire ``j % n`` about X, Y, then Z for ``j // n = 0, 1, 2``: up to three features
+    per qubit, so 10 features fit on 4 qubits (the encoding of qml-benchmarks' re-uploading classifier)."""
+    import pennylane as qp
+
+    wires = list(wires)
+    n_features = x.shape[-1]
+    for j in range(n_features):
+        gate = (qp.RX, qp.RY, qp.RZ)[j // len(wires)]
+        gate(x[..., j], wires=wires[j % len(wires)])
+
+
+def _embedding(name: str, n_features: int, n_qubits: int):
+    """The layer's own embedding when each feature has a wire; the dense angle encoding otherwise."""
+    if n_features <= n_qubits:
+        return name
+    from qml.circuits import Embedding
+
+    return Embedding(f"dense_{name}", _dense_angle, lambda n: 3 * n, reupload=name == "reupload")
+
+
+class _QuantumClassifier(_TorchClassifier):
+    """Shared parameters and checks of the models that contain a quantum circuit."""
+
+    _embedding = "angle"
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.n_qubits is not None and (
+            isinstance(self.n_qubits, bool)
+            or not isinstance(self.n_qubits, (int, np.integer))
+            or self.n_qubits < 1
+        ):
+            raise ValueError(f"n_qubits must be a positive int or None, got {self.n_qubits!r}")
+        if (
+            isinstance(self.n_layers, bool)
+            or not isinstance(self.n_layers, (int, np.integer))
+            or self.n_layers < 1
+        ):
+            raise ValueError(f"n_layers must be a positive int, got {self.n_layers!r}")
+        if not isinstance(self.backend, str):
+            raise TypeError(f"backend must be a backend name (str), got {type(self.backend).__name__}")
+
+    def _default_qubits(self, n_features: int) -> int:
+        return min(n_features, _MAX_DEFAULT_QUBITS)
+
+    def _make_layer(self, n_inputs: int, n_qubits: int, embedding: str) -> nn.Module:
+        from qml import QuantumLayer
+
+        return QuantumLayer(
+            n_inputs,
+            n_qubits,
+            int(self.n_layers),
+            backend=self.backend,
+            embedding=_embedding(embedding, n_inputs, n_qubits),
+            ansatz=self.ansatz,
+            entangling=self.entangling,
+            shots=self.shots,
+            seed=_seed_from(self.random_state) if self.random_state is not None else None,
+        )
+
+    def _quantum_layers(self) -> list[nn.Module]:
+        return [m for m in self.module_.modules() if hasattr(m, "n_qubits") and m is not self.module_]
+
+    def _build(self, n_features: int, n_classes: int) -> nn.Module:
+        n_qubits = self.n_qubits or self._default_qubits(n_features)
+        layer = self._make_layer(n_features, n_qubits, self._embedding)
+        # <Z_i> lie in [-1, 1]; a linear read-out turns them into class logits of any scale
+        return nn.Sequential(layer, nn.Linear(layer.n_qubits, n_classes))
+
+
+def _quantum_init(
+    self, n_qubits, n_layers, backend, ansatz, entangling, shots, max_epochs, lr, batch_size, random_state
+):
+    self.n_qubits = n_qubits
+    self.n_layers = n_layers
+    self.backend = backend
+    self.ansatz = ansatz
+    self.entangling = entangling
+    self.shots = shots
+    self.max_epochs = max_epochs
+    self.lr = lr
+    self.batch_size = batch_size
+    self.random_state = random_state
+
+
+class VQCClassifier(_QuantumClassifier):
+    """Variational quantum classifier: angle embedding, trainable ansatz, linear read-out of <Z_i>.
+
+    Args:
+        n_qubits: circuit width (default: the number of features, at most 8; further features are
+            encoded on the same qubits, the layer cycles them over the wires).
+        n_layers: ansatz layers.
+        backend: a ``qml.backend_names()`` name (``aer``, ``default``, ``lightning``, ...).
+        ansatz: ``strongly_entangling``, ``basic_entangler`` or ``hardware_efficient``.
+        entangling: ``False`` drops all two-qubit gates (separable control).
+        shots: ``None`` for exact expectation values.
+        max_epochs, lr, batch_size: the training budget.
+        random_state: seed for the weights and the batch order.
+    """
+
+    _embedding = "angle"
+
+    def __init__(
+        self,
+        n_qubits: int | None = None,
+        n_layers: int = 2,
+        backend: str = "aer",
+        ansatz: str = "strongly_entangling",
+        entangling: bool = True,
+        shots: int | None = None,
+        max_epochs: int = 30,
+        lr: float = 0.05,
+        batch_size: int = 32,
+        random_state=None,
+    ) -> None:
+        _quantum_init(
+            self,
+            n_qubits,
+            n_layers,
+            backend,
+            ansatz,
+            entangling,
+            shots,
+            max_epochs,
+            lr,
+            batch_size,
+            random_state,
+        )
+
+
+class DRCClassifier(_QuantumClassifier):
+    """Data re-uploading classifier (Pérez-Salinas et al. 2020): the features are encoded again before
+    every trainable layer, so the model's frequency spectrum grows with ``n_layers``. Parameters as for
+    :class:`VQCClassifier`; the default width is ``ceil(n_features / 3)`` (three rotation angles per qubit),
+    at most 8."""
+
+    _embedding = "reupload"
+
+    def __init__(
+        self,
+        n_qubits: int | None = None,
+        n_layers: int = 3,
+        backend: str = "aer",
+        ansatz: str = "strongly_entangling",
+        entangling: bool = True,
+        shots: int | None = None,
+        max_epochs: int = 30,
+        lr: float = 0.05,
+        batch_size: int = 32,
+        random_state=None,
+    ) -> None:
+        _quantum_init(
+            self,
+            n_qubits,
+            n_layers,
+            backend,
+            ansatz,
+            entangling,
+            shots,
+            max_epochs,
+            lr,
+            batch_size,
+            random_state,
+        )
+
+    def _default_qubits(self, n_features: int) -> int:
+        return min(max(1, math.ceil(n_features / 3)), _MAX_DEFAULT_QUBITS)
+
+
+class IQPClassifier(_QuantumClassifier):
+    """IQP variational classifier (Havlíček et al. 2019): Hadamards, Z rotations by the features and ZZ
+    rotations by their products, then a trainable ansatz. Parameters as for :class:`VQCClassifier`."""
+
+    _embedding = "iqp"
+
+    def __init__(
+        self,
+        n_qubits: int | None = None,
+        n_layers: int = 2,
+        backend: str = "aer",
+        ansatz: str = "strongly_entangling",
+        entangling: bool = True,
+        shots: int | None = None,
+        max_epochs: int = 30,
+        lr: float = 0.05,
+        batch_size: int = 32,
+        random_state=None,
+    ) -> None:
+        _quantum_init(
+            self,
+            n_qubits,
+            n_layers,
+            backend,
+            ansatz,
+            entangling,
+            shots,
+            max_epochs,
+            lr,
+            batch_size,
+            random_state,
+        )
+
+
+class _Squash(nn.Module):
+    """tanh(x) * pi/2: keeps the encoder's outputs inside one period of the rotation angles."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x) * (math.pi / 2)
+
+
+class DressedQuantumClassifier(_QuantumClassifier):
+    """Dressed quantum circuit (Mari et al. 2020): ``Linear(n_features, n_qubits) -> tanh * pi/2 ->
+    angle-embedded circuit -> Linear(n_qubits, n_classes)``. A small circuit (default 4 qubits) sees
+    learned features, whatever the input width. Other parameters as for :class:`VQCClassifier`."""
+
+    def __init__(
+        self,
+        n_qubits: int | None = 4,
+        n_layers: int = 2,
+        backend: str = "aer",
+        ansatz: str = "strongly_entangling",
+        entangling: bool = True,
+        shots: int | None = None,
+        max_epochs: int = 30,
+        lr: float = 0.05,
+        batch_size: int = 32,
+        random_state=None,
+    ) -> None:
+        _quantum_init(
+            self,
+            n_qubits,
+            n_layers,
+            backend,
+            ansatz,
+            entangling,
+            shots,
+            max_epochs,
+            lr,
+            batch_size,
+            random_state,
+        )
+
+    def _default_qubits(self, n_features: int) -> int:
+        return 4
+
+    def _encoder(self, n_features: int, n_qubits: int) -> nn.Module:
+        return nn.Linear(n_features, n_qubits)
+
+    def _build(self, n_features: int, n_classes: int) -> nn.Module:
+        n_qubits = self.n_qubits or self._default_qubits(n_features)
+        layer = self._make_layer(n_qubits, n_qubits, "angle")
+        return nn.Sequential(
+            self._encoder(n_features, n_qubits), _Squash(), layer, nn.Linear(layer.n_qubits, n_classes)
+        )
+
+
+class HybridMLPClassifier(DressedQuantumClassifier):
+    """MLP encoder -> circuit -> linear head: ``MLP(n_features, hidden..., n_qubits) -> tanh * pi/2 ->
+    angle-embedded circuit -> Linear(n_qubits, n_classes)``. ``hidden`` sets the encoder's hidden widths;
+    other parameters as for :class:`VQCClassifier`."""
+
+    def __init__(
+        self,
+        hidden: tuple[int, ...] = (32,),
+        n_qubits: int | None = 4,
+        n_layers: int = 2,
+        backend: str = "aer",
+        ansatz: str = "strongly_entangling",
+        entangling: bool = True,
+        shots: int | None = None,
+        max_epochs: int = 30,
+        lr: float = 0.02,
+        batch_size: int = 32,
+        random_state=None,
+    ) -> None:
+        self.hidden = hidden
+        _quantum_init(
+            self,
+            n_qubits,
+            n_layers,
+            backend,
+            ansatz,
+            entangling,
+            shots,
+            max_epochs,
+            lr,
+            batch_size,
+            random_state,
+        )
+
+    def _encoder(self, n_features: int, n_qubits: int) -> nn.Module:
+        from classical.models import MLP
+
+        return MLP(n_features, n_qubits, hidden=tuple(self.hidden), activation="relu")
+
+
+# --------------------------------------------------------------------------------------------- registry
+
+
+def _svc(**params):
+    from sklearn.svm import SVC
+
+    return SVC(**params)
+
+
+def _logreg(**params):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(**{"max_iter": 1000, **params})
+
+
+# name -> (factory, fixed keyword arguments, family)
+_REGISTRY: dict[str, tuple[Any, dict, str]] = {
+    "mlp": (MLPClassifier, {}, "classical"),
+    "svc": (_svc, {}, "classical"),
+    "logreg": (_logreg, {}, "classical"),
+    "vqc": (VQCClassifier, {}, "quantum"),
+    "vqc-sep": (VQCClassifier, {"entangling": False}, "quantum"),
+    "drc": (DRCClassifier, {}, "quantum"),
+    "drc-sep": (DRCClassifier, {"entangling": False}, "quantum"),
+    "iqp": (IQPClassifier, {}, "quantum"),
+    "iqp-sep": (IQPClassifier, {"entangling": False}, "quantum"),
+    "dressed": (DressedQuantumClassifier, {}, "hybrid"),
+    "dressed-sep": (DressedQuantumClassifier, {"entangling": False}, "hybrid"),
+    "hybrid-mlp": (HybridMLPClassifier, {}, "hybrid"),
+    "hybrid-mlp-sep": (HybridMLPClassifier, {"entangling": False}, "hybrid"),
+}
+
+
+def model_names() -> list[str]:
+    """Names :func:`make_model` accepts."""
+    return list(_REGISTRY)
+
+
+def _check_model_name(name: str) -> None:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; allowed: {', '.join(_REGISTRY)}")
+
+
+def model_family(name: str) -> str:
+    """``classical``, ``quantum`` or ``hybrid``: which axis (accelerator or backend) applies to a model."""
+    _check_model_name(name)
+    return _REGISTRY[name][2]
+
+
+def make_model(
+    name: str,
+    *,
+    backend: str | None = None,
+    accelerator: str | None = None,
+    random_state: int | None = None,
+    **params: Any,
+):
+    """Build an unfitted estimator by registry name.
+
+    ``backend`` applies to quantum and hybrid models, ``accelerator`` to the torch-based classical ``mlp``;
+    ``params`` are passed to the estimator (unknown ones fail with the allowed names).
+
+    >>> make_model("svc", C=2.0).C
+    2.0
+    """
+    _check_model_name(name)
+    factory, fixed, family = _REGISTRY[name]
+    kwargs = {**fixed, **params, "random_state": random_state}
+    if family != "classical" and backend is not None:
+        kwargs["backend"] = backend
+    if family == "classical" and backend is not None:
+        raise ValueError(
+            f"model {name!r} is classical and takes no backend (got {backend!r}); use accelerator"
+        )
+    if accelerator is not None:
+        if name != "mlp":
+            raise ValueError(f"model {name!r} takes no accelerator (got {accelerator!r}); only 'mlp' does")
+        kwargs["accelerator"] = accelerator
+    try:
+        return factory(**kwargs)
+    except TypeError as err:
+        probe = factory()
+        allowed = ", ".join(sorted(probe.get_params(deep=False)))
+        raise ValueError(f"bad parameter for model {name!r} ({err}); allowed: {allowed}") from None
+
+
+def fitted_stats(estimator) -> dict[str, int | None]:
+    """``n_params``, ``circuit_executions`` and ``n_qubits`` of a fitted estimator (ours or scikit-learn's
+    SVC / logistic regression / anything with ``coef_``), looking through a ``Pipeline`` or a search
+    object's ``best_estimator_``."""
+    est = getattr(estimator, "best_estimator_", estimator)
+    if hasattr(est, "steps"):
+        est = est.steps[-1][1]
+    if hasattr(est, "n_params_"):
+        return {
+            "n_params": int(est.n_params_),
+            "circuit_executions": est.circuit_executions_,
+            "n_qubits": int(est.n_qubits_),
+        }
+    n_params = None
+    if hasattr(est, "support_vectors_"):  # kernel SVM: the support vectors and their dual weights
+        n_params = int(est.support_vectors_.size + est.dual_coef_.size + est.intercept_.size)
+    elif hasattr(est, "coef_"):
+        n_params = int(np.size(est.coef_) + np.size(getattr(est, "intercept_", 0)))
+    return {"n_params": n_params, "circuit_executions": 0, "n_qubits": 0}
