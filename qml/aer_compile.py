@@ -40,16 +40,13 @@ class Generator:
     coeff: float
 
     def shift_rule(self) -> tuple[tuple[float, float], ...]:
-        """``(coefficient, shift)`` pairs with ``df/dt = sum c * f(t + s)`` (exact parameter-shift rule)."""
+        """``(coefficient, shift)`` pairs with ``df/dt = sum c * f(t + s)`` (exact two-term rule).
+
+        Every generator emitted here has two eigenvalues: ``±coeff`` for a Pauli word, ``{0, coeff}`` for a
+        projector. With half their difference ``r``, ``df/dt = r [f(t + pi/4r) - f(t - pi/4r)]``.
+        """
         if self.ctrl and self.word:
-            # Eigenvalues {0, ±r}: two frequencies, the four-term rule (r = 1/2 for the controlled rotations).
-            if abs(self.coeff) != 0.5:
-                raise ValueError(f"no shift rule for a controlled generator with coefficient {self.coeff}")
-            c1 = (np.sqrt(2) + 1) / (4 * np.sqrt(2))
-            c2 = (np.sqrt(2) - 1) / (4 * np.sqrt(2))
-            h = np.pi / 2
-            return ((c1, h), (-c1, -h), (-c2, 3 * h), (c2, -3 * h))
-        # One frequency: eigenvalues ±r (word) or {0, coeff} (projector, half-difference r = |coeff|/2).
+            raise ValueError("controlled rotations are compiled to single-frequency gates first")
         r = abs(self.coeff) if self.word else abs(self.coeff) / 2
         s = np.pi / (4 * r)
         return ((r, s), (-r, -s))
@@ -109,19 +106,44 @@ def _word(wires, letters):
     return tuple(zip(wires, letters, strict=True))
 
 
-# PennyLane gate name -> (Qiskit gate name, generator builder from wire indices).
+def _rot(qname: str, letter: str, wire: int, slot: int, scale: float) -> Gate:
+    gen = Generator((), ((wire, letter),), 0.5) if letter != "P" else Generator((wire,), (), -1.0)
+    return Gate(qname, (wire,), slot, scale, gen)
+
+
+# PennyLane rotation name -> function of (wire indices, tape slot) giving its native gates.
+# Controlled rotations are emitted as single-qubit rotations and CNOTs: qiskit-aer 0.17.2 returns wrong
+# states for parameterised crx/cry/crz/cp under ``parameter_binds`` (checked against qiskit's Statevector),
+# and the decomposed form also needs only the two-term shift rule.
 _ROTATIONS = {
-    "RX": ("rx", lambda w: Generator((), _word(w, "X"), 0.5)),
-    "RY": ("ry", lambda w: Generator((), _word(w, "Y"), 0.5)),
-    "RZ": ("rz", lambda w: Generator((), _word(w, "Z"), 0.5)),
-    "PhaseShift": ("p", lambda w: Generator((w[0],), (), -1.0)),
-    "ControlledPhaseShift": ("cp", lambda w: Generator((w[0], w[1]), (), -1.0)),
-    "IsingXX": ("rxx", lambda w: Generator((), _word(w, "XX"), 0.5)),
-    "IsingYY": ("ryy", lambda w: Generator((), _word(w, "YY"), 0.5)),
-    "IsingZZ": ("rzz", lambda w: Generator((), _word(w, "ZZ"), 0.5)),
-    "CRX": ("crx", lambda w: Generator((w[0],), _word(w[1:], "X"), 0.5)),
-    "CRY": ("cry", lambda w: Generator((w[0],), _word(w[1:], "Y"), 0.5)),
-    "CRZ": ("crz", lambda w: Generator((w[0],), _word(w[1:], "Z"), 0.5)),
+    "RX": lambda w, k: [_rot("rx", "X", w[0], k, 1.0)],
+    "RY": lambda w, k: [_rot("ry", "Y", w[0], k, 1.0)],
+    "RZ": lambda w, k: [_rot("rz", "Z", w[0], k, 1.0)],
+    "PhaseShift": lambda w, k: [_rot("p", "P", w[0], k, 1.0)],
+    "IsingXX": lambda w, k: [Gate("rxx", w, k, 1.0, Generator((), _word(w, "XX"), 0.5))],
+    "IsingYY": lambda w, k: [Gate("ryy", w, k, 1.0, Generator((), _word(w, "YY"), 0.5))],
+    "IsingZZ": lambda w, k: [Gate("rzz", w, k, 1.0, Generator((), _word(w, "ZZ"), 0.5))],
+    "CRZ": lambda w, k: [
+        _rot("rz", "Z", w[1], k, 0.5), Gate("cx", w), _rot("rz", "Z", w[1], k, -0.5), Gate("cx", w)
+    ],
+    "CRY": lambda w, k: [
+        _rot("ry", "Y", w[1], k, 0.5), Gate("cx", w), _rot("ry", "Y", w[1], k, -0.5), Gate("cx", w)
+    ],
+    "CRX": lambda w, k: [
+        Gate("rz", (w[1],), angle=np.pi / 2),
+        _rot("ry", "Y", w[1], k, 0.5),
+        Gate("cx", w),
+        _rot("ry", "Y", w[1], k, -0.5),
+        Gate("cx", w),
+        Gate("rz", (w[1],), angle=-np.pi / 2),
+    ],
+    "ControlledPhaseShift": lambda w, k: [
+        _rot("p", "P", w[0], k, 0.5),
+        Gate("cx", w),
+        _rot("p", "P", w[1], k, -0.5),
+        Gate("cx", w),
+        _rot("p", "P", w[1], k, 0.5),
+    ],
 }
 
 #: Names of the PennyLane operations the Aer device executes without decomposing them.
@@ -130,12 +152,17 @@ NATIVE_OPS = frozenset(_FIXED_GATES) | frozenset(_ROTATIONS) | {"Rot", "Identity
 
 @dataclass(frozen=True)
 class Gate:
-    """One native gate of a compiled circuit: a Qiskit name, device-wire indices and its parameter slot."""
+    """One native gate of a compiled circuit.
+
+    A rotation's angle is ``scale * tape_params[slot]``; a fixed rotation has a constant ``angle``.
+    """
 
     name: str
     wires: tuple[int, ...]
-    param: int | None = None  # index into the tape's flat parameter list
+    slot: int | None = None  # index into the tape's flat parameter list
+    scale: float = 1.0
     generator: Generator | None = None
+    angle: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,11 +177,15 @@ class MeasSpec:
 
 @dataclass
 class Structure:
-    """A compiled circuit structure: its gates, measurements and (lazily) Qiskit circuits per use."""
+    """A compiled circuit structure: its gates, measurements and (lazily) Qiskit circuits per use.
+
+    The Qiskit circuits have one parameter per rotation gate (``n_gate_params``); a tape's parameters map to
+    them through ``slots`` and ``scales`` (see :meth:`gate_values`).
+    """
 
     n_wires: int
     gates: tuple[Gate, ...]
-    n_params: int
+    n_params: int  # parameters of the tape
     meas: tuple[MeasSpec, ...]
     global_phase_params: tuple[int, ...]
     words: tuple[tuple[tuple[int, str], ...], ...]  # every distinct Pauli word measured, in label order
@@ -162,7 +193,25 @@ class Structure:
     circuits: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.params = ParameterVector("t", self.n_params)
+        rotations = [g for g in self.gates if g.slot is not None]
+        self.slots = np.array([g.slot for g in rotations], dtype=int)
+        self.scales = np.array([g.scale for g in rotations], dtype=float)
+        self.n_gate_params = len(rotations)
+        self.params = ParameterVector("t", self.n_gate_params)
+        self._param_of = {}
+        k = 0
+        for i, g in enumerate(self.gates):
+            if g.slot is not None:
+                self._param_of[i] = k
+                k += 1
+
+    def gate_values(self, tape_params: np.ndarray) -> np.ndarray:
+        """Angles of the rotation gates, ``(rows, n_gate_params)``, from tape parameters ``(rows, n_params)``."""
+        return tape_params[:, self.slots] * self.scales
+
+    def param_index(self, gate_index: int) -> int:
+        """Index into :attr:`params` of the rotation at ``gates[gate_index]``."""
+        return self._param_of[gate_index]
 
     @property
     def word_index(self) -> dict:
@@ -171,19 +220,23 @@ class Structure:
     def qubit(self, wire: int) -> int:
         return self.n_wires - 1 - wire
 
-    def _append_gate(self, qc: QuantumCircuit, gate: Gate, inverse: bool = False) -> None:
+    def _append_gate(self, qc: QuantumCircuit, index: int, inverse: bool = False) -> None:
+        gate = self.gates[index]
         qubits = [self.qubit(w) for w in gate.wires]
-        if gate.param is None:
+        if gate.slot is not None:
+            angle = self.params[self._param_of[index]]
+        elif gate.angle is not None:
+            angle = gate.angle
+        else:
             # Every fixed gate is self-inverse except s, t and sx, whose inverses are sdg, tdg and sxdg.
             name = gate.name + "dg" if inverse and gate.name in ("s", "t", "sx") else gate.name
             getattr(qc, name)(*qubits)
             return
-        angle = self.params[gate.param]
         getattr(qc, gate.name)(-angle if inverse else angle, *qubits)
 
     def _append_gates(self, qc: QuantumCircuit) -> None:
-        for gate in self.gates:
-            self._append_gate(qc, gate)
+        for i in range(len(self.gates)):
+            self._append_gate(qc, i)
 
     def exact_circuit(self, method: str) -> QuantumCircuit:
         """The circuit with a save instruction for each measured quantity (analytic results)."""
@@ -217,8 +270,8 @@ class Structure:
         if "adj_fwd" not in self.circuits:
             qc = QuantumCircuit(self.n_wires)
             for k, gate in enumerate(self.gates):
-                self._append_gate(qc, gate)
-                if gate.generator is not None:
+                self._append_gate(qc, k)
+                if gate.slot is not None:
                     qc.save_statevector(label=f"a{k}")
             qc.save_statevector(label="psi")
             self.circuits["adj_fwd"] = qc
@@ -235,10 +288,9 @@ class Structure:
             zero[0] = 1.0
             qc.set_statevector(zero)
             for k in range(len(self.gates) - 1, -1, -1):
-                gate = self.gates[k]
-                if gate.generator is not None:
+                if self.gates[k].slot is not None:
                     qc.save_statevector(label=f"a{k}")
-                self._append_gate(qc, gate, inverse=True)
+                self._append_gate(qc, k, inverse=True)
             self.circuits["adj_rev"] = qc
         return self.circuits["adj_rev"]
 
@@ -359,12 +411,12 @@ def _build_structure(tape, wire_index, key) -> Structure:
         if name in _FIXED_GATES:
             gates.append(Gate(_FIXED_GATES[name], wires))
         elif name in _ROTATIONS:
-            qname, gen = _ROTATIONS[name]
-            gates.append(Gate(qname, wires, slot, gen(wires)))
+            gates.extend(_ROTATIONS[name](wires, slot))
         elif name == "Rot":
             # Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi)
-            for qname, letter, offset in (("rz", "Z", 0), ("ry", "Y", 1), ("rz", "Z", 2)):
-                gates.append(Gate(qname, wires, slot + offset, Generator((), _word(wires, letter), 0.5)))
+            gates.append(_rot("rz", "Z", wires[0], slot, 1.0))
+            gates.append(_rot("ry", "Y", wires[0], slot + 1, 1.0))
+            gates.append(_rot("rz", "Z", wires[0], slot + 2, 1.0))
         elif name == "GlobalPhase":
             phase_params.append(slot)
         elif name != "Identity":

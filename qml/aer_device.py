@@ -230,16 +230,16 @@ class AerDevice(Device):
             return [{"memory": result.get_memory(i)} for i in range(n)]
         return [result.data(i) for i in range(n)]
 
-    def _run_rows(self, circuit, structure, params: np.ndarray, shots=None, memory=False) -> list[dict]:
-        """Run one circuit for every row of ``params`` (shape ``(rows, n_params)``), chunked into jobs."""
-        rows = params.shape[0]
-        if structure.n_params == 0:
+    def _run_rows(self, circuit, structure, qvals: np.ndarray, shots=None, memory=False) -> list[dict]:
+        """Run one circuit for every row of gate angles ``qvals`` (``(rows, n_gate_params)``), in chunks."""
+        rows = qvals.shape[0]
+        if structure.n_gate_params == 0:
             return self._run([circuit] * rows, None, shots, memory)
         out: list[dict] = []
         vec = structure.params
         for start in range(0, rows, _MAX_BINDS_PER_JOB):
-            block = params[start : start + _MAX_BINDS_PER_JOB]
-            binds = [{vec[j]: block[:, j].tolist() for j in range(structure.n_params)}]
+            block = qvals[start : start + _MAX_BINDS_PER_JOB]
+            binds = [{vec[j]: block[:, j].tolist() for j in range(structure.n_gate_params)}]
             out.extend(self._run([circuit], binds, shots, memory))
         return out
 
@@ -254,8 +254,12 @@ class AerDevice(Device):
         return groups
 
     @staticmethod
-    def _values(structure, raw: dict, data: TapeData) -> list:
-        """Measurement values of one row of an exact run."""
+    def _values(structure, raw: dict, data: TapeData, linear: bool = False) -> list:
+        """Measurement values of one row of an exact run.
+
+        With ``linear`` a variance comes back as ``[<O>, <O^2>]``: both are linear in the state, so shift
+        rules apply to them (not to the variance itself).
+        """
         index = structure.word_index
 
         def expectation(words, coeffs):
@@ -268,7 +272,8 @@ class AerDevice(Device):
                 out.append(np.float64(expectation(m.words, c)))
             elif m.kind == "var":
                 mean = expectation(m.words, c[0])
-                out.append(np.float64(expectation(m.sq_words, c[1]) - mean**2))
+                square = expectation(m.sq_words, c[1])
+                out.append(np.array([mean, square]) if linear else np.float64(square - mean**2))
             elif m.kind == "probs":
                 out.append(np.asarray(raw[f"p{j}"], dtype=float))
             else:
@@ -279,9 +284,10 @@ class AerDevice(Device):
                 out.append(state)
         return out
 
-    def _exact_rows(self, structure, params: np.ndarray, datas: list[TapeData]) -> list[list]:
-        raws = self._run_rows(structure.exact_circuit(self.method), structure, params)
-        return [self._values(structure, raw, d) for raw, d in zip(raws, datas)]
+    def _exact_rows(self, structure, qvals: np.ndarray, datas: list[TapeData], linear=False) -> list[list]:
+        """Measurement values for each row of gate angles; ``datas[i]`` holds row ``i``'s coefficients."""
+        raws = self._run_rows(structure.exact_circuit(self.method), structure, qvals)
+        return [self._values(structure, raw, d, linear) for raw, d in zip(raws, datas)]
 
     def execute(self, circuits, execution_config=None):
         single = isinstance(circuits, qp.tape.QuantumScript)
@@ -293,8 +299,8 @@ class AerDevice(Device):
         if exact:
             for structure, members in self._group([tapes[p] for p in exact]).values():
                 datas = [d for _, d in members]
-                params = np.stack([d.params for d in datas])
-                for (i, _), vals in zip(members, self._exact_rows(structure, params, datas)):
+                qvals = structure.gate_values(np.stack([d.params for d in datas]))
+                for (i, _), vals in zip(members, self._exact_rows(structure, qvals, datas)):
                     results[exact[i]] = vals[0] if len(vals) == 1 else tuple(vals)
         for pos in sampled:
             results[pos] = self._execute_sampled(tapes[pos])
@@ -316,9 +322,9 @@ class AerDevice(Device):
             fns.append(fn)
         return out, lambda res: fn1([f((r,)) for f, r in zip(fns, res)])
 
-    def _sample_rows(self, structure, params, shots) -> list[np.ndarray]:
-        """Samples ``(shots, n_wires)`` of 0/1 for each row (wire order of the device)."""
-        raws = self._run_rows(structure.sampling_circuit(), structure, params, shots, memory=True)
+    def _sample_rows(self, structure, qvals, shots) -> list[np.ndarray]:
+        """Samples ``(shots, n_wires)`` of 0/1 for each row of gate angles (wire order of the device)."""
+        raws = self._run_rows(structure.sampling_circuit(), structure, qvals, shots, memory=True)
         n = structure.n_wires
         out = []
         for raw in raws:
@@ -350,24 +356,23 @@ class AerDevice(Device):
             return tuple(r[0] if len(r) == 1 else tuple(r) for r in per_shot)
         return res[0] if len(res) == 1 else tuple(res)
 
-    def _execute_sampled(self, tape, shift_params: np.ndarray | None = None):
-        """Results of a tape with shots; with ``shift_params`` (rows of gate parameters) one per row."""
+    def _execute_sampled(self, tape, shifted: np.ndarray | None = None):
+        """Results of a tape with shots; with ``shifted`` (rows of the tape's gate angles) one per row."""
         shots_obj = tape.shots if tape.shots else qp.measurements.Shots(self.default_shots)
         diag_tapes, recombine = self._diagonalised(tape)
-        rows = 1 if shift_params is None else shift_params.shape[0]
+        rows = 1 if shifted is None else shifted.shape[0]
         per_tape = []
         for d in diag_tapes:
             structure, data = self._sampled_structure(d)
-            if shift_params is None:
-                params = data.params[None, :]
-            else:
-                # Diagonalising gates come after the original gates and carry no trainable parameters.
-                extra = data.params[shift_params.shape[1] :]
-                params = np.hstack([shift_params, np.tile(extra, (rows, 1))])
-            samples = self._sample_rows(structure, params, shots_obj.total_shots)
+            qvals = structure.gate_values(data.params[None, :])
+            if shifted is not None:
+                # Diagonalising gates come after the tape's own gates and carry no trainable parameters.
+                extra = qvals[0, shifted.shape[1] :]
+                qvals = np.hstack([shifted, np.tile(extra, (rows, 1))])
+            samples = self._sample_rows(structure, qvals, shots_obj.total_shots)
             per_tape.append([self._process_samples(d, s, shots_obj) for s in samples])
         out = [recombine([pt[r] for pt in per_tape]) for r in range(rows)]
-        return out[0] if shift_params is None else out
+        return out[0] if shifted is None else out
 
     # ------------------------------------------------------------------------------------- derivatives
     def _resolve_gradient(self, config, tapes) -> str:
@@ -460,56 +465,79 @@ class AerDevice(Device):
         for structure, members in groups:
             rows: list = []  # (shifted parameters, index of the member it belongs to)
             plan = []
+            has_var = any(m.kind == "var" for m in structure.meas)
             for k, (i, data) in enumerate(members):
-                plan.append((exact_pos[i], self._shift_plan(tapes[exact_pos[i]], structure, data.params, rows, k)))
+                base = structure.gate_values(data.params[None, :])[0]
+                base_row = None
+                if has_var:  # the chain rule of a variance needs the unshifted mean
+                    rows.append((base, k))
+                    base_row = len(rows) - 1
+                entries = self._shift_plan(tapes[exact_pos[i]], structure, base, rows, k)
+                plan.append((exact_pos[i], entries, base_row))
             values = []
             if rows:
-                params = np.stack([r[0] for r in rows])
-                values = self._exact_rows(structure, params, [members[k][1] for _, k in rows])
-            for pos, entries in plan:
-                jacs[pos] = self._combine(tapes[pos], entries, values)
+                qvals = np.stack([r[0] for r in rows])
+                values = self._exact_rows(structure, qvals, [members[k][1] for _, k in rows], linear=True)
+            for pos, entries, base_row in plan:
+                jacs[pos] = self._combine(tapes[pos], entries, values, structure.meas, base_row)
         for pos, tape in enumerate(tapes):
             if jacs[pos] is None:
                 jacs[pos] = self._param_shift_sampled(tape)
         return jacs
 
     def _shift_plan(self, tape, structure, base: np.ndarray, rows: list, tag=None) -> list:
-        """Append shifted rows ``(params, tag)`` for each trainable slot.
+        """Append shifted rows ``(gate angles, tag)`` for each trainable tape parameter.
 
-        Returns, per trainable slot, the ``(coefficient, row index)`` terms of its shift rule (empty for a
-        global phase, which no measured quantity depends on).
+        ``base`` holds the unshifted gate angles. A tape parameter may drive several gates (a controlled
+        rotation compiles to two); its derivative sums theirs, each scaled by the gate's ``scale``. Returns,
+        per trainable parameter, the ``(coefficient, row index)`` terms (none for a global phase, which no
+        measured quantity depends on).
         """
-        gen_of = {g.param: g.generator for g in structure.gates if g.generator is not None}
+        gates_of: dict = {}
+        for i, g in enumerate(structure.gates):
+            if g.slot is not None:
+                gates_of.setdefault(g.slot, []).append((structure.param_index(i), g))
         entries = []
         for slot in self._trainable_slots(tape, structure):
-            gen = gen_of.get(slot)
             terms = []
-            if gen is not None:
-                for c, s in gen.shift_rule():
+            for j, gate in gates_of.get(slot, []):
+                for c, s in gate.generator.shift_rule():
                     shifted = base.copy()
-                    shifted[slot] += s
+                    shifted[j] += s
                     rows.append((shifted, tag))
-                    terms.append((c, len(rows) - 1))
+                    terms.append((c * gate.scale, len(rows) - 1))
             entries.append(terms)
         return entries
 
-    def _combine(self, tape, entries, values) -> list:
-        """Jacobian ``[measurement][trainable]`` from shifted results."""
+    def _combine(self, tape, entries, values, meas=None, base_row=None) -> list:
+        """Jacobian ``[measurement][trainable]`` from shifted results.
+
+        A variance arrives as ``[<O>, <O^2>]`` per row: ``d var = d<O^2> - 2 <O> d<O>``.
+        """
         n_meas = len(tape.measurements)
         jac = [[None] * len(entries) for _ in range(n_meas)]
         for t, terms in enumerate(entries):
             for m in range(n_meas):
-                if terms:
-                    jac[m][t] = sum(c * np.asarray(values[r][m], dtype=float) for c, r in terms)
-                else:
+                if not terms:
                     jac[m][t] = np.float64(0.0)
+                    continue
+                d = sum(c * np.asarray(values[r][m], dtype=float) for c, r in terms)
+                if meas is not None and meas[m].kind == "var":
+                    d = np.float64(d[1] - 2 * values[base_row][m][0] * d[0])
+                jac[m][t] = d
         return jac
 
     def _param_shift_sampled(self, tape) -> list:
+        if any(isinstance(m, qpm.VarianceMP) for m in tape.measurements):
+            raise ValueError(
+                "gradients of variances are computed without shots only; differentiate expectation "
+                "values, or drop shots"
+            )
         key, data, build = analyse_tape(qp.tape.QuantumScript(tape.operations, []), self._wire_index)
         structure = self._cache.get(("sample",) + key, build)
         rows: list = []
-        entries = self._shift_plan(tape, structure, data.params, rows)
+        base = structure.gate_values(data.params[None, :])[0]
+        entries = self._shift_plan(tape, structure, base, rows)
         if not rows:
             return [[0.0] * len(entries) for _ in tape.measurements]
         results = self._execute_sampled(tape, np.stack([r[0] for r in rows]))
@@ -526,7 +554,7 @@ class AerDevice(Device):
         out: list = [None] * len(tapes)
         for structure, members in self._group(tapes).values():
             n = structure.n_wires
-            rot = [k for k, g in enumerate(structure.gates) if g.generator is not None]
+            rot = [k for k, g in enumerate(structure.gates) if g.slot is not None]
             per_row = (len(rot) + 1) * 2**n * 16 * 2
             if per_row > self.adjoint_memory:
                 for i, _ in members:
@@ -563,8 +591,8 @@ class AerDevice(Device):
 
     def _adjoint_block(self, structure, rot, tapes, block, cotangents, out) -> None:
         n = structure.n_wires
-        params = np.stack([d.params for _, d in block])
-        fwd = self._run_rows(structure.adjoint_forward_circuit(), structure, params)
+        qvals = structure.gate_values(np.stack([d.params for _, d in block]))
+        fwd = self._run_rows(structure.adjoint_forward_circuit(), structure, qvals)
         # Reverse runs: one per (row, cotangent vector).
         template = structure.adjoint_reverse_circuit()
         first = template.data[0]
@@ -588,9 +616,9 @@ class AerDevice(Device):
                 qc = template.copy()
                 qc.data[0] = CircuitInstruction(SetStatevector(lam / norm), first.qubits, first.clbits)
                 circuits.append(qc)
-                if structure.n_params:
-                    binds.append({structure.params[j]: [params[r, j]] for j in range(structure.n_params)})
-        rev = self._run(circuits, binds if structure.n_params else None, None) if circuits else []
+                if structure.n_gate_params:
+                    binds.append({structure.params[j]: [qvals[r, j]] for j in range(structure.n_gate_params)})
+        rev = self._run(circuits, binds if structure.n_gate_params else None, None) if circuits else []
         # Derivative of every rotation, for every reverse run: 2 Im <lambda_k| G_k |psi_k>.
         live = [o for o in owners if o[3] != 0.0]
         grads = np.zeros((len(live), structure.n_params))
@@ -602,7 +630,8 @@ class AerDevice(Device):
                 psi_k = np.stack([np.asarray(fwd[r][f"a{k}"], dtype=complex) for r in rows_idx])
                 lam_k = np.stack([np.asarray(res[f"a{k}"], dtype=complex) for res in rev])
                 g_psi = gate.generator.apply(psi_k, n)
-                grads[:, gate.param] += 2 * norms * np.imag(np.einsum("bi,bi->b", lam_k.conj(), g_psi))
+                overlap = np.einsum("bi,bi->b", lam_k.conj(), g_psi)
+                grads[:, gate.slot] += gate.scale * 2 * norms * np.imag(overlap)
         # Collect per tape.
         live_pos = {id(o): j for j, o in enumerate(live)}
         for r, (i, _) in enumerate(block):

@@ -1,0 +1,497 @@
+"""Optimisation problems that variational solvers minimise.
+
+Two families:
+
+* **binary problems** (:class:`QUBO`, :class:`MaxCut`): a cost over bitstrings ``x in {0,1}^n`` and its
+  diagonal cost Hamiltonian for QAOA. Bit ``i`` is wire ``i``; bit 1 is the state ``|1>`` (Z eigenvalue -1).
+* **Hamiltonian problems** (:class:`HamiltonianProblem`): a qubit Hamiltonian whose ground-state energy VQE
+  estimates, built for molecules (through ``pennylane.qchem``, offline, STO-3G) and for spin chains.
+
+Every problem reports its exact optimum when it is small enough to enumerate or diagonalise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pennylane as qp
+import scipy.sparse.linalg as spla
+
+#: Largest number of variables whose 2**n bitstrings are enumerated for the exact optimum (2**22 energies).
+MAX_ENUMERATION_QUBITS = 22
+#: Largest number of qubits whose Hamiltonian is diagonalised exactly (a 2**20 sparse matrix).
+MAX_DIAGONALISATION_QUBITS = 20
+
+
+def _check_qubo_matrix(matrix: Any) -> np.ndarray:
+    """Return ``matrix`` as a finite, square, symmetric float array or raise."""
+    try:
+        q = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"QUBO matrix must be a square array of real numbers, got {type(matrix).__name__}") from exc
+    if q.ndim != 2 or q.shape[0] != q.shape[1]:
+        raise ValueError(f"QUBO matrix must be square (n, n), got shape {q.shape}")
+    if q.shape[0] == 0:
+        raise ValueError("QUBO matrix is empty; a problem needs at least one variable")
+    if not np.all(np.isfinite(q)):
+        raise ValueError("QUBO matrix contains NaN or infinite entries; all entries must be finite")
+    if not np.allclose(q, q.T, rtol=1e-10, atol=1e-12):
+        bad = np.argwhere(~np.isclose(q, q.T, rtol=1e-10, atol=1e-12))[0]
+        raise ValueError(
+            f"QUBO matrix must be symmetric, but Q[{bad[0]}, {bad[1]}]={q[bad[0], bad[1]]} != "
+            f"Q[{bad[1]}, {bad[0]}]={q[bad[1], bad[0]]}; pass (Q + Q.T) / 2 or the dict form"
+        )
+    return q
+
+
+def _all_bitstrings(n: int) -> np.ndarray:
+    """All 2**n bitstrings as rows, wire 0 the most significant bit (PennyLane's ``probs`` order)."""
+    idx = np.arange(2**n, dtype=np.int64)
+    shifts = np.arange(n - 1, -1, -1, dtype=np.int64)
+    return ((idx[:, None] >> shifts) & 1).astype(np.int8)
+
+
+class QUBO:
+    r"""Quadratic unconstrained binary optimisation: minimise :math:`f(x) = x^T Q x + c`, :math:`x \in \{0,1\}^n`.
+
+    Args:
+        matrix: symmetric real ``(n, n)`` matrix ``Q`` (diagonal entries are the linear terms, since
+            :math:`x_i^2 = x_i`), or a dict ``{(i, j): w}`` of terms :math:`w\,x_i x_j` (``(i, i)`` is linear).
+        offset: constant ``c``.
+        n: number of variables for the dict form (default: largest index + 1).
+
+    The QAOA cost Hamiltonian is the Ising form with :math:`x_i = (1 - Z_i)/2`, so its eigenvalue on a
+    computational basis state equals :math:`f` of that bitstring.
+
+    Example:
+        >>> q = QUBO({(0, 0): -1.0, (1, 1): -1.0, (0, 1): 2.0})
+        >>> q.optimum()
+        -1.0
+    """
+
+    sense = "min"
+
+    def __init__(self, matrix: np.ndarray | Mapping[tuple[int, int], float], offset: float = 0.0, n: int | None = None):
+        if isinstance(matrix, Mapping):
+            matrix = self._matrix_from_dict(matrix, n)
+        elif n is not None and np.shape(matrix)[0] != n:
+            raise ValueError(f"n={n} does not match the QUBO matrix size {np.shape(matrix)[0]}")
+        self.matrix = _check_qubo_matrix(matrix)
+        if not math.isfinite(float(offset)):
+            raise ValueError(f"offset must be finite, got {offset}")
+        self.offset = float(offset)
+        self._extremes: tuple[float, float, np.ndarray] | None = None
+
+    @staticmethod
+    def _matrix_from_dict(terms: Mapping[tuple[int, int], float], n: int | None) -> np.ndarray:
+        if not terms:
+            raise ValueError("QUBO dict is empty; give at least one term {(i, j): weight}")
+        for key in terms:
+            if (
+                not isinstance(key, tuple)
+                or len(key) != 2
+                or not all(isinstance(k, (int, np.integer)) and k >= 0 for k in key)
+            ):
+                raise ValueError(f"QUBO dict keys must be pairs of non-negative ints (i, j), got {key!r}")
+        size = max(max(k) for k in terms) + 1
+        if n is not None:
+            if n < size:
+                raise ValueError(f"n={n} is smaller than the largest variable index + 1 ({size})")
+            size = n
+        q = np.zeros((size, size))
+        for (i, j), w in terms.items():
+            if i == j:
+                q[i, i] += w
+            else:  # split the off-diagonal weight so that x^T Q x carries w * x_i x_j once
+                q[i, j] += w / 2
+                q[j, i] += w / 2
+        return q
+
+    @classmethod
+    def from_ising(cls, h: Sequence[float], J: np.ndarray | Mapping[tuple[int, int], float], offset: float = 0.0) -> QUBO:
+        r"""Build from spins :math:`E(s) = \sum_i h_i s_i + \sum_{i<j} J_{ij} s_i s_j + c`, :math:`s_i = 1 - 2x_i`.
+
+        ``J`` is a dict ``{(i, j): J_ij}`` or a dense matrix (symmetric, or strictly upper triangular).
+        """
+        h = np.atleast_1d(np.asarray(h, dtype=float))
+        n = h.shape[0]
+        jm = np.zeros((n, n))
+        if isinstance(J, Mapping):
+            for (i, j), w in J.items():
+                if i == j:
+                    raise ValueError(f"Ising coupling J{(i, j)} is on the diagonal; s_i^2 = 1 belongs in offset")
+                jm[min(i, j), max(i, j)] += w
+        else:
+            full = np.asarray(J, dtype=float)
+            if full.shape != (n, n):
+                raise ValueError(f"J must be ({n}, {n}) to match h, got shape {full.shape}")
+            if np.any(np.diag(full) != 0):
+                raise ValueError("J has a non-zero diagonal; s_i^2 = 1 belongs in offset")
+            if not (np.allclose(full, full.T) or np.all(np.tril(full) == 0)):
+                raise ValueError("dense J must be symmetric or strictly upper triangular (each pair once)")
+            jm = np.triu(full, 1)
+        if not (np.all(np.isfinite(h)) and np.all(np.isfinite(jm))):
+            raise ValueError("Ising fields and couplings must be finite (no NaN or inf)")
+        # s_i = 1 - 2 x_i:  h_i s_i = h_i - 2 h_i x_i;  J s_i s_j = J (1 - 2x_i - 2x_j + 4 x_i x_j)
+        q = np.zeros((n, n))
+        q[np.diag_indices(n)] = -2 * h - 2 * (jm.sum(axis=1) + jm.sum(axis=0))
+        q += 2 * (jm + jm.T)
+        return cls(q, offset=offset + h.sum() + jm.sum())
+
+    @property
+    def n_qubits(self) -> int:
+        """Number of binary variables (one qubit each)."""
+        return self.matrix.shape[0]
+
+    def to_ising(self) -> tuple[np.ndarray, np.ndarray, float]:
+        r"""Return ``(h, J, offset)`` with :math:`f(x) = \sum_i h_i z_i + \sum_{i<j} J_{ij} z_i z_j + c`, :math:`z_i = 1 - 2x_i`.
+
+        ``J`` is strictly upper triangular.
+        """
+        q = self.matrix
+        off = q - np.diag(np.diag(q))
+        h = -np.diag(q) / 2 - off.sum(axis=1) / 2
+        jm = np.triu(off, 1) / 2  # both Q_ij and Q_ji multiply x_i x_j = (1 - z_i - z_j + z_i z_j) / 4
+        offset = self.offset + np.trace(q) / 2 + np.triu(off, 1).sum() / 2
+        return h, jm, float(offset)
+
+    def cost_hamiltonian(self) -> qp.Hamiltonian:
+        """Diagonal Hamiltonian on wires ``0..n-1`` whose eigenvalue on ``|x>`` is :meth:`energy` of ``x``."""
+        h, jm, offset = self.to_ising()
+        coeffs, ops = [], []
+        for i in range(self.n_qubits):
+            if h[i] != 0:
+                coeffs.append(h[i])
+                ops.append(qp.Z(i))
+        for i, j in zip(*np.nonzero(jm)):
+            coeffs.append(jm[i, j])
+            ops.append(qp.Z(int(i)) @ qp.Z(int(j)))
+        if offset != 0 or not ops:
+            coeffs.append(offset)
+            ops.append(qp.Identity(0))
+        return qp.Hamiltonian(coeffs, ops)
+
+    def energy(self, bits: Any) -> np.ndarray | float:
+        """Cost ``f(x)`` (minimised) of a bitstring, or of each row of an ``(m, n)`` array of bitstrings."""
+        x = np.asarray(bits, dtype=float)
+        if x.shape[-1:] != (self.n_qubits,):
+            raise ValueError(f"bitstrings must have {self.n_qubits} bits in the last axis, got shape {x.shape}")
+        if not np.all((x == 0) | (x == 1)):
+            raise ValueError("bitstrings must contain only 0 and 1")
+        e = np.einsum("...i,ij,...j->...", x, self.matrix, x) + self.offset
+        return float(e) if e.ndim == 0 else e
+
+    def value(self, bits: Any) -> np.ndarray | float:
+        """The problem's own objective; for a QUBO the same as :meth:`energy`."""
+        return self.energy(bits)
+
+    def _enumerate(self) -> tuple[float, float, np.ndarray]:
+        """(min energy, max energy, one minimising bitstring), by enumeration of all 2**n bitstrings."""
+        if self._extremes is None:
+            n = self.n_qubits
+            if n > MAX_ENUMERATION_QUBITS:
+                raise ValueError(
+                    f"exact optimum needs 2**{n} energies; enumeration is limited to "
+                    f"{MAX_ENUMERATION_QUBITS} variables"
+                )
+            e = self.energy(_all_bitstrings(n))
+            best = int(np.argmin(e))
+            self._extremes = (float(e[best]), float(e.max()), _all_bitstrings(n)[best])
+        return self._extremes
+
+    def optimum(self) -> float:
+        """Exact optimal objective (by enumeration; at most :data:`MAX_ENUMERATION_QUBITS` variables)."""
+        return self._enumerate()[0] if self.sense == "min" else -self._enumerate()[0]
+
+    def optimal_bitstring(self) -> np.ndarray:
+        """One optimal bitstring (by enumeration)."""
+        return self._enumerate()[2].copy()
+
+    def is_enumerable(self) -> bool:
+        """Whether :meth:`optimum` is small enough to compute."""
+        return self.n_qubits <= MAX_ENUMERATION_QUBITS
+
+    def approximation_ratio(self, energy: float) -> float:
+        r"""Where ``energy`` lies between the worst and the best bitstring: :math:`(E_{max} - E)/(E_{max} - E_{min})`.
+
+        1 is optimal, 0 is the worst assignment. For MaxCut with non-negative weights this is cut / max cut.
+        """
+        emin, emax, _ = self._enumerate()
+        if emax == emin:
+            return 1.0
+        return float((emax - energy) / (emax - emin))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_qubits={self.n_qubits})"
+
+
+class MaxCut(QUBO):
+    r"""Weighted MaxCut on an undirected networkx graph: maximise :math:`C(x) = \sum_{(i,j)\in E} w_{ij}[x_i \ne x_j]`.
+
+    Args:
+        graph: ``networkx.Graph`` with at least one edge, no self-loops.
+        weight: edge attribute holding the weight (missing attributes count 1), or ``None`` for unweighted.
+
+    Bit ``i`` is node ``nodes[i]`` (the graph's node order). The cost Hamiltonian is
+    :math:`H = \sum_{(i,j)} w_{ij} (Z_i Z_j - 1)/2`, whose eigenvalue is :math:`-C(x)`, so minimising the
+    energy maximises the cut. Weights must be finite and non-negative (use :class:`QUBO` for signed problems).
+
+    Example:
+        >>> import networkx as nx
+        >>> MaxCut(nx.cycle_graph(4)).optimum()
+        4.0
+    """
+
+    sense = "max"
+
+    def __init__(self, graph: nx.Graph, weight: str | None = "weight"):
+        self.graph, self.nodes, self.edges = _check_graph(graph, weight)
+        n = len(self.nodes)
+        q = np.zeros((n, n))
+        # -C(x) = sum_e w (2 x_i x_j - x_i - x_j)
+        for i, j, w in self.edges:
+            q[i, i] -= w
+            q[j, j] -= w
+            q[i, j] += w
+            q[j, i] += w
+        super().__init__(q)
+        self.weight = weight
+
+    def cut_value(self, bits: Any) -> np.ndarray | float:
+        """Total weight of the edges cut by a bitstring (or by each row of an array of them)."""
+        return -self.energy(bits)
+
+    def value(self, bits: Any) -> np.ndarray | float:
+        """The cut value, the objective MaxCut maximises."""
+        return self.cut_value(bits)
+
+    def cost_hamiltonian(self) -> qp.Hamiltonian:
+        """:math:`\\sum w_{ij}(Z_iZ_j - 1)/2` on wires ``0..n-1``."""
+        coeffs = [w / 2 for _, _, w in self.edges] + [-sum(w for _, _, w in self.edges) / 2]
+        ops = [qp.Z(i) @ qp.Z(j) for i, j, _ in self.edges] + [qp.Identity(0)]
+        return qp.Hamiltonian(coeffs, ops)
+
+    def __repr__(self) -> str:
+        return f"MaxCut(nodes={self.n_qubits}, edges={len(self.edges)})"
+
+
+def _check_graph(graph: Any, weight: str | None) -> tuple[nx.Graph, list, list[tuple[int, int, float]]]:
+    """Validate a MaxCut graph; return it, its node list and ``(i, j, w)`` edges over node indices."""
+    if not isinstance(graph, nx.Graph):
+        raise TypeError(f"graph must be a networkx.Graph, got {type(graph).__name__}")
+    if graph.is_directed() or graph.is_multigraph():
+        raise TypeError(f"graph must be an undirected simple networkx.Graph, got {type(graph).__name__}")
+    if graph.number_of_nodes() == 0:
+        raise ValueError("graph is empty (no nodes); MaxCut needs at least one edge")
+    if graph.number_of_edges() == 0:
+        raise ValueError(f"graph has {graph.number_of_nodes()} nodes but no edges; MaxCut needs at least one edge")
+    loops = list(nx.selfloop_edges(graph))
+    if loops:
+        raise ValueError(f"graph has self-loops {loops[:3]}; a self-loop can never be cut, remove it")
+    nodes = list(graph.nodes)
+    index = {v: k for k, v in enumerate(nodes)}
+    edges = []
+    for u, v, data in graph.edges(data=True):
+        w = 1.0 if weight is None else data.get(weight, 1.0)
+        try:
+            w = float(w)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"edge ({u!r}, {v!r}) has non-numeric weight {w!r}") from exc
+        if not math.isfinite(w) or w < 0:
+            raise ValueError(
+                f"edge ({u!r}, {v!r}) has weight {w}; MaxCut weights must be finite and >= 0 "
+                "(use QUBO for signed problems)"
+            )
+        edges.append((index[u], index[v], w))
+    return graph, nodes, edges
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hamiltonian problems (VQE)
+
+
+class HamiltonianProblem:
+    """A qubit Hamiltonian whose ground-state energy VQE minimises.
+
+    Attributes:
+        hamiltonian: the PennyLane operator, on wires ``0..n_qubits-1``.
+        n_qubits: number of qubits.
+        name: short description.
+        hf_state: Hartree-Fock occupation bits for molecules (the reference state of chemistry ansätze), else ``None``.
+        n_electrons: active electrons for molecules, else ``None``.
+    """
+
+    def __init__(
+        self,
+        hamiltonian: qp.operation.Operator,
+        n_qubits: int,
+        name: str = "hamiltonian",
+        hf_state: np.ndarray | None = None,
+        n_electrons: int | None = None,
+    ):
+        if not isinstance(hamiltonian, qp.operation.Operator):
+            raise TypeError(f"hamiltonian must be a PennyLane operator, got {type(hamiltonian).__name__}")
+        if int(n_qubits) < 1:
+            raise ValueError(f"n_qubits must be >= 1, got {n_qubits}")
+        extra = set(hamiltonian.wires) - set(range(n_qubits))
+        if extra:
+            raise ValueError(f"Hamiltonian acts on wires {sorted(extra)} outside 0..{n_qubits - 1}")
+        self.hamiltonian = hamiltonian
+        self.n_qubits = int(n_qubits)
+        self.name = name
+        self.hf_state = None if hf_state is None else np.asarray(hf_state, dtype=int)
+        self.n_electrons = n_electrons
+        self._exact: float | None = None
+
+    def sparse_matrix(self):
+        """The Hamiltonian as a scipy CSR matrix on wires ``0..n-1`` (wire 0 the most significant bit)."""
+        if self.n_qubits > MAX_DIAGONALISATION_QUBITS:
+            raise ValueError(
+                f"a {self.n_qubits}-qubit matrix is too large; limit is {MAX_DIAGONALISATION_QUBITS} qubits"
+            )
+        return self.hamiltonian.sparse_matrix(wire_order=range(self.n_qubits), format="csr")
+
+    def is_diagonalisable(self) -> bool:
+        """Whether :meth:`exact_energy` is small enough to compute."""
+        return self.n_qubits <= MAX_DIAGONALISATION_QUBITS
+
+    def exact_energy(self) -> float:
+        """Exact ground-state energy by sparse diagonalisation (at most :data:`MAX_DIAGONALISATION_QUBITS` qubits).
+
+        Note that for molecules this is the lowest eigenvalue over all particle numbers (on the qubit space),
+        which for the neutral ground states used here is the FCI energy.
+        """
+        if self._exact is None:
+            m = self.sparse_matrix()
+            if m.shape[0] <= 64:
+                self._exact = float(np.linalg.eigvalsh(m.toarray())[0])
+            else:
+                self._exact = float(spla.eigsh(m, k=1, which="SA", tol=1e-12)[0][0])
+        return self._exact
+
+    def __repr__(self) -> str:
+        return f"HamiltonianProblem({self.name!r}, n_qubits={self.n_qubits})"
+
+
+def molecule(
+    symbols: Sequence[str],
+    coordinates: Any,
+    *,
+    charge: int = 0,
+    basis: str = "sto-3g",
+    unit: str = "angstrom",
+    active_electrons: int | None = None,
+    active_orbitals: int | None = None,
+    name: str | None = None,
+) -> HamiltonianProblem:
+    """Electronic Hamiltonian of a molecule (Jordan-Wigner), built offline by PennyLane's own Hartree-Fock.
+
+    Args:
+        symbols: atomic symbols, e.g. ``["H", "H"]``.
+        coordinates: ``(n_atoms, 3)`` (or flat) positions in ``unit``.
+        charge: net charge.
+        basis: basis set name known to ``pennylane.qchem`` (``"sto-3g"``, ...).
+        unit: ``"angstrom"`` or ``"bohr"``.
+        active_electrons, active_orbitals: active space (default: all).
+
+    Example:
+        >>> p = molecule(["H", "H"], [[0, 0, 0], [0, 0, 0.7414]])
+        >>> p.n_qubits, round(p.exact_energy(), 4)
+        (4, -1.1373)
+    """
+    symbols = list(symbols)
+    if not symbols or not all(isinstance(s, str) for s in symbols):
+        raise ValueError(f"symbols must be a non-empty list of atomic symbols, got {symbols!r}")
+    coords = np.asarray(coordinates, dtype=float).reshape(-1)
+    if coords.shape[0] != 3 * len(symbols):
+        raise ValueError(f"coordinates must hold 3 numbers per atom ({3 * len(symbols)}), got {coords.shape[0]}")
+    if not np.all(np.isfinite(coords)):
+        raise ValueError("coordinates contain NaN or infinite values")
+    if unit not in ("angstrom", "bohr"):
+        raise ValueError(f"unit must be 'angstrom' or 'bohr', got {unit!r}")
+    mol = qp.qchem.Molecule(symbols, coords, charge=charge, basis_name=basis, unit=unit)
+    h, n_qubits = qp.qchem.molecular_hamiltonian(
+        mol, active_electrons=active_electrons, active_orbitals=active_orbitals, mapping="jordan_wigner"
+    )
+    electrons = mol.n_electrons if active_electrons is None else active_electrons
+    hf = qp.qchem.hf_state(electrons, n_qubits)
+    return HamiltonianProblem(h, n_qubits, name=name or "".join(symbols), hf_state=hf, n_electrons=electrons)
+
+
+def h2(bond_length: float = 0.7414) -> HamiltonianProblem:
+    """H2 in STO-3G (4 qubits) at ``bond_length`` angstrom; 0.7414 is the equilibrium."""
+    if not bond_length > 0:
+        raise ValueError(f"bond_length must be > 0 angstrom, got {bond_length}")
+    return molecule(["H", "H"], [[0, 0, 0], [0, 0, bond_length]], name=f"H2 ({bond_length:g} A)")
+
+
+def lih(bond_length: float = 1.5949, active_electrons: int = 2, active_orbitals: int = 3) -> HamiltonianProblem:
+    """LiH in STO-3G at ``bond_length`` angstrom, in an active space (default 2 electrons in 3 orbitals: 6 qubits)."""
+    if not bond_length > 0:
+        raise ValueError(f"bond_length must be > 0 angstrom, got {bond_length}")
+    return molecule(
+        ["Li", "H"],
+        [[0, 0, 0], [0, 0, bond_length]],
+        active_electrons=active_electrons,
+        active_orbitals=active_orbitals,
+        name=f"LiH ({bond_length:g} A)",
+    )
+
+
+def _check_chain(n_sites: int) -> int:
+    if isinstance(n_sites, bool) or not isinstance(n_sites, (int, np.integer)):
+        raise TypeError(f"n_sites must be an int, got {type(n_sites).__name__}")
+    if n_sites < 2:
+        raise ValueError(f"n_sites must be >= 2, got {n_sites}")
+    if n_sites > MAX_DIAGONALISATION_QUBITS + 4:
+        raise ValueError(f"n_sites={n_sites} is too many qubits to simulate; at most {MAX_DIAGONALISATION_QUBITS + 4}")
+    return int(n_sites)
+
+
+def _bonds(n: int, periodic: bool) -> list[tuple[int, int]]:
+    bonds = [(i, i + 1) for i in range(n - 1)]
+    if periodic and n > 2:
+        bonds.append((n - 1, 0))
+    return bonds
+
+
+def transverse_field_ising(n_sites: int, J: float = 1.0, h: float = 1.0, periodic: bool = False) -> HamiltonianProblem:
+    r"""Transverse-field Ising chain :math:`H = -J\sum_i Z_i Z_{i+1} - h\sum_i X_i`.
+
+    Example:
+        >>> round(transverse_field_ising(2, J=1.0, h=0.0).exact_energy(), 6)
+        -1.0
+    """
+    n = _check_chain(n_sites)
+    if not (math.isfinite(J) and math.isfinite(h)):
+        raise ValueError(f"J and h must be finite, got J={J}, h={h}")
+    coeffs = [-J] * len(_bonds(n, periodic)) + [-h] * n
+    ops = [qp.Z(i) @ qp.Z(j) for i, j in _bonds(n, periodic)] + [qp.X(i) for i in range(n)]
+    return HamiltonianProblem(qp.Hamiltonian(coeffs, ops), n, name=f"TFIM n={n} J={J:g} h={h:g}")
+
+
+def heisenberg(
+    n_sites: int, J: float | Sequence[float] = 1.0, h: float = 0.0, periodic: bool = False
+) -> HamiltonianProblem:
+    r"""Heisenberg chain :math:`H = \sum_i (J_x X_iX_{i+1} + J_y Y_iY_{i+1} + J_z Z_iZ_{i+1}) + h\sum_i Z_i`.
+
+    ``J`` is one coupling (XXX model) or three ``(J_x, J_y, J_z)`` (XYZ).
+    """
+    n = _check_chain(n_sites)
+    jx, jy, jz = (J, J, J) if np.isscalar(J) else tuple(J)
+    if not all(math.isfinite(v) for v in (jx, jy, jz, h)):
+        raise ValueError(f"couplings must be finite, got J={J}, h={h}")
+    coeffs, ops = [], []
+    for i, j in _bonds(n, periodic):
+        for c, pauli in ((jx, qp.X), (jy, qp.Y), (jz, qp.Z)):
+            if c != 0:
+                coeffs.append(c)
+                ops.append(pauli(i) @ pauli(j))
+    if h != 0:
+        coeffs += [h] * n
+        ops += [qp.Z(i) for i in range(n)]
+    return HamiltonianProblem(qp.Hamiltonian(coeffs, ops), n, name=f"Heisenberg n={n}")

@@ -1,0 +1,291 @@
+"""QAOA: the quantum approximate optimisation algorithm for binary problems (MaxCut, QUBO)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pennylane as qp
+from pennylane import numpy as pnp
+
+from qml.backends import default_diff_method, make_device
+
+from ._common import (
+    check_backend,
+    check_int,
+    check_optimizer,
+    check_positive,
+    executions,
+    minimize,
+)
+from .problems import QUBO
+
+#: Initialisation strategies for the angles.
+INITS = ("fixed", "random", "interp")
+#: Widest problem QAOA simulates unless ``max_qubits`` is raised (a 2**24 statevector per circuit).
+DEFAULT_MAX_QUBITS = 20
+
+
+@dataclass
+class QAOADepthResult:
+    """Outcome of optimising one depth (INTERP optimises depths 1..p in turn)."""
+
+    p: int
+    energy: float
+    expected_ratio: float | None
+    gammas: np.ndarray
+    betas: np.ndarray
+    n_evaluations: int
+
+
+@dataclass
+class QAOAResult:
+    """What :meth:`QAOA.solve` returns.
+
+    Attributes:
+        bitstring: best bitstring among those sampled from the optimised state (bit ``i`` = wire ``i``).
+        cost: its objective (cut weight for MaxCut, ``x^T Q x + c`` for a QUBO).
+        energy: expectation of the cost Hamiltonian in the optimised state (minimised).
+        expected_cost: the objective's expectation in that state (expected cut for MaxCut).
+        optimum: the exact optimum, when the problem is small enough to enumerate, else ``None``.
+        approximation_ratio: of ``bitstring`` (cut / max cut for MaxCut; see ``QUBO.approximation_ratio``).
+        expected_ratio: the same for ``energy``, the usual figure of merit of QAOA at depth ``p``.
+        probability_optimal: probability of measuring an optimal bitstring (exact backends, small problems).
+        gammas, betas: optimised angles, one per layer.
+        history: cost-Hamiltonian energy over the optimisation (all depths, in order).
+        n_evaluations: circuits executed on the device (gradient circuits included).
+        wall_time: seconds, including device construction and sampling.
+        depths: one :class:`QAOADepthResult` per optimised depth.
+    """
+
+    bitstring: np.ndarray
+    cost: float
+    energy: float
+    expected_cost: float
+    optimum: float | None
+    approximation_ratio: float | None
+    expected_ratio: float | None
+    probability_optimal: float | None
+    gammas: np.ndarray
+    betas: np.ndarray
+    history: list[float]
+    n_evaluations: int
+    wall_time: float
+    p: int
+    backend: str
+    optimizer: str
+    depths: list[QAOADepthResult] = field(default_factory=list)
+
+
+def interp_init(gammas: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""INTERP (Zhou et al., PRX 10, 021067): angles for depth ``p+1`` from optimised depth-``p`` angles.
+
+    :math:`\theta^{(p+1)}_i = \frac{i-1}{p}\theta^{(p)}_{i-1} + \frac{p-i+1}{p}\theta^{(p)}_i`, ``i = 1..p+1``,
+    with :math:`\theta_0 = \theta_{p+1} = 0`.
+
+    Example:
+        >>> interp_init(np.array([0.4]), np.array([0.3]))
+        (array([0.4, 0.4]), array([0.3, 0.3]))
+    """
+
+    def one(theta: np.ndarray) -> np.ndarray:
+        p = theta.shape[0]
+        padded = np.concatenate([[0.0], theta, [0.0]])
+        i = np.arange(1, p + 2)
+        return (i - 1) / p * padded[i - 1] + (p - i + 1) / p * padded[i]
+
+    return one(np.asarray(gammas, float)), one(np.asarray(betas, float))
+
+
+def linear_ramp(p: int, delta: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+    """Annealing-like angles: gamma grows and beta shrinks linearly over the ``p`` layers (midpoints)."""
+    t = (np.arange(p) + 0.5) / p
+    return t * delta, (1 - t) * delta
+
+
+class QAOA:
+    r"""Minimise a binary problem's cost Hamiltonian with QAOA.
+
+    The state is :math:`\prod_{k=1}^{p} e^{-i\beta_k \sum_i X_i} e^{-i\gamma_k H_C} |+\rangle^{\otimes n}`;
+    the angles minimise :math:`\langle H_C\rangle`; the answer is the best of ``n_samples`` bitstrings
+    measured in the optimised state.
+
+    Args:
+        p: depth (number of cost + mixer layers).
+        optimizer: ``"adam"``, ``"spsa"`` or ``"cobyla"``.
+        init: ``"fixed"`` (linear ramp), ``"random"`` (uniform, seeded) or ``"interp"`` (optimise depths
+            1..p in turn, each starting from the INTERP interpolation of the previous one).
+        backend: a name from ``qml.backend_names()``; ``"aer"`` is qhybrid's batched Aer statevector.
+        shots: ``None`` for exact expectations; an int samples (use a sampling backend such as ``"aer.shots"``).
+        seed: seeds the initial angles, SPSA, the final sampling and the device.
+        maxiter: optimiser iterations per depth (COBYLA: evaluations).
+        stepsize: Adam learning rate / SPSA gain ``a`` / COBYLA initial trust radius.
+        tol: Adam: gradient-norm threshold; COBYLA: final trust radius.
+        n_samples: bitstrings sampled from the final state (exact backends) to pick the answer.
+        max_qubits: refuse problems wider than this before building a device.
+
+    Example:
+        >>> import networkx as nx
+        >>> from qml.solvers import MaxCut
+        >>> res = QAOA(p=1, backend="default", seed=0).solve(MaxCut(nx.cycle_graph(4)))
+        >>> res.cost
+        4.0
+    """
+
+    def __init__(
+        self,
+        p: int = 1,
+        *,
+        optimizer: str = "cobyla",
+        init: str = "fixed",
+        backend: str = "aer",
+        shots: int | None = None,
+        seed: int | None = None,
+        maxiter: int = 100,
+        stepsize: float | None = None,
+        tol: float = 1e-4,
+        n_samples: int = 1024,
+        max_qubits: int = DEFAULT_MAX_QUBITS,
+    ):
+        self.p = check_int("p", p, 1)
+        self.optimizer = check_optimizer(optimizer)
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+        self.init = init
+        self.backend, self.shots = check_backend(backend, shots)
+        self.seed = seed
+        self.maxiter = check_int("maxiter", maxiter, 1)
+        default_step = {"adam": 0.05, "spsa": 0.2, "cobyla": 0.3}[self.optimizer]
+        self.stepsize = default_step if stepsize is None else check_positive("stepsize", stepsize)
+        self.tol = check_positive("tol", tol)
+        self.n_samples = check_int("n_samples", n_samples, 1)
+        self.max_qubits = check_int("max_qubits", max_qubits, 1)
+
+    def solve(self, problem: QUBO) -> QAOAResult:
+        """Optimise the angles for ``problem`` (a :class:`QUBO` or :class:`MaxCut`) and return the result."""
+        if not isinstance(problem, QUBO):
+            raise TypeError(f"problem must be a QUBO or MaxCut, got {type(problem).__name__}")
+        n = problem.n_qubits
+        if n > self.max_qubits:
+            raise ValueError(
+                f"problem has {n} qubits; this QAOA is limited to max_qubits={self.max_qubits} "
+                "(raise max_qubits if the backend can hold the state)"
+            )
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(self.seed)
+        h, jm, offset = problem.to_ising()
+        terms_zz = [(int(i), int(j), float(jm[i, j])) for i, j in zip(*np.nonzero(jm))]
+        terms_z = [(i, float(h[i])) for i in range(n) if h[i] != 0]
+        hamiltonian = problem.cost_hamiltonian()
+        dev = make_device(self.backend, n, shots=self.shots, seed=self.seed)
+        method = default_diff_method(self.backend, self.shots)
+
+        def layers(params, p):
+            for w in range(n):
+                qp.Hadamard(w)
+            for k in range(p):
+                gamma, beta = params[k], params[p + k]
+                for i, j, c in terms_zz:
+                    qp.IsingZZ(2 * gamma * c, wires=[i, j])
+                for i, c in terms_z:
+                    qp.RZ(2 * gamma * c, wires=i)
+                for w in range(n):
+                    qp.RX(2 * beta, wires=w)
+
+        enumerable = problem.is_enumerable()
+        history: list[float] = []
+        depths: list[QAOADepthResult] = []
+        p_schedule = range(1, self.p + 1) if self.init == "interp" else [self.p]
+        x = None
+        with qp.Tracker(dev) as tracker:
+            for p in p_schedule:
+                if self.init == "random":
+                    x0 = np.concatenate([rng.uniform(0, np.pi, p), rng.uniform(0, np.pi / 2, p)])
+                elif self.init == "interp" and x is not None:
+                    x0 = np.concatenate(interp_init(x[: p - 1], x[p - 1 :]))
+                else:
+                    x0 = np.concatenate(linear_ramp(p))
+
+                @qp.qnode(dev, diff_method=method)
+                def energy_circuit(params, p=p):
+                    layers(params, p)
+                    return qp.expval(hamiltonian)
+
+                def cost(params):
+                    return float(energy_circuit(pnp.array(params, requires_grad=False)))
+
+                def value_and_grad(params):
+                    g = qp.grad(energy_circuit)
+                    grad = g(pnp.array(params, requires_grad=True))
+                    return float(g.forward), np.asarray(grad, dtype=float)
+
+                before = executions(tracker)
+                trace = minimize(
+                    cost,
+                    value_and_grad,
+                    x0,
+                    method=self.optimizer,
+                    maxiter=self.maxiter,
+                    stepsize=self.stepsize,
+                    tol=self.tol,
+                    rng=rng,
+                )
+                x = trace.x
+                history.extend(trace.history)
+                e = cost(x)
+                depths.append(
+                    QAOADepthResult(
+                        p,
+                        e,
+                        problem.approximation_ratio(e) if enumerable else None,
+                        x[:p].copy(),
+                        x[p:].copy(),
+                        executions(tracker) - before,
+                    )
+                )
+
+            @qp.qnode(dev, diff_method=None)
+            def probs_circuit(params):
+                layers(params, self.p)
+                return qp.probs(wires=range(n))
+
+            probs = np.asarray(probs_circuit(pnp.array(x, requires_grad=False)), dtype=float)
+        probs = np.clip(probs, 0, None)
+        probs /= probs.sum()
+        if self.shots is None:
+            idx = np.unique(rng.choice(probs.size, size=self.n_samples, p=probs))
+        else:  # the device already sampled: its non-zero frequencies are the measured bitstrings
+            idx = np.flatnonzero(probs)
+        shifts = np.arange(n - 1, -1, -1)
+        candidates = ((idx[:, None] >> shifts) & 1).astype(np.int8)
+        energies = problem.energy(candidates)
+        best = int(np.argmin(energies))
+        bits = candidates[best]
+        final = depths[-1]
+        sign = -1.0 if problem.sense == "max" else 1.0
+        optimum = problem.optimum() if enumerable else None
+        prob_opt = None
+        if enumerable and self.shots is None:
+            all_idx = np.arange(2**n)
+            all_e = problem.energy(((all_idx[:, None] >> shifts) & 1).astype(np.int8))
+            prob_opt = float(probs[np.isclose(all_e, all_e.min(), rtol=0, atol=1e-9)].sum())
+        return QAOAResult(
+            bitstring=bits,
+            cost=float(problem.value(bits)),
+            energy=final.energy,
+            expected_cost=sign * final.energy,
+            optimum=optimum,
+            approximation_ratio=problem.approximation_ratio(float(energies[best])) if enumerable else None,
+            expected_ratio=final.expected_ratio,
+            probability_optimal=prob_opt,
+            gammas=final.gammas,
+            betas=final.betas,
+            history=history,
+            n_evaluations=executions(tracker),
+            wall_time=time.perf_counter() - t0,
+            p=self.p,
+            backend=self.backend,
+            optimizer=self.optimizer,
+            depths=depths,
+        )

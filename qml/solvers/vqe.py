@@ -1,0 +1,199 @@
+"""VQE: the variational quantum eigensolver for molecular and spin Hamiltonians."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pennylane as qp
+from pennylane import numpy as pnp
+
+from qml.backends import default_diff_method, make_device
+
+from ._common import check_backend, check_int, check_optimizer, check_positive, executions, minimize
+from .problems import HamiltonianProblem
+
+#: Ansatz names VQE accepts.
+ANSATZE = ("uccsd", "doubles", "hardware_efficient")
+#: Widest problem VQE simulates unless ``max_qubits`` is raised.
+DEFAULT_MAX_QUBITS = 20
+
+
+@dataclass
+class VQEResult:
+    """What :meth:`VQE.solve` returns.
+
+    Attributes:
+        energy: estimated ground-state energy (the lowest evaluated expectation value, re-evaluated at ``params``).
+        exact_energy: exact ground-state energy when the Hamiltonian is small enough to diagonalise, else ``None``.
+        error: ``energy - exact_energy`` (>= 0 up to sampling noise) or ``None``.
+        params: optimised parameters (flat).
+        history: energy over the optimisation.
+        n_evaluations: circuits executed on the device (gradient circuits included).
+        wall_time: seconds, including device construction.
+    """
+
+    energy: float
+    exact_energy: float | None
+    error: float | None
+    params: np.ndarray
+    history: list[float]
+    n_evaluations: int
+    wall_time: float
+    ansatz: str
+    backend: str
+    optimizer: str
+    n_params: int
+    extra: dict = field(default_factory=dict)
+
+
+class VQE:
+    r"""Minimise :math:`\langle\psi(\theta)|H|\psi(\theta)\rangle` over an ansatz.
+
+    Ansätze:
+
+    * ``"uccsd"``: all single and double excitations (particle-conserving Givens rotations, PennyLane's
+      ``AllSinglesDoubles``) on the Hartree-Fock reference; parameters start at 0, i.e. at Hartree-Fock.
+    * ``"doubles"``: double excitations only (one parameter for H2).
+    * ``"hardware_efficient"``: ``n_layers`` of RY, RZ on every qubit and a CNOT chain, starting from the
+      Hartree-Fock state when the problem has one; small random initial parameters.
+
+    Chemistry ansätze need a problem with ``hf_state`` (see :func:`qml.solvers.molecule`).
+
+    Args:
+        ansatz: one of ``"uccsd"``, ``"doubles"``, ``"hardware_efficient"``.
+        n_layers: layers of the hardware-efficient ansatz.
+        optimizer: ``"adam"``, ``"spsa"`` or ``"cobyla"``.
+        backend: a name from ``qml.backend_names()``; ``"aer"`` is qhybrid's batched Aer statevector.
+        shots: ``None`` for exact expectations, else samples per circuit (with a sampling backend).
+        seed: seeds initial parameters, SPSA and the device.
+        maxiter, stepsize, tol: as for :class:`qml.solvers.QAOA`.
+        max_qubits: refuse wider problems before building a device.
+
+    Example:
+        >>> from qml.solvers import h2
+        >>> res = VQE("doubles", backend="default").solve(h2())
+        >>> abs(res.error) < 1.6e-3
+        True
+    """
+
+    def __init__(
+        self,
+        ansatz: str = "uccsd",
+        *,
+        n_layers: int = 2,
+        optimizer: str = "cobyla",
+        backend: str = "aer",
+        shots: int | None = None,
+        seed: int | None = None,
+        maxiter: int = 200,
+        stepsize: float | None = None,
+        tol: float = 1e-6,
+        max_qubits: int = DEFAULT_MAX_QUBITS,
+    ):
+        if ansatz not in ANSATZE:
+            raise ValueError(f"unknown ansatz {ansatz!r}; choose one of {', '.join(ANSATZE)}")
+        self.ansatz = ansatz
+        self.n_layers = check_int("n_layers", n_layers, 1)
+        self.optimizer = check_optimizer(optimizer)
+        self.backend, self.shots = check_backend(backend, shots)
+        self.seed = seed
+        self.maxiter = check_int("maxiter", maxiter, 1)
+        default_step = {"adam": 0.1, "spsa": 0.2, "cobyla": 0.2}[self.optimizer]
+        self.stepsize = default_step if stepsize is None else check_positive("stepsize", stepsize)
+        self.tol = check_positive("tol", tol)
+        self.max_qubits = check_int("max_qubits", max_qubits, 1)
+
+    def _build(self, problem: HamiltonianProblem, rng: np.random.Generator):
+        """(circuit body taking flat params, initial params)."""
+        n = problem.n_qubits
+        hf = problem.hf_state
+        if self.ansatz in ("uccsd", "doubles"):
+            if hf is None or problem.n_electrons is None:
+                raise ValueError(
+                    f"ansatz {self.ansatz!r} needs a molecular problem with a Hartree-Fock state; "
+                    f"{problem.name!r} has none (use ansatz='hardware_efficient')"
+                )
+            singles, doubles = qp.qchem.excitations(problem.n_electrons, n)
+            if self.ansatz == "doubles":
+                singles = []
+            n_params = len(singles) + len(doubles)
+            if n_params == 0:
+                raise ValueError(f"{problem.name!r} has no excitations to optimise (closed shell with no virtuals)")
+
+            def body(params):
+                qp.AllSinglesDoubles(params, wires=range(n), hf_state=hf, singles=singles or None, doubles=doubles)
+
+            return body, np.zeros(n_params)
+
+        layers = self.n_layers
+
+        def body(params):
+            if hf is not None:
+                qp.BasisState(hf, wires=range(n))
+            w = params.reshape(layers, n, 2)
+            for k in range(layers):
+                for q in range(n):
+                    qp.RY(w[k, q, 0], wires=q)
+                    qp.RZ(w[k, q, 1], wires=q)
+                for q in range(n - 1):
+                    qp.CNOT(wires=[q, q + 1])
+
+        return body, rng.normal(0.0, 0.1, size=layers * n * 2)
+
+    def solve(self, problem: HamiltonianProblem) -> VQEResult:
+        """Minimise the energy of ``problem`` and return the result."""
+        if not isinstance(problem, HamiltonianProblem):
+            raise TypeError(f"problem must be a HamiltonianProblem (see qml.solvers.h2, ...), got {type(problem).__name__}")
+        n = problem.n_qubits
+        if n > self.max_qubits:
+            raise ValueError(
+                f"problem has {n} qubits; this VQE is limited to max_qubits={self.max_qubits} "
+                "(raise max_qubits if the backend can hold the state)"
+            )
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(self.seed)
+        body, x0 = self._build(problem, rng)
+        dev = make_device(self.backend, n, shots=self.shots, seed=self.seed)
+        hamiltonian = problem.hamiltonian
+
+        @qp.qnode(dev, diff_method=default_diff_method(self.backend, self.shots))
+        def energy_circuit(params):
+            body(params)
+            return qp.expval(hamiltonian)
+
+        def cost(params):
+            return float(energy_circuit(pnp.array(params, requires_grad=False)))
+
+        def value_and_grad(params):
+            g = qp.grad(energy_circuit)
+            grad = g(pnp.array(params, requires_grad=True))
+            return float(g.forward), np.atleast_1d(np.asarray(grad, dtype=float))
+
+        with qp.Tracker(dev) as tracker:
+            trace = minimize(
+                cost,
+                value_and_grad,
+                x0,
+                method=self.optimizer,
+                maxiter=self.maxiter,
+                stepsize=self.stepsize,
+                tol=self.tol,
+                rng=rng,
+            )
+            energy = cost(trace.x)
+        exact = problem.exact_energy() if problem.is_diagonalisable() else None
+        return VQEResult(
+            energy=energy,
+            exact_energy=exact,
+            error=None if exact is None else energy - exact,
+            params=trace.x,
+            history=trace.history,
+            n_evaluations=executions(tracker),
+            wall_time=time.perf_counter() - t0,
+            ansatz=self.ansatz,
+            backend=self.backend,
+            optimizer=self.optimizer,
+            n_params=x0.size,
+        )

@@ -1,0 +1,227 @@
+"""qhybrid's batched Aer device against PennyLane's default.qubit (the reference)."""
+
+import numpy as np
+import pennylane as qp
+import pytest
+from pennylane import numpy as pnp
+
+from qml import AerDevice, make_device
+
+RTOL = 1e-8
+ATOL = 1e-10
+
+# Gates with their number of parameters and wires; the random circuits draw from all of them.
+GATES = [
+    (qp.RX, 1, 1), (qp.RY, 1, 1), (qp.RZ, 1, 1), (qp.PhaseShift, 1, 1), (qp.Rot, 3, 1),
+    (qp.Hadamard, 0, 1), (qp.S, 0, 1), (qp.T, 0, 1), (qp.SX, 0, 1), (qp.PauliY, 0, 1),
+    (qp.CNOT, 0, 2), (qp.CZ, 0, 2), (qp.SWAP, 0, 2), (qp.IsingXX, 1, 2), (qp.IsingYY, 1, 2),
+    (qp.IsingZZ, 1, 2), (qp.CRX, 1, 2), (qp.CRY, 1, 2), (qp.CRZ, 1, 2), (qp.ControlledPhaseShift, 1, 2),
+    (qp.MultiRZ, 1, 3), (qp.Toffoli, 0, 3), (qp.U3, 3, 1),
+]
+
+
+def random_circuit(n_wires: int, n_gates: int, seed: int):
+    """A circuit function ``f(params)`` and the number of parameters it takes."""
+    rng = np.random.default_rng(seed)
+    plan = []
+    n_params = 0
+    for _ in range(n_gates):
+        gate, n_p, n_w = GATES[rng.integers(len(GATES))]
+        wires = rng.choice(n_wires, size=n_w, replace=False).tolist()
+        plan.append((gate, list(range(n_params, n_params + n_p)), wires))
+        n_params += n_p
+
+    def ops(params):
+        for gate, idx, wires in plan:
+            gate(*[params[i] for i in idx], wires=wires)
+
+    return ops, n_params
+
+
+def observables(n_wires):
+    return [
+        qp.Z(0),
+        qp.X(1) @ qp.Y(2),
+        0.5 * qp.Z(0) @ qp.Z(n_wires - 1) - 1.3 * qp.X(2) + 0.2 * qp.Y(0) @ qp.X(1) @ qp.Z(2) + 0.7 * qp.I(0),
+    ]
+
+
+def make_qnode(device, ops, n_wires, diff_method, kind="expval"):
+    def circuit(params):
+        ops(params)
+        if kind == "expval":
+            return [qp.expval(o) for o in observables(n_wires)]
+        if kind == "var":
+            obs = observables(n_wires)
+            return [qp.var(obs[1]), qp.var(obs[2])]
+        return qp.probs(wires=[2, 0])
+
+    return qp.QNode(circuit, device, diff_method=diff_method)
+
+
+def close(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("diff_method", ["adjoint", "parameter-shift"])
+def test_random_circuit_values_and_gradients_match_default_qubit(seed, diff_method):
+    n = 4
+    ops, n_params = random_circuit(n, 30, seed)
+    params = pnp.array(np.random.default_rng(seed + 10).uniform(-np.pi, np.pi, n_params), requires_grad=True)
+    ref = make_qnode(qp.device("default.qubit", wires=n), ops, n, "backprop")
+    ours = make_qnode(AerDevice(n), ops, n, diff_method)
+
+    close(ours(params), ref(params))
+
+    def stacked(q):
+        return lambda p: qp.math.stack(q(p))
+
+    close(qp.jacobian(stacked(ours))(params), qp.jacobian(stacked(ref))(params))
+
+
+@pytest.mark.parametrize("kind", ["var", "probs"])
+def test_variance_and_probabilities_with_parameter_shift(kind):
+    n = 3
+    ops, n_params = random_circuit(n, 20, 7)
+    params = pnp.array(np.linspace(-2, 2, n_params), requires_grad=True)
+    ref = make_qnode(qp.device("default.qubit", wires=n), ops, n, "backprop", kind)
+    ours = make_qnode(AerDevice(n), ops, n, "parameter-shift", kind)
+    close(qp.math.stack(ours(params)) if kind == "var" else ours(params),
+          qp.math.stack(ref(params)) if kind == "var" else ref(params))
+    f = (lambda q: (lambda p: qp.math.stack(q(p)))) if kind == "var" else (lambda q: q)
+    close(qp.jacobian(f(ours))(params), qp.jacobian(f(ref))(params))
+
+
+def test_state_matches_default_qubit_including_global_phase():
+    n = 3
+
+    def circuit(x):
+        qp.Hadamard(0)
+        qp.RY(x, 1)
+        qp.CNOT([0, 2])
+        qp.U3(0.3, x, 0.9, wires=2)  # decomposes into rotations and a global phase
+        return qp.state()
+
+    ours = qp.QNode(circuit, AerDevice(n))(0.42)
+    ref = qp.QNode(circuit, qp.device("default.qubit", wires=n))(0.42)
+    close(np.real(ours), np.real(ref))
+    close(np.imag(ours), np.imag(ref))
+
+
+def test_broadcast_batch_runs_as_one_structure_and_cache_is_reused():
+    n = 3
+    dev = AerDevice(n)
+
+    @qp.qnode(dev, diff_method="adjoint")
+    def circuit(x, w):
+        qp.AngleEmbedding(x, wires=range(n))
+        qp.BasicEntanglerLayers(w, wires=range(n))
+        return [qp.expval(qp.Z(i)) for i in range(n)]
+
+    x = np.random.default_rng(0).normal(size=(16, n))
+    w = np.random.default_rng(1).normal(size=(2, n))
+    first = np.stack(circuit(x, w))
+    calls = dev.aer_calls
+    second = np.stack(circuit(x + 0.1, w))
+    assert dev.aer_calls == calls + 1  # 16 tapes, one Aer run
+    assert dev.cache_info["misses"] == 1 and dev.cache_info["hits"] >= 1
+    ref = qp.QNode(circuit.func, qp.device("default.qubit", wires=n))
+    close(first, np.stack(ref(x, w)))
+    close(second, np.stack(ref(x + 0.1, w)))
+
+
+def test_adjoint_falls_back_to_parameter_shift_when_states_do_not_fit():
+    n = 3
+    ops, n_params = random_circuit(n, 15, 3)
+    params = pnp.array(np.linspace(0.1, 1.0, n_params), requires_grad=True)
+    dev = AerDevice(n, adjoint_memory=1)
+    q = make_qnode(dev, ops, n, "device")
+    ref = make_qnode(qp.device("default.qubit", wires=n), ops, n, "backprop")
+    close(qp.jacobian(lambda p: qp.math.stack(q(p)))(params), qp.jacobian(lambda p: qp.math.stack(ref(p)))(params))
+    assert dev.last_gradient_method == "parameter-shift"
+
+
+def test_adjoint_rejects_shots_with_a_clear_message():
+    dev = AerDevice(2, shots=100)
+    with pytest.raises(Exception, match="adjoint"):
+        qp.QNode(lambda x: (qp.RX(x, 0), qp.expval(qp.Z(0)))[1], dev, diff_method="adjoint")(pnp.array(0.1))
+        qp.grad(qp.QNode(lambda x: (qp.RX(x, 0), qp.expval(qp.Z(0)))[1], dev, diff_method="adjoint"))(
+            pnp.array(0.1)
+        )
+
+
+@pytest.mark.parametrize("method", ["statevector", "density_matrix", "matrix_product_state"])
+def test_every_aer_method_matches_default_qubit(method):
+    n = 4
+    ops, n_params = random_circuit(n, 25, 11)
+    params = pnp.array(np.random.default_rng(5).uniform(-1, 1, n_params), requires_grad=True)
+    ours = make_qnode(AerDevice(n, method=method), ops, n, "parameter-shift")
+    ref = make_qnode(qp.device("default.qubit", wires=n), ops, n, "backprop")
+    close(qp.math.stack(ours(params)), qp.math.stack(ref(params)))
+    close(qp.jacobian(lambda p: qp.math.stack(ours(p)))(params), qp.jacobian(lambda p: qp.math.stack(ref(p)))(params))
+
+
+def test_shots_agree_within_five_standard_errors():
+    n = 3
+    shots = 4000
+    ops, n_params = random_circuit(n, 20, 4)
+    params = np.random.default_rng(2).uniform(-np.pi, np.pi, n_params)
+    ours = make_qnode(make_device("aer.shots", n, shots=shots, seed=123), ops, n, "parameter-shift")
+    ref = make_qnode(qp.device("default.qubit", wires=n), ops, n, "backprop")
+    got = np.asarray(ours(params))
+    exact = np.asarray(ref(params))
+    # Standard error of a Pauli-word mean is sqrt(1 - <P>^2)/sqrt(shots); a weighted sum adds variances
+    # of its (independently measured) commuting groups, bounded by (sum |c|)^2 / shots.
+    se = np.array([
+        np.sqrt(max(1 - exact[0] ** 2, 1e-3) / shots),
+        np.sqrt(max(1 - exact[1] ** 2, 1e-3) / shots),
+        (0.5 + 1.3 + 0.2) / np.sqrt(shots),
+    ])
+    assert np.all(np.abs(got - exact) < 5 * se), (got, exact, se)
+
+
+def test_samples_have_the_right_shape_and_values():
+    dev = make_device("aer.shots", 2, shots=50, seed=1)
+
+    @qp.set_shots(shots=50)
+    @qp.qnode(dev)
+    def circuit():
+        qp.PauliX(1)
+        return qp.sample(wires=[0, 1])
+
+    samples = np.asarray(circuit())
+    assert samples.shape == (50, 2)
+    assert np.all(samples[:, 0] == 0) and np.all(samples[:, 1] == 1)
+
+
+def test_shot_gradients_are_close_to_exact():
+    n = 2
+    dev = make_device("aer.shots", n, shots=20000, seed=7)
+
+    def circuit(x):
+        qp.RX(x[0], 0)
+        qp.CRY(x[1], wires=[0, 1])
+        return qp.expval(qp.Z(1))
+
+    x = pnp.array([0.8, 1.1], requires_grad=True)
+    got = qp.grad(qp.QNode(circuit, dev, diff_method="parameter-shift"))(x)
+    exact = qp.grad(qp.QNode(circuit, qp.device("default.qubit", wires=n)))(x)
+    np.testing.assert_allclose(got, exact, atol=0.05)
+
+
+def test_tracker_counts_aer_executions():
+    dev = AerDevice(2)
+
+    @qp.qnode(dev, diff_method="parameter-shift")
+    def circuit(x):
+        qp.RX(x, 0)
+        qp.CNOT([0, 1])
+        return qp.expval(qp.Z(1))
+
+    with qp.Tracker(dev) as tracker:
+        qp.grad(circuit)(pnp.array(0.3, requires_grad=True))
+    # one forward circuit plus two shifted circuits
+    assert tracker.totals["executions"] == 3
+    assert dev.circuit_executions == 3
