@@ -77,7 +77,9 @@ class EigenSolution:
         return float(self.energies[0])
 
 
-def _check_graph(graph: Any, weight: str | None, allow_negative: bool = False) -> tuple[int, np.ndarray, np.ndarray]:
+def _check_graph(
+    graph: Any, weight: str | None, allow_negative: bool = False
+) -> tuple[int, np.ndarray, np.ndarray]:
     """Validate a MaxCut graph; return (n, edge index pairs (m, 2), weights (m,))."""
     if not isinstance(graph, nx.Graph):
         raise TypeError(f"graph must be a networkx.Graph, got {type(graph).__name__}")
@@ -86,7 +88,9 @@ def _check_graph(graph: Any, weight: str | None, allow_negative: bool = False) -
     if graph.number_of_nodes() == 0:
         raise ValueError("graph is empty (no nodes); MaxCut needs at least one edge")
     if graph.number_of_edges() == 0:
-        raise ValueError(f"graph has {graph.number_of_nodes()} nodes but no edges; MaxCut needs at least one edge")
+        raise ValueError(
+            f"graph has {graph.number_of_nodes()} nodes but no edges; MaxCut needs at least one edge"
+        )
     if nx.number_of_selfloops(graph):
         raise ValueError("graph has self-loops; a self-loop can never be cut, remove it")
     index = {v: k for k, v in enumerate(graph.nodes)}
@@ -110,7 +114,9 @@ def _check_qubo(matrix: Any, offset: float) -> np.ndarray:
     try:
         q = np.asarray(matrix, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"QUBO matrix must be a square array of real numbers, got {type(matrix).__name__}") from exc
+        raise TypeError(
+            f"QUBO matrix must be a square array of real numbers, got {type(matrix).__name__}"
+        ) from exc
     if q.ndim != 2 or q.shape[0] != q.shape[1] or q.shape[0] == 0:
         raise ValueError(f"QUBO matrix must be square (n, n) with n >= 1, got shape {q.shape}")
     if not np.all(np.isfinite(q)):
@@ -205,7 +211,9 @@ def simulated_annealing_qubo(
     scale = np.abs(diag) + 2 * (np.abs(q).sum(axis=1) - np.abs(diag))
     nonzero = scale[scale > 0]
     if nonzero.size == 0:
-        return BinarySolution(np.zeros(n, np.int8), float(offset), "simulated_annealing", time.perf_counter() - t0)
+        return BinarySolution(
+            np.zeros(n, np.int8), float(offset), "simulated_annealing", time.perf_counter() - t0
+        )
     t_hi = float(nonzero.max()) if t_start is None else float(t_start)
     t_lo = float(nonzero.min()) * 1e-3 if t_end is None else float(t_end)
     if not (t_hi > 0 and t_lo > 0 and math.isfinite(t_hi)):
@@ -304,12 +312,16 @@ def exact_diagonalization(hamiltonian: Any, k: int = 1) -> EigenSolution:
     """
     t0 = time.perf_counter()
     if not (sp.issparse(hamiltonian) or isinstance(hamiltonian, np.ndarray)):
-        raise TypeError(f"hamiltonian must be a numpy array or scipy sparse matrix, got {type(hamiltonian).__name__}")
+        raise TypeError(
+            f"hamiltonian must be a numpy array or scipy sparse matrix, got {type(hamiltonian).__name__}"
+        )
     if hamiltonian.ndim != 2 or hamiltonian.shape[0] != hamiltonian.shape[1] or hamiltonian.shape[0] == 0:
         raise ValueError(f"hamiltonian must be a square non-empty matrix, got shape {hamiltonian.shape}")
     dim = hamiltonian.shape[0]
     if dim > MAX_DIAGONALIZATION_DIM:
-        raise ValueError(f"matrix dimension {dim} is too large; at most {MAX_DIAGONALIZATION_DIM} (22 qubits)")
+        raise ValueError(
+            f"matrix dimension {dim} is too large; at most {MAX_DIAGONALIZATION_DIM} (22 qubits)"
+        )
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= dim:
         raise ValueError(f"k must be an int in 1..{dim}, got {k!r}")
     data = hamiltonian.data if sp.issparse(hamiltonian) else hamiltonian

@@ -50,7 +50,9 @@ def check_backend(name: object, shots: object) -> tuple[str, int | None]:
     if shots is not None:
         shots = check_int("shots", shots, 1)
     elif name == "aer.shots":
-        raise ValueError("backend 'aer.shots' samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact")
+        raise ValueError(
+            "backend 'aer.shots' samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"
+        )
     return name, shots
 
 

@@ -32,7 +32,9 @@ def _check_qubo_matrix(matrix: Any) -> np.ndarray:
     try:
         q = np.asarray(matrix, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"QUBO matrix must be a square array of real numbers, got {type(matrix).__name__}") from exc
+        raise TypeError(
+            f"QUBO matrix must be a square array of real numbers, got {type(matrix).__name__}"
+        ) from exc
     if q.ndim != 2 or q.shape[0] != q.shape[1]:
         raise ValueError(f"QUBO matrix must be square (n, n), got shape {q.shape}")
     if q.shape[0] == 0:
@@ -75,7 +77,9 @@ class QUBO:
 
     sense = "min"
 
-    def __init__(self, matrix: np.ndarray | Mapping[tuple[int, int], float], offset: float = 0.0, n: int | None = None):
+    def __init__(
+        self, matrix: np.ndarray | Mapping[tuple[int, int], float], offset: float = 0.0, n: int | None = None
+    ):
         if isinstance(matrix, Mapping):
             matrix = self._matrix_from_dict(matrix, n)
         elif n is not None and np.shape(matrix)[0] != n:
@@ -112,7 +116,9 @@ class QUBO:
         return q
 
     @classmethod
-    def from_ising(cls, h: Sequence[float], J: np.ndarray | Mapping[tuple[int, int], float], offset: float = 0.0) -> QUBO:
+    def from_ising(
+        cls, h: Sequence[float], J: np.ndarray | Mapping[tuple[int, int], float], offset: float = 0.0
+    ) -> QUBO:
         r"""Build from spins :math:`E(s) = \sum_i h_i s_i + \sum_{i<j} J_{ij} s_i s_j + c`, :math:`s_i = 1 - 2x_i`.
 
         ``J`` is a dict ``{(i, j): J_ij}`` or a dense matrix (symmetric, or strictly upper triangular).
@@ -123,7 +129,9 @@ class QUBO:
         if isinstance(J, Mapping):
             for (i, j), w in J.items():
                 if i == j:
-                    raise ValueError(f"Ising coupling J{(i, j)} is on the diagonal; s_i^2 = 1 belongs in offset")
+                    raise ValueError(
+                        f"Ising coupling J{(i, j)} is on the diagonal; s_i^2 = 1 belongs in offset"
+                    )
                 jm[min(i, j), max(i, j)] += w
         else:
             full = np.asarray(J, dtype=float)
@@ -179,7 +187,9 @@ class QUBO:
         """Cost ``f(x)`` (minimised) of a bitstring, or of each row of an ``(m, n)`` array of bitstrings."""
         x = np.asarray(bits, dtype=float)
         if x.shape[-1:] != (self.n_qubits,):
-            raise ValueError(f"bitstrings must have {self.n_qubits} bits in the last axis, got shape {x.shape}")
+            raise ValueError(
+                f"bitstrings must have {self.n_qubits} bits in the last axis, got shape {x.shape}"
+            )
         if not np.all((x == 0) | (x == 1)):
             raise ValueError("bitstrings must contain only 0 and 1")
         e = np.einsum("...i,ij,...j->...", x, self.matrix, x) + self.offset
@@ -288,7 +298,9 @@ def _check_graph(graph: Any, weight: str | None) -> tuple[nx.Graph, list, list[t
     if graph.number_of_nodes() == 0:
         raise ValueError("graph is empty (no nodes); MaxCut needs at least one edge")
     if graph.number_of_edges() == 0:
-        raise ValueError(f"graph has {graph.number_of_nodes()} nodes but no edges; MaxCut needs at least one edge")
+        raise ValueError(
+            f"graph has {graph.number_of_nodes()} nodes but no edges; MaxCut needs at least one edge"
+        )
     loops = list(nx.selfloop_edges(graph))
     if loops:
         raise ValueError(f"graph has self-loops {loops[:3]}; a self-loop can never be cut, remove it")
@@ -408,7 +420,9 @@ def molecule(
         raise ValueError(f"symbols must be a non-empty list of atomic symbols, got {symbols!r}")
     coords = np.asarray(coordinates, dtype=float).reshape(-1)
     if coords.shape[0] != 3 * len(symbols):
-        raise ValueError(f"coordinates must hold 3 numbers per atom ({3 * len(symbols)}), got {coords.shape[0]}")
+        raise ValueError(
+            f"coordinates must hold 3 numbers per atom ({3 * len(symbols)}), got {coords.shape[0]}"
+        )
     if not np.all(np.isfinite(coords)):
         raise ValueError("coordinates contain NaN or infinite values")
     if unit not in ("angstrom", "bohr"):
@@ -429,7 +443,9 @@ def h2(bond_length: float = 0.7414) -> HamiltonianProblem:
     return molecule(["H", "H"], [[0, 0, 0], [0, 0, bond_length]], name=f"H2 ({bond_length:g} A)")
 
 
-def lih(bond_length: float = 1.5949, active_electrons: int = 2, active_orbitals: int = 3) -> HamiltonianProblem:
+def lih(
+    bond_length: float = 1.5949, active_electrons: int = 2, active_orbitals: int = 3
+) -> HamiltonianProblem:
     """LiH in STO-3G at ``bond_length`` angstrom, in an active space (default 2 electrons in 3 orbitals: 6 qubits)."""
     if not bond_length > 0:
         raise ValueError(f"bond_length must be > 0 angstrom, got {bond_length}")
@@ -448,7 +464,9 @@ def _check_chain(n_sites: int) -> int:
     if n_sites < 2:
         raise ValueError(f"n_sites must be >= 2, got {n_sites}")
     if n_sites > MAX_DIAGONALISATION_QUBITS + 4:
-        raise ValueError(f"n_sites={n_sites} is too many qubits to simulate; at most {MAX_DIAGONALISATION_QUBITS + 4}")
+        raise ValueError(
+            f"n_sites={n_sites} is too many qubits to simulate; at most {MAX_DIAGONALISATION_QUBITS + 4}"
+        )
     return int(n_sites)
 
 
@@ -459,7 +477,9 @@ def _bonds(n: int, periodic: bool) -> list[tuple[int, int]]:
     return bonds
 
 
-def transverse_field_ising(n_sites: int, J: float = 1.0, h: float = 1.0, periodic: bool = False) -> HamiltonianProblem:
+def transverse_field_ising(
+    n_sites: int, J: float = 1.0, h: float = 1.0, periodic: bool = False
+) -> HamiltonianProblem:
     r"""Transverse-field Ising chain :math:`H = -J\sum_i Z_i Z_{i+1} - h\sum_i X_i`.
 
     Example:

@@ -120,10 +120,14 @@ class VQE:
                 singles = []
             n_params = len(singles) + len(doubles)
             if n_params == 0:
-                raise ValueError(f"{problem.name!r} has no excitations to optimise (closed shell with no virtuals)")
+                raise ValueError(
+                    f"{problem.name!r} has no excitations to optimise (closed shell with no virtuals)"
+                )
 
             def body(params):
-                qp.AllSinglesDoubles(params, wires=range(n), hf_state=hf, singles=singles or None, doubles=doubles)
+                qp.AllSinglesDoubles(
+                    params, wires=range(n), hf_state=hf, singles=singles or None, doubles=doubles
+                )
 
             return body, np.zeros(n_params)
 
@@ -145,7 +149,9 @@ class VQE:
     def solve(self, problem: HamiltonianProblem) -> VQEResult:
         """Minimise the energy of ``problem`` and return the result."""
         if not isinstance(problem, HamiltonianProblem):
-            raise TypeError(f"problem must be a HamiltonianProblem (see qml.solvers.h2, ...), got {type(problem).__name__}")
+            raise TypeError(
+                f"problem must be a HamiltonianProblem (see qml.solvers.h2, ...), got {type(problem).__name__}"
+            )
         n = problem.n_qubits
         if n > self.max_qubits:
             raise ValueError(

@@ -35,7 +35,12 @@ def _weighted_graph(n=7, seed=3):
 
 @pytest.mark.parametrize(
     "graph, expected",
-    [(nx.cycle_graph(5), 4.0), (nx.cycle_graph(6), 6.0), (nx.complete_graph(4), 4.0), (nx.petersen_graph(), 12.0)],
+    [
+        (nx.cycle_graph(5), 4.0),
+        (nx.cycle_graph(6), 6.0),
+        (nx.complete_graph(4), 4.0),
+        (nx.petersen_graph(), 12.0),
+    ],
 )
 def test_brute_force_maxcut_known_values(graph, expected):
     sol = brute_force_maxcut(graph)
@@ -85,7 +90,9 @@ def test_simulated_annealing_is_reproducible():
     assert np.array_equal(a.bits, b.bits)
 
 
-@pytest.mark.parametrize("graph", [nx.random_regular_graph(3, 10, seed=2), _weighted_graph(8, 5), nx.petersen_graph()])
+@pytest.mark.parametrize(
+    "graph", [nx.random_regular_graph(3, 10, seed=2), _weighted_graph(8, 5), nx.petersen_graph()]
+)
 def test_goemans_williamson_valid_cut_and_bound(graph):
     opt = brute_force_maxcut(graph).value
     gw = goemans_williamson(graph, random_state=0)
