@@ -195,7 +195,11 @@ class AerDevice(Device):
     def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
         program = CompilePipeline()
         program.add_transform(
-            decompose, stopping_condition=_stopping_condition, device_wires=self.wires, name=self.name
+            decompose,
+            stopping_condition=_stopping_condition,
+            device_wires=self.wires,
+            name=self.name,
+            skip_initial_state_prep=False,  # state preparation becomes gates, so it caches like any other
         )
         program.add_transform(validate_device_wires, self.wires, name=self.name)
         program.add_transform(

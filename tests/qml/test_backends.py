@@ -1,0 +1,101 @@
+"""Backends by name: what each name builds, and the errors bad input gets."""
+
+import numpy as np
+import pennylane as qp
+import pytest
+
+from qml import AerDevice, NoiseSpec, backend_names, default_diff_method, make_device, required_memory_bytes
+from qml.backends import check_fits
+
+
+def test_names_are_the_documented_ones():
+    assert backend_names() == ["aer", "aer.shots", "aer.density", "aer.mps", "lightning", "default"]
+
+
+@pytest.mark.parametrize(
+    "name, method",
+    [("aer", "statevector"), ("aer.density", "density_matrix"), ("aer.mps", "matrix_product_state")],
+)
+def test_aer_names_build_our_device_with_the_right_method(name, method):
+    dev = make_device(name, 3)
+    assert isinstance(dev, AerDevice)
+    assert dev.method == method
+    assert dev.default_shots is None
+
+
+def test_pennylane_backends():
+    assert make_device("default", 2).name == "default.qubit"
+    assert make_device("lightning", 2).name == "lightning.qubit"
+
+
+def test_unknown_name_lists_the_allowed_ones():
+    with pytest.raises(ValueError, match=r"unknown backend 'qiskit'.*aer, aer.shots, aer.density, aer.mps"):
+        make_device("qiskit", 2)
+
+
+@pytest.mark.parametrize("shots", [0, -5, 1.5, True])
+def test_bad_shots(shots):
+    with pytest.raises(ValueError, match="shots"):
+        make_device("aer.shots", 2, shots=shots)
+
+
+def test_sampling_backend_needs_shots():
+    with pytest.raises(ValueError, match="needs shots"):
+        make_device("aer.shots", 2)
+
+
+def test_noise_only_where_the_backend_takes_it():
+    with pytest.raises(ValueError, match="cannot take a noise model.*aer.density"):
+        make_device("aer", 2, noise={"depolarizing_1q": 0.01})
+    dev = make_device("aer.density", 2, noise=NoiseSpec(depolarizing_1q=0.01))
+    assert dev.noise_model is not None
+
+
+def test_readout_noise_needs_shots():
+    with pytest.raises(ValueError, match="readout errors act only on sampled"):
+        make_device("aer.density", 2, noise={"readout": 0.05})
+
+
+def test_width_that_cannot_fit_in_memory_fails_before_allocating():
+    with pytest.raises(ValueError, match=r"34 qubits on backend 'aer' need a statevector of 256.0 GiB"):
+        make_device("aer", 34)
+    with pytest.raises(ValueError, match="density matrix"):
+        make_device("aer.density", 20)
+    # matrix product states have no such bound
+    assert required_memory_bytes("aer.mps", 34) == 0
+    check_fits("aer.mps", 34)
+
+
+def test_diff_method_per_backend():
+    assert default_diff_method("aer") == "device"
+    assert default_diff_method("default") == "backprop"
+    assert default_diff_method("lightning") == "adjoint"
+    assert default_diff_method("default", shots=100) == "parameter-shift"
+
+
+def test_seeded_shots_are_reproducible_and_calls_differ():
+    def run(seed):
+        dev = make_device("aer.shots", 1, shots=200, seed=seed)
+
+        @qp.qnode(dev)
+        def c():
+            qp.RX(1.0, 0)
+            return qp.expval(qp.Z(0))
+
+        return float(c()), float(c())
+
+    a, b = run(5), run(5)
+    assert a == b
+    assert a[0] != a[1]  # a fresh sampler seed for every call
+    assert abs(a[0] - np.cos(1.0)) < 5 * np.sqrt((1 - np.cos(1.0) ** 2) / 200)
+
+
+def test_default_backend_with_shots_samples():
+    dev = make_device("default", 1, shots=100, seed=0)
+
+    @qp.qnode(dev)
+    def c():
+        qp.Hadamard(0)
+        return qp.sample(wires=0)
+
+    assert np.asarray(c()).shape == (100, 1)

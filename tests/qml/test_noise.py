@@ -1,0 +1,88 @@
+"""Noise specs become Aer noise models that move results the way physics says."""
+
+import numpy as np
+import pennylane as qp
+import pytest
+
+from qml import NoiseSpec, make_device
+
+
+def z_after_x_rotation(dev, angle=0.4):
+    @qp.qnode(dev)
+    def circuit():
+        qp.RX(angle, 0)
+        return qp.expval(qp.Z(0))
+
+    return float(circuit())
+
+
+def test_depolarising_shrinks_z_by_the_exact_factor():
+    p = 0.1
+    exact = z_after_x_rotation(make_device("aer.density", 1))
+    noisy = z_after_x_rotation(make_device("aer.density", 1, noise={"depolarizing_1q": p}))
+    # Aer's depolarising channel with parameter p maps <Z> to (1 - p) <Z> for one qubit
+    np.testing.assert_allclose(noisy, (1 - p) * exact, rtol=1e-10)
+    assert abs(noisy) < abs(exact)
+
+
+def test_two_qubit_depolarising_reduces_correlations():
+    def zz(dev):
+        @qp.qnode(dev)
+        def circuit():
+            qp.Hadamard(0)
+            qp.CNOT([0, 1])
+            return qp.expval(qp.Z(0) @ qp.Z(1))
+
+        return float(circuit())
+
+    assert zz(make_device("aer.density", 2)) == pytest.approx(1.0)
+    noisy = zz(make_device("aer.density", 2, noise={"depolarizing_2q": 0.2}))
+    assert 0.5 < noisy < 0.9
+
+
+def test_thermal_relaxation_pulls_towards_ground_state():
+    def z_of_excited(dev):
+        @qp.qnode(dev)
+        def circuit():
+            qp.PauliX(0)
+            for _ in range(20):
+                qp.RZ(0.0, 0)
+            return qp.expval(qp.Z(0))
+
+        return float(circuit())
+
+    assert z_of_excited(make_device("aer.density", 1)) == pytest.approx(-1.0)
+    relaxed = z_of_excited(make_device("aer.density", 1, noise=NoiseSpec(t1=1e-6, t2=1e-6)))
+    # 21 gates of 50 ns: the excited population decays as exp(-t / T1), so <Z> = 1 - 2 exp(-t / T1)
+    np.testing.assert_allclose(relaxed, 1 - 2 * np.exp(-21 * 50e-9 / 1e-6), rtol=1e-9)
+
+
+def test_readout_error_flips_sampled_bits():
+    dev = make_device("aer.shots", 1, shots=4000, seed=3, noise={"readout": 0.1})
+
+    @qp.qnode(dev)
+    def circuit():
+        return qp.expval(qp.Z(0))
+
+    # |0> read with 10 % flips: <Z> = 0.8 within 5 standard errors
+    assert abs(float(circuit()) - 0.8) < 5 * np.sqrt((1 - 0.64) / 4000)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"depolarizing_1q": 1.5}, r"depolarizing_1q=1.5: must be a probability"),
+        ({"readout": 0.7}, r"readout=0.7: must be in \[0, 0.5\]"),
+        ({"t1": 1e-6}, "t1 and t2 must be given together"),
+        ({"t1": 1e-6, "t2": 5e-6}, "t2 <= 2\\*t1"),
+        ({"depolarising": 0.1}, r"unknown noise keys \['depolarising'\]; allowed"),
+    ],
+)
+def test_bad_specs_fail_clearly(spec, message):
+    with pytest.raises(ValueError, match=message):
+        make_device("aer.density", 1, noise=spec)
+
+
+def test_noise_of_the_wrong_type():
+    with pytest.raises(TypeError, match="noise must be a NoiseSpec"):
+        make_device("aer.density", 1, noise=0.1)
