@@ -23,6 +23,13 @@ _EXPORTS: dict[str, str] = {
     "make_loader": "data",
     "make_split": "data",
     "qmlb_names": "data",
+    # distributed
+    "Pipeline": "distributed",
+    "cleanup": "distributed",
+    "full_state_dict": "distributed",
+    "launch": "distributed",
+    "shard_model": "distributed",
+    "split_sequential": "distributed",
     # models
     "GPT": "models",
     "GPTConfig": "models",
@@ -83,6 +90,14 @@ if TYPE_CHECKING:  # static tools see the real names
         make_loader,
         make_split,
         qmlb_names,
+    )
+    from classical.distributed import (  # noqa: F401
+        Pipeline,
+        cleanup,
+        full_state_dict,
+        launch,
+        shard_model,
+        split_sequential,
     )
     from classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters  # noqa: F401
     from classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus  # noqa: F401
