@@ -1,0 +1,83 @@
+"""`qhybrid solve`: the quantum solver and its classical references in one table."""
+
+import argparse
+import json
+
+import networkx as nx
+import pytest
+
+from hybrid import solve_cmd
+
+
+def _run(argv, capsys):
+    parser = argparse.ArgumentParser()
+    solve_cmd.add_arguments(parser)
+    code = solve_cmd.run(parser.parse_args(argv))
+    return code, capsys.readouterr().out
+
+
+def test_maxcut_table_has_qaoa_and_references(capsys):
+    code, out = _run(["maxcut", "--nodes", "8", "--p", "1", "--seed", "1"], capsys)
+    assert code == 0
+    for name in (
+        "QAOA p=1 (aer, cobyla)",
+        "brute force",
+        "simulated annealing",
+        "Goemans-Williamson",
+        "SDP bound",
+    ):
+        assert name in out
+
+
+def test_maxcut_json_values_are_consistent(capsys, tmp_path):
+    path = tmp_path / "g.txt"
+    path.write_text("a b 2\nb c 1  # comment\nc a 1\nc d 3\n")
+    code, out = _run(["maxcut", "--graph", str(path), "--weighted", "--p", "2", "--json"], capsys)
+    rows = {r["method"].split(" (")[0]: r for r in json.loads(out)["rows"]}
+    assert code == 0
+    assert rows["brute force"]["value"] == 6.0  # a|b, c|d, a-c cut: 2 + 3 + 1
+    assert rows["QAOA p=2"]["value"] == 6.0 and rows["QAOA p=2"]["quality"] == 1.0
+    assert rows["Goemans-Williamson"]["value"] == 6.0
+
+
+def test_qubo_and_vqe(capsys):
+    code, out = _run(["qubo", "--size", "5", "--p", "1", "--json"], capsys)
+    rows = json.loads(out)["rows"]
+    assert rows[1]["method"] == "brute force" and rows[0]["value"] >= rows[1]["value"] - 1e-12
+    code, out = _run(["vqe", "--molecule", "h2", "--json"], capsys)
+    rows = {r["method"].split(" (")[0]: r for r in json.loads(out)["rows"]}
+    assert abs(rows["VQE uccsd"]["quality"]) < 1.6  # mHa
+    assert rows["Hartree-Fock"]["value"] == pytest.approx(-1.1167, abs=1e-3)
+    assert rows["exact diagonalisation"]["value"] == pytest.approx(-1.13727, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["maxcut", "--nodes", "5"], "no 3-regular graph"),
+        (["maxcut", "--graph", "missing.txt"], "neither"),
+        (["maxcut", "--nodes", "4", "--backend", "nope"], "unknown backend"),
+        (["qubo", "--size", "0"], "--size"),
+        (["vqe", "--molecule", "h2", "--model", "tfim"], "either"),
+        (["vqe", "--model", "tfim", "--ansatz", "uccsd"], "Hartree-Fock"),
+        (["vqe", "--maxiter", "0"], "--maxiter"),
+    ],
+)
+def test_bad_arguments_fail_clearly(argv, match, capsys):
+    with pytest.raises((ValueError, TypeError, FileNotFoundError), match=match):
+        _run(argv, capsys)
+
+
+def test_wired_into_qhybrid(capsys):
+    from hybrid.cli import main
+
+    assert main(["solve", "maxcut", "--nodes", "4", "--graph", "cycle", "--p", "1"]) == 0
+    assert "Goemans-Williamson" in capsys.readouterr().out
+    assert main(["solve", "maxcut", "--nodes", "5"]) == 2
+
+
+def test_graph_builders():
+    ns = argparse.Namespace(graph="complete", nodes=4, degree=3, edge_prob=0.5, weighted=True, seed=0)
+    g, _ = solve_cmd._graph(ns)
+    assert nx.is_isomorphic(g, nx.complete_graph(4))
+    assert all(1 <= d["weight"] <= 4 for _, _, d in g.edges(data=True))
