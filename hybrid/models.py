@@ -157,32 +157,23 @@ def _train(
     seed: int,
     device: torch.device,
 ) -> list[float]:
-    """Minibatch Adam on the cross-entropy for a fixed number of epochs; returns the mean loss per epoch.
+    """Minibatch Adam on the cross-entropy for a fixed number of epochs with ``classical.Trainer``;
+    returns the mean training loss per epoch.
 
     The same fixed budget for every model is what makes the runner's timings comparable.
     """
-    Xt = torch.as_tensor(X, device=device)
-    yt = torch.as_tensor(y, dtype=torch.int64, device=device)
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    losses = []
-    n = len(Xt)
-    for _ in range(max_epochs):
-        order = torch.randperm(n, generator=gen).to(device)
-        total = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(module(Xt[idx]).float(), yt[idx])
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / n)
-        if not math.isfinite(losses[-1]):
-            raise FloatingPointError(
-                f"training diverged (loss {losses[-1]}) at epoch {len(losses)}; lower lr={lr}"
-            )
-    return losses
+    from classical.trainer import Trainer
+
+    trainer = Trainer(
+        max_epochs=int(max_epochs),
+        accelerator=device,
+        optimizer="adam",
+        lr=float(lr),
+        batch_size=int(batch_size),
+        seed=seed,
+    )
+    trainer.fit(module, (X, y))
+    return [float(row["train_loss"]) for row in trainer.history]
 
 
 # --------------------------------------------------------------------------------------------- classical

@@ -1,0 +1,151 @@
+"""``qhybrid compare`` and ``qhybrid report DIR``.
+
+``qhybrid compare`` with no arguments runs the built-in experiment (:func:`hybrid.config.default_raw`); a
+``--config`` TOML file replaces it; ``--models``, ``--datasets``, ``--backends``, ``--accelerators`` and
+``--seeds`` override either. Results go to ``--out`` (default ``results/compare-<name>``); rerunning the
+same command resumes. At the end the table is printed and Markdown, CSV and PNG files are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_arguments", "add_report_arguments", "build_config", "report_main", "run"]
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qhybrid compare``."""
+    parser.add_argument(
+        "--config", metavar="FILE", help="experiment TOML file (default: the built-in experiment)"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="results folder (default: results/compare-<name>); "
+        "rerunning with the same folder skips finished cells",
+    )
+    parser.add_argument(
+        "--models",
+        type=_names,
+        metavar="A,B",
+        help="model names, comma-separated (e.g. mlp,svc,dressed,drc,dressed-sep)",
+    )
+    parser.add_argument(
+        "--datasets",
+        type=_names,
+        metavar="A,B",
+        help="data sets, comma-separated (e.g. moons,qmlb:linearly_separable_10d)",
+    )
+    parser.add_argument(
+        "--backends",
+        type=_names,
+        metavar="A,B",
+        help="simulators for quantum/hybrid models "
+        "(aer, aer.shots, aer.density, aer.mps, lightning, default)",
+    )
+    parser.add_argument(
+        "--accelerators",
+        type=_names,
+        metavar="A,B",
+        help="accelerators for the torch MLP (cpu, cuda, auto, ...)",
+    )
+    parser.add_argument("--seeds", type=int, metavar="N", help="number of seeds (0 .. N-1)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="cells run in N worker processes (default 1: timings undisturbed)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``qhybrid report``."""
+    parser.add_argument("results_dir", metavar="DIR", help="a results folder written by `qhybrid compare`")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+
+def build_config(args: argparse.Namespace):
+    """The validated experiment of a ``compare`` command line."""
+    from hybrid.config import default_raw, parse_config, read_toml
+
+    if getattr(args, "config", None):
+        raw, source = read_toml(args.config), str(args.config)
+    else:
+        raw, source = default_raw(), "built-in default"
+    for key in ("models", "datasets", "backends", "accelerators"):
+        value = getattr(args, key, None)
+        if value is not None:
+            if not value:
+                raise ValueError(f"--{key} needs at least one name")
+            raw[key] = value
+    if getattr(args, "seeds", None) is not None:
+        if args.seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+        raw["seeds"] = args.seeds
+    if raw.get("variants") and getattr(args, "models", None):
+        # variants not chosen on the command line would fail as "defined but not listed"
+        raw["variants"] = {k: v for k, v in raw["variants"].items() if k in args.models}
+    return parse_config(raw, source=source)
+
+
+def _print_report(out: Path, plots: bool) -> None:
+    from hybrid.report import render_report
+
+    report = render_report(out, plots=plots)
+    print(report["table"])
+    for r in report["errors"]:
+        print(
+            f"FAILED {r['model']} on {r['dataset']} ({r['platform']}, seed {r['seed']}): {r.get('error')}",
+            file=sys.stderr,
+        )
+    print("\nwritten: " + ", ".join(str(f) for f in report["files"]))
+
+
+def run(args: argparse.Namespace) -> int:
+    """``qhybrid compare``: validate, run (resuming), print the table and write the report."""
+    from hybrid.runner import Runner
+
+    config = build_config(args)
+    jobs = getattr(args, "jobs", 1) or 1
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    out = Path(args.out) if getattr(args, "out", None) else Path("results") / f"compare-{config.name}"
+    executor = None
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: forked children would inherit torch/Aer thread pools in a state they cannot use
+        executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    runner = Runner(config, out, executor=executor, progress=not getattr(args, "no_progress", False))
+    n_cells = len(runner.pending())
+    print(
+        f"experiment {config.name!r}: {len(config.models)} models x {len(config.datasets)} data sets x "
+        f"{len(config.seeds)} seeds; {n_cells} cells to run, results in {out}",
+        file=sys.stderr,
+    )
+    try:
+        runner.run()
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    _print_report(out, plots=not getattr(args, "no_plots", False))
+    return 0
+
+
+def report_main(args: argparse.Namespace) -> int:
+    """``qhybrid report DIR``: re-render the table, Markdown, CSV and plots from a results folder."""
+    directory = getattr(args, "results_dir", None) or getattr(args, "dir", None)
+    if not directory:
+        raise ValueError("qhybrid report needs a results folder")
+    _print_report(Path(directory), plots=not getattr(args, "no_plots", False))
+    return 0

@@ -1,0 +1,364 @@
+"""Experiment configuration for the comparison runner: TOML files, validation, the built-in default.
+
+An experiment is a grid ``models x data sets x platforms x seeds``. The platform of a quantum or hybrid model
+is a simulator backend (``aer``, ``default``, ...), that of the torch ``mlp`` an accelerator (``cpu``,
+``cuda``, ...); scikit-learn's ``svc`` and ``logreg`` run on ``cpu`` only. Example file::
+
+    name = "qmlb-10d"
+    models = ["mlp", "svc", "dressed", "drc", "dressed-sep", "dressed-q6"]
+    datasets = ["qmlb:linearly_separable_10d", "qmlb:hidden_manifold-6manifold-10d"]
+    backends = ["aer"]
+    accelerators = ["cpu"]
+    seeds = 3                      # or a list: [0, 1, 2]
+
+    [data]                         # passed to classical.load_dataset
+    test_size = 0.25
+    random_state = 0               # the data set stays fixed while the model seeds vary
+
+    [params.dressed]               # constructor arguments of a registered model
+    max_epochs = 20
+
+    [variants.dressed-q6]          # a new label for a registered model with other arguments
+    model = "dressed"
+    n_qubits = 6
+
+    [search]                       # optional hyper-parameter search on the training part only
+    method = "grid"                # "none", "grid" or "random"
+    cv = 3
+    n_iter = 4                     # random search only
+    [search.space.mlp]
+    lr = [0.01, 0.001]
+
+Every error names the bad key or value and what is allowed, before any training starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib
+
+__all__ = ["ExperimentConfig", "default_config", "default_raw", "load_config", "parse_config", "read_toml"]
+
+_TOP_KEYS = (
+    "name",
+    "models",
+    "datasets",
+    "backends",
+    "accelerators",
+    "seeds",
+    "data",
+    "params",
+    "variants",
+    "search",
+)
+_DATA_KEYS = ("test_size", "random_state", "standardize", "n_samples", "n_features")
+_SEARCH_KEYS = ("method", "cv", "n_iter", "scoring", "space")
+_SEARCH_METHODS = ("none", "grid", "random")
+
+
+@dataclass
+class ExperimentConfig:
+    """A validated experiment. ``models`` holds labels; ``model_specs[label]`` is ``(registry name,
+    constructor arguments)``."""
+
+    name: str
+    models: list[str]
+    datasets: list[str]
+    backends: list[str]
+    accelerators: list[str]
+    seeds: list[int]
+    data: dict[str, Any] = field(default_factory=dict)
+    model_specs: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=lambda: {"method": "none"})
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form (written next to the results)."""
+        return {
+            "name": self.name,
+            "models": list(self.models),
+            "datasets": list(self.datasets),
+            "backends": list(self.backends),
+            "accelerators": list(self.accelerators),
+            "seeds": list(self.seeds),
+            "data": dict(self.data),
+            "model_specs": {k: [v[0], dict(v[1])] for k, v in self.model_specs.items()},
+            "search": copy.deepcopy(self.search),
+        }
+
+    def platforms(self, label: str) -> list[str]:
+        """Backends or accelerators the model ``label`` runs on in this experiment."""
+        from hybrid.models import model_family
+
+        registry_name = self.model_specs[label][0]
+        if model_family(registry_name) != "classical":
+            return list(self.backends)
+        return list(self.accelerators) if registry_name == "mlp" else ["cpu"]
+
+    def fingerprint(self, label: str) -> str:
+        """A short hash of everything that shapes a cell's result besides its model/data set/platform/seed:
+        a rerun with changed settings recomputes instead of reusing an old result."""
+        spec = self.model_specs[label]
+        search = {"method": self.search.get("method", "none")}
+        if search["method"] != "none":
+            search.update({k: v for k, v in self.search.items() if k != "space"})
+            search["space"] = self.search.get("space", {}).get(label, {})
+        blob = json.dumps([spec[0], spec[1], self.data, search], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _fail(msg: str) -> None:
+    raise ValueError(msg)
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...] | list[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            _fail(f"unknown key {key!r} in {where}; allowed: {', '.join(allowed)}")
+
+
+def _str_list(value: Any, key: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        _fail(f"{key!r} must be a non-empty list of names, got {value!r}")
+    return list(dict.fromkeys(value))  # keep order, drop repeats
+
+
+def _check_backends(backends: list[str]) -> None:
+    from qml import backend_names
+
+    allowed = backend_names()
+    for b in backends:
+        if b not in allowed:
+            _fail(f"unknown backend {b!r} in 'backends'; allowed: {', '.join(allowed)}")
+
+
+def _check_accelerators(accelerators: list[str]) -> None:
+    from classical.accelerators import available_accelerators, resolve_accelerator
+
+    for a in accelerators:
+        try:
+            resolve_accelerator(a)
+        except (ValueError, RuntimeError) as err:
+            _fail(
+                f"accelerator {a!r} in 'accelerators' cannot be used here ({err}); available: "
+                f"{', '.join(['auto', *available_accelerators()])}"
+            )
+
+
+def _check_shots(specs: dict[str, tuple[str, dict]], backends: list[str]) -> None:
+    """Sampling backends need shots and exact ones refuse them: try each pairing on a 1-qubit device."""
+    from hybrid.models import model_family
+    from qml import make_device
+
+    for label, (registry_name, params) in specs.items():
+        if model_family(registry_name) == "classical":
+            continue
+        for b in backends:
+            try:
+                make_device(b, 1, shots=params.get("shots"))
+            except (TypeError, ValueError) as err:
+                _fail(
+                    f"model {label!r} cannot run on backend {b!r}: {err} (set its 'shots' under [params] or [variants])"
+                )
+
+
+def _check_model_params(label: str, registry_name: str, params: dict, where: str) -> None:
+    from hybrid.models import make_model
+
+    probe = make_model(registry_name)
+    allowed = sorted(k for k in probe.get_params(deep=False) if k != "random_state")
+    for key in params:
+        if key not in allowed:
+            _fail(
+                f"unknown parameter {key!r} in {where} for model {registry_name!r}; allowed: {', '.join(allowed)}"
+            )
+    try:
+        est = make_model(registry_name, **params)
+        if hasattr(est, "_check_params"):
+            est._check_params()
+    except (TypeError, ValueError) as err:
+        _fail(f"bad value in {where} for model {label!r}: {err}")
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
+    """Validate a configuration given as a dict (the parsed TOML) and return an :class:`ExperimentConfig`."""
+    from classical.data import dataset_names
+    from hybrid.models import model_names
+
+    if not isinstance(raw, dict):
+        raise TypeError(f"{source}: a configuration must be a table (dict), got {type(raw).__name__}")
+    _check_keys(raw, _TOP_KEYS, source)
+    for key in ("models", "datasets"):
+        if key not in raw:
+            _fail(f"{source}: missing key {key!r} (required: models, datasets)")
+
+    name = raw.get("name", "experiment")
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\"):
+        _fail(f"'name' must be a non-empty string without slashes, got {name!r}")
+
+    variants = raw.get("variants", {})
+    if not isinstance(variants, dict):
+        _fail(f"'variants' must be a table of tables, got {variants!r}")
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        _fail(f"'params' must be a table of tables, got {params!r}")
+
+    registry = model_names()
+    models = _str_list(raw["models"], "models")
+    specs: dict[str, tuple[str, dict]] = {}
+    for label in models:
+        if label in variants:
+            vt = variants[label]
+            if not isinstance(vt, dict) or "model" not in vt:
+                _fail(f"variant {label!r} needs a key 'model' naming one of: {', '.join(registry)}")
+            base = vt["model"]
+            if base not in registry:
+                _fail(f"unknown model {base!r} in variants.{label}.model; allowed: {', '.join(registry)}")
+            vparams = {k: v for k, v in vt.items() if k != "model"}
+            _check_model_params(label, base, vparams, f"variants.{label}")
+            specs[label] = (base, {**params.get(base, {}), **vparams})
+        elif label in registry:
+            specs[label] = (label, dict(params.get(label, {})))
+        else:
+            _fail(
+                f"unknown model {label!r} in 'models'; allowed: {', '.join(registry)} or a label defined "
+                f"under [variants]"
+            )
+    for key in params:
+        if key not in registry:
+            _fail(f"unknown model {key!r} in [params]; allowed: {', '.join(registry)}")
+        if not isinstance(params[key], dict):
+            _fail(f"params.{key} must be a table of constructor arguments, got {params[key]!r}")
+        _check_model_params(key, key, params[key], f"params.{key}")
+    for key in variants:
+        if key not in models:
+            _fail(f"variant {key!r} is defined but not listed in 'models' ({', '.join(models)})")
+        if key in registry:
+            _fail(f"variant label {key!r} clashes with a registered model; pick another label")
+
+    allowed_data = dataset_names()
+    datasets = _str_list(raw["datasets"], "datasets")
+    for d in datasets:
+        if d not in allowed_data:
+            _fail(f"unknown data set {d!r} in 'datasets'; allowed: {', '.join(allowed_data)}")
+
+    backends = _str_list(raw.get("backends", ["aer"]), "backends")
+    _check_backends(backends)
+    _check_shots(specs, backends)
+    accelerators = _str_list(raw.get("accelerators", ["cpu"]), "accelerators")
+    _check_accelerators(accelerators)
+
+    seeds_raw = raw.get("seeds", 3)
+    if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
+        if seeds_raw < 1:
+            _fail(f"'seeds' must be a positive count or a list of ints, got {seeds_raw}")
+        seeds = list(range(seeds_raw))
+    elif (
+        isinstance(seeds_raw, list)
+        and seeds_raw
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds_raw)
+    ):
+        seeds = list(dict.fromkeys(seeds_raw))
+    else:
+        _fail(f"'seeds' must be a positive count or a non-empty list of non-negative ints, got {seeds_raw!r}")
+
+    data = raw.get("data", {})
+    if not isinstance(data, dict):
+        _fail(f"'data' must be a table, got {data!r}")
+    _check_keys(data, _DATA_KEYS, "[data]")
+    if data:
+        from classical.data import load_dataset
+
+        try:  # validates types and ranges cheaply on the smallest bundled set
+            load_dataset(
+                "iris", **{k: v for k, v in data.items() if k in ("test_size", "random_state", "standardize")}
+            )
+        except (TypeError, ValueError) as err:
+            _fail(f"bad value in [data]: {err}")
+
+    search = dict(raw.get("search", {"method": "none"}))
+    _check_keys(search, _SEARCH_KEYS, "[search]")
+    search.setdefault("method", "none")
+    if search["method"] not in _SEARCH_METHODS:
+        _fail(
+            f"unknown search method {search['method']!r} in [search]; allowed: {', '.join(_SEARCH_METHODS)}"
+        )
+    cv = search.setdefault("cv", 3)
+    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
+        _fail(f"search.cv must be an int >= 2, got {cv!r}")
+    n_iter = search.setdefault("n_iter", 5)
+    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
+        _fail(f"search.n_iter must be a positive int, got {n_iter!r}")
+    search.setdefault("scoring", "accuracy")
+    space = search.setdefault("space", {})
+    if not isinstance(space, dict):
+        _fail(f"search.space must be a table of model tables, got {space!r}")
+    for label, grid in space.items():
+        if label not in specs:
+            _fail(f"search.space.{label}: {label!r} is not in 'models' ({', '.join(models)})")
+        if not isinstance(grid, dict) or not grid:
+            _fail(f"search.space.{label} must be a non-empty table of parameter -> list of values")
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                _fail(f"search.space.{label}.{key} must be a non-empty list of values, got {values!r}")
+            _check_model_params(label, specs[label][0], {key: values[0]}, f"search.space.{label}")
+    if search["method"] != "none" and not space:
+        _fail("search.method is not 'none' but search.space names no model to tune")
+
+    return ExperimentConfig(
+        name=name,
+        models=models,
+        datasets=datasets,
+        backends=backends,
+        accelerators=accelerators,
+        seeds=seeds,
+        data=dict(data),
+        model_specs=specs,
+        search=search,
+    )
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The raw table of a TOML experiment file (not yet validated)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"experiment file {str(path)!r} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: not valid TOML ({err})") from None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a TOML experiment file."""
+    return parse_config(read_toml(path), source=str(path))
+
+
+def default_raw() -> dict[str, Any]:
+    """The built-in experiment of ``qhybrid compare`` as a raw dict: the qml-benchmarks linearly separable
+    10-d set, the torch MLP against the dressed quantum circuit on 4 qubits, 2 seeds. Uses qhybrid's Aer
+    backend; sized to finish in about a minute on 2 cores."""
+    return {
+        "name": "default",
+        "models": ["mlp", "dressed"],
+        "datasets": ["qmlb:linearly_separable_10d"],
+        "backends": ["aer"],
+        "accelerators": ["cpu"],
+        "seeds": 2,
+        "params": {"mlp": {"max_epochs": 100}, "dressed": {"max_epochs": 15, "batch_size": 32}},
+    }
+
+
+def default_config() -> ExperimentConfig:
+    """The validated built-in experiment (see :func:`default_raw`)."""
+    return parse_config(default_raw(), source="built-in default")

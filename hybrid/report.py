@@ -1,0 +1,321 @@
+"""Reports of a results folder: a terminal table, ``summary.md``, ``summary.csv`` and two PNG plots.
+
+Rows are ``(data set, model, platform)``; numbers are mean ± standard deviation over seeds (sample std,
+``ddof=1``; 0 for a single seed). Plots: test accuracy against fit time (one panel per data set) and
+inference throughput against the number of qubits (one series per backend, classical models as
+reference lines).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybrid.runner import CONFIG_FILE, latest_records, read_results
+
+__all__ = ["format_table", "render_report", "summarize"]
+
+# (record field, column title, format) of the summary, in display order
+_METRICS = [
+    ("test_accuracy", "test acc", "{:.3f}"),
+    ("train_accuracy", "train acc", "{:.3f}"),
+    ("fit_seconds", "fit s", "{:.2f}"),
+    ("inference_samples_per_s", "infer samples/s", "{:,.0f}"),
+    ("inference_latency_ms", "latency ms", "{:.2f}"),
+    ("n_params", "params", "{:,.0f}"),
+    ("n_qubits", "qubits", "{:.0f}"),
+    ("circuit_executions", "circuits (fit)", "{:,.0f}"),
+]
+_WITH_STD = {"test_accuracy", "train_accuracy", "fit_seconds", "inference_samples_per_s"}
+
+
+def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (data set, model, platform) over the successful cells: ``<field>_mean``, ``<field>_std``
+    and ``n_seeds``; rows keep the order in which the cells first appear."""
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for r in latest_records(records):
+        if r.get("status") == "ok":
+            groups[(r["dataset"], r["model"], r["platform"])].append(r)
+    rows = []
+    for (dataset, model, plat), rs in groups.items():
+        row: dict[str, Any] = {
+            "dataset": dataset,
+            "model": model,
+            "family": rs[0].get("family", ""),
+            "platform": plat,
+            "n_seeds": len(rs),
+        }
+        for fieldname, _, _ in _METRICS:
+            values = [r[fieldname] for r in rs if r.get(fieldname) is not None]
+            if values:
+                arr = np.asarray(values, dtype=float)
+                row[f"{fieldname}_mean"] = float(arr.mean())
+                row[f"{fieldname}_std"] = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+            else:
+                row[f"{fieldname}_mean"] = row[f"{fieldname}_std"] = None
+        rows.append(row)
+    return rows
+
+
+def _cell(row: dict[str, Any], fieldname: str, fmt: str) -> str:
+    mean = row.get(f"{fieldname}_mean")
+    if mean is None:
+        return "n/a"
+    text = fmt.format(mean)
+    if fieldname in _WITH_STD and row.get("n_seeds", 1) > 1:
+        text += " ± " + fmt.format(row[f"{fieldname}_std"])
+    return text
+
+
+def _table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    header = ["data set", "model", "platform", "seeds", *[title for _, title, _ in _METRICS]]
+    body = [
+        [
+            r["dataset"],
+            r["model"],
+            r["platform"],
+            str(r["n_seeds"]),
+            *[_cell(r, f, fmt) for f, _, fmt in _METRICS],
+        ]
+        for r in rows
+    ]
+    return header, body
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The summary as an aligned plain-text table for the terminal."""
+    header, body = _table_rows(rows)
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
+    numeric = set(range(3, len(header)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
+    out = [line(header), "  ".join("-" * w for w in widths)]
+    out += [line(b) for b in body]
+    return "\n".join(out)
+
+
+def _markdown_table(rows: list[dict[str, Any]]) -> str:
+    header, body = _table_rows(rows)
+    out = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i < 3 else "---:" for i in range(len(header))) + "|",
+    ]
+    out += ["| " + " | ".join(b) + " |" for b in body]
+    return "\n".join(out)
+
+
+def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    fields = ["dataset", "model", "family", "platform", "n_seeds"]
+    for f, _, _ in _METRICS:
+        fields += [f"{f}_mean", f"{f}_std"]
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# --------------------------------------------------------------------------------------------- plots
+
+
+def _label(row: dict[str, Any]) -> str:
+    return f"{row['model']} ({row['platform']})"
+
+
+def _plot_accuracy_vs_time(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    series = list(dict.fromkeys(_label(r) for r in rows))
+    colors = {s: plt.cm.tab10(i % 10) for i, s in enumerate(series)}
+    markers = {"classical": "o", "quantum": "s", "hybrid": "D"}
+    ncols = min(3, len(datasets))
+    nrows = math.ceil(len(datasets) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.0, 5.2 * ncols), 4.2 * nrows + 0.8), squeeze=False)
+    for ax, dataset in zip(axes.flat, datasets):
+        for r in (r for r in rows if r["dataset"] == dataset):
+            if r["fit_seconds_mean"] is None or r["test_accuracy_mean"] is None:
+                continue
+            ax.errorbar(
+                r["fit_seconds_mean"],
+                r["test_accuracy_mean"],
+                xerr=r["fit_seconds_std"],
+                yerr=r["test_accuracy_std"],
+                fmt=markers.get(r["family"], "o"),
+                color=colors[_label(r)],
+                markersize=8,
+                capsize=3,
+                label=f"{_label(r)}, {r['family']}",
+            )
+        ax.set_xscale("log")
+        ax.set_title(dataset, fontsize=10)
+        ax.set_xlabel("fit time (s, log scale)")
+        ax.set_ylabel("test accuracy")
+        ax.grid(True, which="both", alpha=0.3)
+        lo = min(
+            (
+                r["test_accuracy_mean"] - r["test_accuracy_std"]
+                for r in rows
+                if r["dataset"] == dataset and r["test_accuracy_mean"] is not None
+            ),
+            default=0.0,
+        )
+        ax.set_ylim(max(0.0, min(0.5, lo - 0.05)), 1.02)
+    for ax in list(axes.flat)[len(datasets) :]:
+        ax.axis("off")
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=9, frameon=False)
+    fig.suptitle("Test accuracy vs fit time (mean ± std over seeds)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.04 + 0.03 * math.ceil(len(labels) / 4), 1, 0.95))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_throughput_vs_qubits(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # average over data sets: throughput depends on the model and platform, not on the labels
+    by_series: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        if r["inference_samples_per_s_mean"] is not None:
+            by_series[(r["model"], r["platform"])].append(r)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    quantum = {k: v for k, v in by_series.items() if v[0]["family"] != "classical"}
+    backends = list(dict.fromkeys(k[1] for k in quantum))
+    colors = {b: plt.cm.tab10(i % 10) for i, b in enumerate(backends)}
+    plotted_backends = set()
+    for (model, backend), rs in quantum.items():
+        q = float(np.mean([r["n_qubits_mean"] for r in rs]))
+        tput = float(np.mean([r["inference_samples_per_s_mean"] for r in rs]))
+        ax.scatter(
+            q,
+            tput,
+            s=60,
+            color=colors[backend],
+            marker="s" if rs[0]["family"] == "quantum" else "D",
+            label=f"backend {backend}" if backend not in plotted_backends else None,
+            zorder=3,
+        )
+        plotted_backends.add(backend)
+        ax.annotate(model, (q, tput), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    # lines through each backend's points, ordered by width, show the trend with qubits
+    for backend in backends:
+        pts = sorted(
+            (
+                float(np.mean([r["n_qubits_mean"] for r in rs])),
+                float(np.mean([r["inference_samples_per_s_mean"] for r in rs])),
+            )
+            for (m, b), rs in quantum.items()
+            if b == backend
+        )
+        if len(pts) > 1:
+            ax.plot(*zip(*pts), color=colors[backend], alpha=0.4, lw=1)
+    styles = ["--", ":", "-.", (0, (5, 1))]
+    for i, ((model, plat), rs) in enumerate(
+        (k, v) for k, v in by_series.items() if v[0]["family"] == "classical"
+    ):
+        tput = float(np.mean([r["inference_samples_per_s_mean"] for r in rs]))
+        ax.axhline(
+            tput, color="0.35", ls=styles[i % len(styles)], lw=1.2, label=f"{model} ({plat}), classical"
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("qubits")
+    ax.set_ylabel("inference throughput (samples/s, log scale)")
+    ax.set_title("Inference throughput vs circuit width (mean over data sets and seeds)", fontsize=11)
+    qs = [float(np.mean([r["n_qubits_mean"] for r in rs])) for rs in quantum.values()]
+    if qs:
+        ax.set_xlim(min(qs) - 1, max(qs) + 1.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, Any]:
+    """Write ``summary.md``, ``summary.csv`` and (with ``plots``) the PNGs into ``results_dir``; returns
+    ``{"rows": ..., "table": <terminal text>, "files": [...], "errors": [...]}``."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise FileNotFoundError(f"results folder {str(results_dir)!r} does not exist")
+    records = read_results(results_dir)
+    if not records:
+        raise ValueError(
+            f"results folder {str(results_dir)!r} holds no results (no {results_dir / 'results.jsonl'})"
+        )
+    latest = latest_records(records)
+    rows = summarize(latest)
+    errors = [r for r in latest if r.get("status") != "ok"]
+    table = format_table(rows)
+    files = []
+
+    csv_path = results_dir / "summary.csv"
+    _write_csv(rows, csv_path)
+    files.append(csv_path)
+    pngs = []
+    if plots and rows:
+        for name, fn in (
+            ("accuracy_vs_fit_time.png", _plot_accuracy_vs_time),
+            ("throughput_vs_qubits.png", _plot_throughput_vs_qubits),
+        ):
+            fn(rows, results_dir / name)
+            pngs.append(results_dir / name)
+    files += pngs
+
+    config = {}
+    if (results_dir / CONFIG_FILE).exists():
+        config = json.loads((results_dir / CONFIG_FILE).read_text())
+    ok = [r for r in latest if r.get("status") == "ok"]
+    versions = ok[0]["versions"] if ok else {}
+    hosts = sorted({r.get("host", "?") for r in ok})
+    md = [f"# Comparison: {config.get('name', results_dir.name)}", ""]
+    md += [
+        f"{len(ok)} finished cells ({len(errors)} failed) over {len({r['seed'] for r in ok})} seeds; "
+        "mean ± std over seeds. Fit time is the training of the final model (a hyper-parameter search, if "
+        "any, is timed separately); inference throughput is `predict` on the whole test set after one "
+        "warm-up call; latency is `predict` on one sample.",
+        "",
+        _markdown_table(rows),
+        "",
+    ]
+    for png in pngs:
+        md += [f"![{png.stem}]({png.name})", ""]
+    if errors:
+        md += ["## Failed cells", ""]
+        md += [
+            f"- `{r['model']}` on `{r['dataset']}` ({r['platform']}, seed {r['seed']}): {r.get('error', '?')}"
+            for r in errors
+        ]
+        md.append("")
+    md += ["## Environment", "", f"- host(s): {', '.join(hosts)}"]
+    md += [f"- {k}: {v}" for k, v in versions.items()]
+    if config:
+        md += ["", "## Experiment", "", "```json", json.dumps(config, indent=2), "```"]
+    md_path = results_dir / "summary.md"
+    md_path.write_text("\n".join(md) + "\n")
+    files.insert(0, md_path)
+    return {"rows": rows, "table": table, "files": files, "errors": errors}

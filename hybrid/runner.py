@@ -1,0 +1,377 @@
+"""The comparison runner: every cell of ``models x data sets x platforms x seeds`` trained and timed alike.
+
+Each cell is independent: :func:`run_cell` takes a :class:`Cell` and the experiment and returns one flat,
+JSON-serialisable record (accuracies, fit seconds, inference latency and throughput, parameter count,
+circuit executions, qubits, the exact configuration and library versions). :class:`Runner` walks the grid,
+appends each finished record at once to ``results.jsonl`` in the output folder and skips the cells a previous
+run already finished, so an interrupted run resumes where it stopped. Cells can go to any executor with the
+``concurrent.futures`` interface (``submit`` returning futures): a process pool here, a distributed
+executor (Dask, Ray, an MPI pool) later, without changing the cell code.
+
+>>> from hybrid.config import parse_config
+>>> cfg = parse_config({"models": ["logreg"], "datasets": ["iris"], "seeds": 1})
+>>> [c.key for c in grid(cfg)]  # doctest: +ELLIPSIS
+['logreg|iris|cpu|0|...']
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import socket
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybrid.config import ExperimentConfig
+
+__all__ = ["Cell", "Runner", "grid", "library_versions", "read_results", "run_cell"]
+
+RESULTS_FILE = "results.jsonl"
+CONFIG_FILE = "experiment.json"
+_LIBRARIES = ("qhybrid", "numpy", "scipy", "torch", "scikit-learn", "pennylane", "qiskit", "qiskit-aer")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a model (label) on a data set, on a platform, with a seed."""
+
+    model: str
+    dataset: str
+    platform: str
+    seed: int
+    fingerprint: str
+
+    @property
+    def key(self) -> str:
+        """The identity of the cell in the results file (the fingerprint changes with its settings)."""
+        return f"{self.model}|{self.dataset}|{self.platform}|{self.seed}|{self.fingerprint}"
+
+
+def grid(config: ExperimentConfig) -> list[Cell]:
+    """All cells of an experiment, data set by data set so that partial results cover whole data sets."""
+    cells = []
+    for dataset in config.datasets:
+        for model in config.models:
+            for plat in config.platforms(model):
+                for seed in config.seeds:
+                    cells.append(Cell(model, dataset, plat, seed, config.fingerprint(model)))
+    return cells
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of Python and the libraries that shape a result."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for lib in _LIBRARIES:
+        try:
+            out[lib] = version(lib)
+        except PackageNotFoundError:
+            out[lib] = None
+    return out
+
+
+def _time_inference(
+    estimator, X: np.ndarray, min_seconds: float = 0.2, max_repeats: int = 20
+) -> dict[str, float]:
+    """Throughput on the whole test set and single-sample latency, after one untimed warm-up call (which
+    pays one-off costs such as circuit compilation caches)."""
+    estimator.predict(X)
+    repeats, elapsed = 0, 0.0
+    while repeats < 2 or (elapsed < min_seconds and repeats < max_repeats):
+        t0 = time.perf_counter()
+        estimator.predict(X)
+        elapsed += time.perf_counter() - t0
+        repeats += 1
+    batch_seconds = elapsed / repeats
+    one = X[:1]
+    single = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        estimator.predict(one)
+        single.append(time.perf_counter() - t0)
+    return {
+        "inference_batch_seconds": batch_seconds,
+        "inference_samples_per_s": len(X) / batch_seconds if batch_seconds > 0 else float("inf"),
+        "inference_latency_ms": 1000.0 * float(np.median(single)),
+    }
+
+
+def _search(estimator, space: dict[str, list], search: dict[str, Any], seed: int):
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
+
+    cv = StratifiedKFold(n_splits=search["cv"], shuffle=True, random_state=seed)
+    if search["method"] == "grid":
+        return GridSearchCV(
+            estimator, space, cv=cv, scoring=search["scoring"], refit=True, error_score="raise"
+        )
+    return RandomizedSearchCV(
+        estimator,
+        space,
+        n_iter=search["n_iter"],
+        cv=cv,
+        scoring=search["scoring"],
+        refit=True,
+        random_state=seed,
+        error_score="raise",
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+_WARMED_UP = False
+
+
+def _warm_up() -> None:
+    """Pay the one-off costs of a process (lazy imports, torch's first kernels) outside any timed cell, so
+    that the first cell of a run is not slower than the others."""
+    global _WARMED_UP
+    if _WARMED_UP:
+        return
+    from hybrid.models import MLPClassifier
+
+    X = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
+    MLPClassifier(hidden=(4,), max_epochs=1, batch_size=4, random_state=0).fit(X, [0, 1] * 4).predict(X)
+    _WARMED_UP = True
+
+
+def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -> dict[str, Any]:
+    """Train and time one cell; returns its record. A failure inside the cell becomes a record with
+    ``status="error"`` and the message, so one broken cell does not stop a grid.
+
+    ``threads`` sets this process's torch threads (1 by default: cells in parallel processes must not
+    oversubscribe the cores; ``None`` leaves torch's setting alone).
+    """
+    from classical.data import load_dataset
+    from hybrid.models import fitted_stats, make_model, model_family
+
+    if threads is not None:
+        from classical.accelerators import set_threads
+
+        set_threads(threads)
+    _warm_up()
+    registry_name, params = config.model_specs[cell.model]
+    family = model_family(registry_name)
+    record: dict[str, Any] = {
+        "key": cell.key,
+        **asdict(cell),
+        "registry_model": registry_name,
+        "family": family,
+        "experiment": config.name,
+        "params": _jsonable(params),
+        "data_settings": _jsonable(config.data),
+        "search": _jsonable({k: v for k, v in config.search.items() if k != "space"}),
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "versions": library_versions(),
+    }
+    try:
+        data = load_dataset(cell.dataset, **config.data)
+        record.update(
+            n_train=len(data.y_train),
+            n_test=len(data.y_test),
+            n_features=data.n_features,
+            n_classes=data.n_classes,
+        )
+        kwargs: dict[str, Any] = dict(params)
+        if family != "classical":
+            kwargs["backend"] = cell.platform
+        elif registry_name == "mlp":
+            kwargs["accelerator"] = cell.platform
+        estimator = make_model(registry_name, random_state=cell.seed, **kwargs)
+        space = (
+            config.search.get("space", {}).get(cell.model) if config.search.get("method") != "none" else None
+        )
+        if space:
+            t0 = time.perf_counter()
+            search = _search(estimator, space, config.search, cell.seed).fit(data.X_train, data.y_train)
+            record["search_seconds"] = time.perf_counter() - t0
+            record["best_params"] = _jsonable(search.best_params_)
+            record["cv_score"] = float(search.best_score_)
+            estimator = estimator.set_params(**search.best_params_)
+        t0 = time.perf_counter()
+        estimator.fit(data.X_train, data.y_train)
+        record["fit_seconds"] = time.perf_counter() - t0
+        record["train_accuracy"] = float(np.mean(estimator.predict(data.X_train) == data.y_train))
+        record["test_accuracy"] = float(np.mean(estimator.predict(data.X_test) == data.y_test))
+        record.update(_time_inference(estimator, data.X_test))
+        record.update(fitted_stats(estimator))
+        record["status"] = "ok"
+    except Exception as err:  # noqa: BLE001 - a cell's failure is data for the report, not a crash
+        record["status"] = "error"
+        record["error"] = f"{type(err).__name__}: {err}"
+    record["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _jsonable(record)
+
+
+# --------------------------------------------------------------------------------------------- results file
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a results file (a folder or the ``results.jsonl`` itself). A last line cut short by
+    a crash is ignored; a broken line elsewhere raises ``ValueError`` naming it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.exists():
+        return []
+    lines = path.read_text().split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # no newline after it: the write was interrupted
+                continue
+            raise ValueError(f"{path}:{number}: not a JSON record") from None
+    return records
+
+
+def _repair_tail(path: Path) -> None:
+    """Drop an unfinished last line (a write killed halfway) so the next record starts on a fresh line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return
+        block = 1 << 16
+        pos = size
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(start + cut + 1)
+                return
+            pos = start
+        fh.truncate(0)
+
+
+def _append_record(path: Path, record: dict[str, Any]) -> None:
+    """Append one record as one line, flushed and fsync'ed before returning: a crash after this call cannot
+    lose it, and a crash during it leaves at most a cut-off last line (ignored on reading, repaired on
+    resume)."""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = 0
+        while written < len(line):
+            written += os.write(fd, line[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Runner:
+    """Runs an experiment into an output folder, resuming from what the folder already holds.
+
+    Args:
+        config: a validated :class:`ExperimentConfig`.
+        out_dir: the results folder (created); ``results.jsonl`` and ``experiment.json`` go there.
+        executor: ``None`` to run cells one after another in this process, or any object with
+            ``submit(fn, *args)`` returning ``concurrent.futures``-style futures (e.g. a
+            ``ProcessPoolExecutor``; a distributed executor with the same interface plugs in unchanged).
+        progress: show a progress bar of cells done / left.
+        threads: torch threads per cell process (see :func:`run_cell`).
+    """
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        out_dir: str | Path,
+        *,
+        executor=None,
+        progress: bool = True,
+        threads: int | None = 1,
+    ) -> None:
+        if not isinstance(config, ExperimentConfig):
+            raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.executor = executor
+        self.progress = progress
+        self.threads = threads
+
+    @property
+    def results_path(self) -> Path:
+        return self.out_dir / RESULTS_FILE
+
+    def finished_keys(self) -> set[str]:
+        """Keys of the cells already finished successfully in the output folder."""
+        return {r["key"] for r in read_results(self.results_path) if r.get("status") == "ok"}
+
+    def pending(self) -> list[Cell]:
+        done = self.finished_keys()
+        return [c for c in grid(self.config) if c.key not in done]
+
+    def run(self) -> list[dict[str, Any]]:
+        """Run every unfinished cell, appending each record as it finishes; returns the new records.
+        Cells that failed before are tried again."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        _repair_tail(self.results_path)
+        (self.out_dir / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        cells = grid(self.config)
+        todo = self.pending()
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", desc=self.config.name)
+        new = []
+        try:
+            for record in self._execute(todo):
+                _append_record(self.results_path, record)
+                new.append(record)
+                if bar is not None:
+                    bar.set_postfix_str(
+                        f"{record['model']} on {record['dataset']}: {record['status']}", refresh=False
+                    )
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        return new
+
+    def _execute(self, cells: list[Cell]) -> Iterator[dict[str, Any]]:
+        if self.executor is None:
+            for cell in cells:
+                yield run_cell(cell, self.config, threads=self.threads)
+            return
+        from concurrent.futures import as_completed
+
+        futures = [self.executor.submit(run_cell, cell, self.config, threads=self.threads) for cell in cells]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def latest_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last record of each cell key (a retried cell supersedes its earlier failure)."""
+    last: dict[str, dict[str, Any]] = {}
+    for r in records:
+        last[r["key"]] = r
+    return list(last.values())
