@@ -16,6 +16,15 @@ _EXPORTS: dict[str, str] = {
     "describe": "accelerators",
     "resolve_accelerator": "accelerators",
     "set_threads": "accelerators",
+    # compression
+    "Int8Linear": "compression",
+    "compression_report": "compression",
+    "format_table": "compression",
+    "measure_latency": "compression",
+    "model_size_bytes": "compression",
+    "prune_linear": "compression",
+    "quantize_int8": "compression",
+    "torchao_available": "compression",
     # data sets (classical/data.py)
     "DataSplit": "data",
     "dataset_names": "data",
@@ -82,6 +91,16 @@ if TYPE_CHECKING:  # static tools see the real names
         LRMonitor,
         ModelCheckpoint,
         ProgressBar,
+    )
+    from classical.compression import (  # noqa: F401
+        Int8Linear,
+        compression_report,
+        format_table,
+        measure_latency,
+        model_size_bytes,
+        prune_linear,
+        quantize_int8,
+        torchao_available,
     )
     from classical.data import (  # noqa: F401
         DataSplit,
