@@ -1,1 +1,72 @@
-"""qhybrid's hybrid models, comparison runner, reports and command line."""
+"""qhybrid's hybrid models, comparison runner, reports and command line.
+
+Public names load lazily on first use, so ``import hybrid`` (and the ``qhybrid`` command's start-up) stays
+cheap until something is actually needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    # models (hybrid/models.py)
+    "DRCClassifier": "models",
+    "DressedQuantumClassifier": "models",
+    "HybridMLPClassifier": "models",
+    "IQPClassifier": "models",
+    "MLPClassifier": "models",
+    "VQCClassifier": "models",
+    "fitted_stats": "models",
+    "make_model": "models",
+    "model_family": "models",
+    "model_names": "models",
+    # experiments (hybrid/config.py)
+    "ExperimentConfig": "config",
+    "default_config": "config",
+    "load_config": "config",
+    "parse_config": "config",
+    # runner (hybrid/runner.py)
+    "Cell": "runner",
+    "Runner": "runner",
+    "grid": "runner",
+    "read_results": "runner",
+    "run_cell": "runner",
+    # report (hybrid/report.py)
+    "format_table": "report",
+    "render_report": "report",
+    "summarize": "report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hybrid.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # static tools see the real names
+    from hybrid.config import ExperimentConfig, default_config, load_config, parse_config  # noqa: F401
+    from hybrid.models import (  # noqa: F401
+        DRCClassifier,
+        DressedQuantumClassifier,
+        HybridMLPClassifier,
+        IQPClassifier,
+        MLPClassifier,
+        VQCClassifier,
+        fitted_stats,
+        make_model,
+        model_family,
+        model_names,
+    )
+    from hybrid.report import format_table, render_report, summarize  # noqa: F401
+    from hybrid.runner import Cell, Runner, grid, read_results, run_cell  # noqa: F401

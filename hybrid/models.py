@@ -87,7 +87,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y, got only class {self.classes_[0]!r}"
+                f"{type(self).__name__} needs samples of at least 2 classes in y, got 1 class ({self.classes_[0]!r})"
             )
         seed = _seed_from(self.random_state)
         torch.manual_seed(seed)
@@ -127,7 +127,24 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each sample."""
-        return self.classes_[self._logits(X).argmax(dim=1).numpy()]
+        best = self._logits(X).argmax(dim=1).numpy()
+        return self.classes_[best]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Quantum layers hold simulator devices and QNodes, which do not pickle: keep the weights and
+        # rebuild the module on unpickling.
+        state = self.__dict__.copy()
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        module_state = state.pop("_module_state", None)
+        self.__dict__.update(state)
+        if module_state is not None:
+            self.module_ = self._build(self.n_features_in_, len(self.classes_)).to(self._device())
+            self.module_.load_state_dict(module_state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -240,7 +257,11 @@ def _embedding(name: str, n_features: int, n_qubits: int):
         return name
     from qml.circuits import Embedding
 
-    return Embedding(f"dense_{name}", _dense_angle, lambda n: 3 * n, reupload=name == "reupload")
+    return Embedding(f"dense_{name}", _dense_angle, _three_per_wire, reupload=name == "reupload")
+
+
+def _three_per_wire(n_wires: int) -> int:
+    return 3 * n_wires
 
 
 class _QuantumClassifier(_TorchClassifier):
