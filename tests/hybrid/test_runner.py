@@ -1,0 +1,261 @@
+"""Tests for hybrid.runner, hybrid.report and hybrid.compare_cmd: records, resume after a kill, reports."""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from hybrid import compare_cmd
+from hybrid.config import parse_config
+from hybrid.report import format_table, render_report, summarize
+from hybrid.runner import Runner, grid, read_results, run_cell
+
+TINY = {
+    "name": "tiny",
+    "models": ["logreg", "mlp", "dressed"],
+    "datasets": ["moons"],
+    "backends": ["default"],
+    "seeds": 2,
+    "data": {"n_samples": 80},
+    "params": {
+        "mlp": {"hidden": [8], "max_epochs": 5},
+        "dressed": {"n_qubits": 2, "n_layers": 1, "max_epochs": 2},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    cfg = parse_config(TINY)
+    new = Runner(cfg, out, progress=False).run()
+    return cfg, out, new
+
+
+def test_records_hold_everything_the_report_needs(tiny_run):
+    cfg, out, new = tiny_run
+    assert len(new) == len(grid(cfg)) == 6
+    records = read_results(out)
+    assert [r["key"] for r in records] == [r["key"] for r in new]
+    for r in records:
+        assert r["status"] == "ok", r.get("error")
+        for key in (
+            "train_accuracy",
+            "test_accuracy",
+            "fit_seconds",
+            "inference_samples_per_s",
+            "inference_latency_ms",
+            "n_params",
+            "circuit_executions",
+            "n_qubits",
+            "versions",
+            "params",
+        ):
+            assert r[key] is not None, key
+        assert 0.0 <= r["test_accuracy"] <= 1.0 and r["fit_seconds"] > 0
+        assert r["n_train"] == 60 and r["n_test"] == 20
+        assert r["versions"]["torch"] and r["versions"]["pennylane"]
+    dressed = [r for r in records if r["model"] == "dressed"]
+    assert {r["platform"] for r in dressed} == {"default"}
+    assert all(r["n_qubits"] == 2 and r["circuit_executions"] > 0 for r in dressed)
+    logreg = [r for r in records if r["model"] == "logreg"]
+    assert all(r["n_params"] == 3 and r["n_qubits"] == 0 for r in logreg)
+    # the result of a cell is a function of its settings and seed
+    again = run_cell(grid(cfg)[0], cfg)
+    assert again["test_accuracy"] == records[0]["test_accuracy"]
+
+
+def test_rerun_skips_finished_cells(tiny_run):
+    cfg, out, _ = tiny_run
+    before = (out / "results.jsonl").read_text()
+    assert Runner(cfg, out, progress=False).run() == []
+    assert (out / "results.jsonl").read_text() == before
+    # a changed setting changes the fingerprint: only those cells run again
+    changed = parse_config({**TINY, "params": {**TINY["params"], "mlp": {"hidden": [8], "max_epochs": 6}}})
+    assert {c.model for c in Runner(changed, out, progress=False).pending()} == {"mlp"}
+
+
+def test_report_files_and_values(tiny_run):
+    _, out, _ = tiny_run
+    report = render_report(out)
+    names = sorted(p.name for p in report["files"])
+    assert names == ["accuracy_vs_fit_time.png", "summary.csv", "summary.md", "throughput_vs_qubits.png"]
+    for png in ("accuracy_vs_fit_time.png", "throughput_vs_qubits.png"):
+        data = (out / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    records = read_results(out)
+    row = next(r for r in report["rows"] if r["model"] == "mlp")
+    accs = [r["test_accuracy"] for r in records if r["model"] == "mlp"]
+    assert row["test_accuracy_mean"] == pytest.approx(np.mean(accs))
+    assert row["test_accuracy_std"] == pytest.approx(np.std(accs, ddof=1))
+    md = (out / "summary.md").read_text()
+    assert (
+        "| moons | dressed | default | 2 |" in md
+        and "![accuracy_vs_fit_time](accuracy_vs_fit_time.png)" in md
+    )
+    csv_lines = (out / "summary.csv").read_text().splitlines()
+    assert csv_lines[0].startswith(
+        "dataset,model,family,platform,n_seeds,test_accuracy_mean,test_accuracy_std"
+    )
+    assert len(csv_lines) == 4
+    assert "mlp" in report["table"] and "±" in report["table"]
+
+
+def test_summary_and_table_from_records():
+    recs = [
+        {
+            "key": f"k{s}",
+            "dataset": "d",
+            "model": "m",
+            "platform": "cpu",
+            "family": "classical",
+            "seed": s,
+            "status": "ok",
+            "test_accuracy": acc,
+            "fit_seconds": 1.0 + s,
+        }
+        for s, acc in enumerate([0.5, 0.7, 0.9])
+    ]
+    recs.append({"key": "k9", "dataset": "d", "model": "m", "platform": "cpu", "seed": 9, "status": "error"})
+    (row,) = summarize(recs)
+    assert row["n_seeds"] == 3
+    assert row["test_accuracy_mean"] == pytest.approx(0.7) and row["test_accuracy_std"] == pytest.approx(0.2)
+    assert row["n_params_mean"] is None
+    assert "0.700 ± 0.200" in format_table([row]) and "n/a" in format_table([row])
+
+
+def test_truncated_last_line_is_ignored_and_repaired(tmp_path):
+    cfg = parse_config({**TINY, "models": ["logreg"]})
+    Runner(cfg, tmp_path, progress=False).run()
+    path = tmp_path / "results.jsonl"
+    good = path.read_text()
+    path.write_text(good + '{"key": "logreg|moons|cpu|7|x", "status": "o')  # killed mid-write
+    assert len(read_results(tmp_path)) == 2
+    cfg3 = parse_config({**TINY, "models": ["logreg"], "seeds": 3})
+    Runner(cfg3, tmp_path, progress=False).run()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line) for line in lines)
+    path.write_text("not json\n" + path.read_text())
+    with pytest.raises(ValueError, match=r"results.jsonl:1: not a JSON record"):
+        read_results(tmp_path)
+
+
+def test_executor_interface_runs_cells(tmp_path):
+    cfg = parse_config({**TINY, "models": ["logreg", "svc"]})
+    with ThreadPoolExecutor(2) as pool:
+        new = Runner(cfg, tmp_path, executor=pool, progress=False, threads=None).run()
+    assert sorted(r["key"] for r in new) == sorted(c.key for c in grid(cfg))
+
+
+def test_failed_cell_is_recorded_and_retried(tmp_path, monkeypatch):
+    cfg = parse_config({**TINY, "models": ["logreg"], "seeds": 1})
+    import classical.data
+
+    def broken(*args, **kwargs):
+        raise ValueError("disk on fire")
+
+    monkeypatch.setattr(classical.data, "load_dataset", broken)
+    (rec,) = Runner(cfg, tmp_path, progress=False).run()
+    assert rec["status"] == "error" and rec["error"] == "ValueError: disk on fire"
+    monkeypatch.undo()
+    (rec,) = Runner(cfg, tmp_path, progress=False).run()
+    assert rec["status"] == "ok"
+    report = render_report(tmp_path, plots=False)
+    assert report["errors"] == [] and report["rows"][0]["n_seeds"] == 1
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from hybrid.config import parse_config
+    from hybrid.runner import Runner
+    cfg = parse_config({"name": "kill", "models": ["mlp"], "datasets": ["moons"], "seeds": 6,
+                        "data": {"n_samples": 200}, "params": {"mlp": {"max_epochs": 80}}})
+    Runner(cfg, sys.argv[1], progress=False).run()
+    """
+)
+
+
+def test_resume_after_kill_recomputes_nothing(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(out)], env=env)
+    path = out / "results.jsonl"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if path.exists() and path.read_text().count("\n") >= 2:
+                break
+            if child.poll() is not None:
+                pytest.fail(f"runner exited early with {child.returncode}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("runner wrote no results in 120 s")
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+    first = read_results(out)  # the file parses after the kill
+    assert 2 <= len(first) < 6, "kill came too late to test resuming"
+
+    cfg = parse_config(
+        {
+            "name": "kill",
+            "models": ["mlp"],
+            "datasets": ["moons"],
+            "seeds": 6,
+            "data": {"n_samples": 200},
+            "params": {"mlp": {"max_epochs": 80}},
+        }
+    )
+    new = Runner(cfg, out, progress=False).run()
+    done = {r["key"] for r in first}
+    assert all(r["key"] not in done for r in new)  # nothing finished was recomputed
+    lines = path.read_text().splitlines()
+    final = [json.loads(line) for line in lines]  # every line is a whole record
+    assert [r["key"] for r in final[: len(first)]] == [r["key"] for r in first]
+    assert sorted(r["key"] for r in final) == sorted(c.key for c in grid(cfg))
+
+
+def _args(**kw):
+    parser = argparse.ArgumentParser()
+    compare_cmd.add_arguments(parser)
+    argv = []
+    for k, v in kw.items():
+        flag = "--" + k.replace("_", "-")
+        argv += [flag] if v is True else [flag, str(v)]
+    return parser.parse_args(argv)
+
+
+def test_compare_command_with_config_and_overrides(tmp_path, capsys):
+    toml = tmp_path / "exp.toml"
+    toml.write_text('name = "cmd"\nmodels = ["logreg", "svc"]\ndatasets = ["iris"]\nseeds = 3\n')
+    out = tmp_path / "out"
+    args = _args(config=toml, out=out, models="logreg", seeds=2, no_progress=True, no_plots=True)
+    assert compare_cmd.run(args) == 0
+    printed = capsys.readouterr().out
+    assert "logreg" in printed and "svc" not in printed and "summary.md" in printed
+    assert len(read_results(out)) == 2
+    report_args = argparse.Namespace(results_dir=str(out), no_plots=True)
+    assert compare_cmd.report_main(report_args) == 0
+    assert "logreg" in capsys.readouterr().out
+
+
+def test_compare_command_defaults_and_errors(tmp_path):
+    cfg = compare_cmd.build_config(_args())
+    assert cfg.name == "default" and cfg.models == ["mlp", "dressed"]
+    with pytest.raises(ValueError, match="unknown model 'qnn'"):
+        compare_cmd.build_config(_args(models="mlp,qnn"))
+    with pytest.raises(ValueError, match="--seeds must be >= 1"):
+        compare_cmd.build_config(_args(seeds=0))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        compare_cmd.report_main(argparse.Namespace(results_dir=str(tmp_path / "nope"), no_plots=True))
+    with pytest.raises(ValueError, match="holds no results"):
+        compare_cmd.report_main(argparse.Namespace(results_dir=str(tmp_path), no_plots=True))
