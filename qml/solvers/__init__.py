@@ -17,7 +17,7 @@ from .problems import (
     molecule,
     transverse_field_ising,
 )
-from .qaoa import QAOA, QAOADepthResult, QAOAResult, interp_init, linear_ramp
+from .qaoa import QAOA, QAOADepthResult, QAOAResult, interp_init, linear_ramp, qaoa_circuit
 from .vqe import VQE, VQEResult
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "QAOAResult",
     "interp_init",
     "linear_ramp",
+    "qaoa_circuit",
     "VQE",
     "VQEResult",
 ]

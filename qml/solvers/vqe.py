@@ -164,7 +164,10 @@ class VQE:
         dev = make_device(self.backend, n, shots=self.shots, seed=self.seed)
         hamiltonian = problem.hamiltonian
 
-        @qp.qnode(dev, diff_method=default_diff_method(self.backend, self.shots))
+        # gradient-free optimisers run plain forward passes, without the gradient machinery's overhead
+        method = default_diff_method(self.backend, self.shots) if self.optimizer == "adam" else None
+
+        @qp.qnode(dev, diff_method=method)
         def energy_circuit(params):
             body(params)
             return qp.expval(hamiltonian)
