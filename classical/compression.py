@@ -290,11 +290,11 @@ def compression_report(
 def format_table(rows: Iterable[dict[str, Any]]) -> str:
     """A plain-text table of :func:`compression_report` rows."""
     rows = list(rows)
-    head = f"{'model':<22} {'params':>9} {'size KiB':>9} {'x size':>7} {'latency ms':>11} {'speedup':>8} {'accuracy':>9} {'Δacc':>7}"
+    head = f"{'model':<28} {'params':>9} {'size KiB':>9} {'x size':>7} {'latency ms':>11} {'speedup':>8} {'accuracy':>9} {'Δacc':>7}"
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r['model']:<22} {r['params']:>9,} {r['size_bytes'] / 1024:>9.1f} {r['size_ratio']:>7.2f} "
+            f"{r['model']:<28} {r['params']:>9,} {r['size_bytes'] / 1024:>9.1f} {r['size_ratio']:>7.2f} "
             f"{r['latency_ms']:>11.3f} {r['speedup']:>8.2f} {r['accuracy']:>9.4f} {r['acc_delta']:>+7.4f}"
         )
     return "\n".join(lines)
