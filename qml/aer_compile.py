@@ -280,13 +280,10 @@ class Structure:
     def adjoint_reverse_circuit(self) -> QuantumCircuit:
         """Reversed, inverted circuit saving the back-propagated state at every rotation (``a{k}``).
 
-        Its first instruction is a placeholder ``set_statevector`` that the caller replaces per sample.
+        The caller prepends a ``set_statevector`` with each sample's starting state.
         """
         if "adj_rev" not in self.circuits:
             qc = QuantumCircuit(self.n_wires)
-            zero = np.zeros(2**self.n_wires, dtype=complex)
-            zero[0] = 1.0
-            qc.set_statevector(zero)
             for k in range(len(self.gates) - 1, -1, -1):
                 if self.gates[k].slot is not None:
                     qc.save_statevector(label=f"a{k}")

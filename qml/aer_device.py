@@ -45,9 +45,8 @@ from pennylane import measurements as qpm
 from pennylane.devices import Device, ExecutionConfig
 from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
 from pennylane.transforms.core import CompilePipeline
-from qiskit.circuit import CircuitInstruction
-from qiskit_aer import AerSimulator
-from qiskit_aer.library import SetStatevector
+from qiskit import QuantumCircuit
+from qiskit_aer import AerError, AerSimulator
 
 from .aer_compile import NATIVE_OPS, StructureCache, TapeData, analyse_tape
 
@@ -121,13 +120,18 @@ class AerDevice(Device):
         self.default_shots = shots
         self.noise_model = noise_model
         self._rng = np.random.default_rng(seed)
-        options = {"method": method, "precision": "double"}
+        # max_parallel_experiments=0 lets Aer spread the many small experiments of a batch over the cores
+        # (the adjoint's reverse pass is one circuit per sample).
+        options = {"method": method, "precision": "double", "max_parallel_experiments": 0}
         if max_parallel_threads is not None:
             options["max_parallel_threads"] = max_parallel_threads
         options.update(aer_options)
         if noise_model is not None:
             options["noise_model"] = noise_model
-        self._simulator = AerSimulator(**options)
+        try:
+            self._simulator = AerSimulator(**options)
+        except AerError as exc:
+            raise ValueError(f"bad AerSimulator option: {exc}; see qiskit_aer.AerSimulator's options") from None
         self._wire_index = {w: i for i, w in enumerate(self.wires)}
         self._cache = StructureCache()
         self.adjoint_memory = adjoint_memory or min(available_memory_bytes() // 4, 2 * 1024**3)
@@ -599,7 +603,6 @@ class AerDevice(Device):
         fwd = self._run_rows(structure.adjoint_forward_circuit(), structure, qvals)
         # Reverse runs: one per (row, cotangent vector).
         template = structure.adjoint_reverse_circuit()
-        first = template.data[0]
         circuits, binds, owners = [], [], []
         for r, (i, data) in enumerate(block):
             psi = np.asarray(fwd[r]["psi"], dtype=complex)
@@ -617,8 +620,11 @@ class AerDevice(Device):
                 owners.append((r, i, m, norm))
                 if norm == 0.0:
                     continue
-                qc = template.copy()
-                qc.data[0] = CircuitInstruction(SetStatevector(lam / norm), first.qubits, first.clbits)
+                # A fresh circuit sharing the template's instructions: copying the template deep-copies
+                # every instruction (measured 7 ms per sample at 12 qubits, against 0.6 ms for this).
+                qc = QuantumCircuit(n)
+                qc.set_statevector(lam / norm)
+                qc.compose(template, inplace=True, copy=False)
                 circuits.append(qc)
                 if structure.n_gate_params:
                     binds.append({structure.params[j]: [qvals[r, j]] for j in range(structure.n_gate_params)})

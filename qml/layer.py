@@ -39,6 +39,7 @@ class QuantumLayer(nn.Module):
         shots, seed, noise, max_parallel_threads: passed to :func:`qml.backends.make_device`.
         diff_method: ``"best"`` picks the backend's fastest exact method (see ``default_diff_method``).
         weights_per_wire: weights per wire and layer, for a callable ansatz.
+        device_options: extra simulator options (``AerSimulator`` options for Aer backends).
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class QuantumLayer(nn.Module):
         diff_method: str = "best",
         max_parallel_threads: int | None = None,
         weights_per_wire: int = 3,
+        device_options: dict | None = None,
     ):
         super().__init__()
         if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
@@ -74,7 +76,13 @@ class QuantumLayer(nn.Module):
         self.shots = shots
         _info(backend)  # fail on an unknown name before building anything
         self.device = make_device(
-            backend, self.n_qubits, shots=shots, seed=seed, noise=noise, max_parallel_threads=max_parallel_threads
+            backend,
+            self.n_qubits,
+            shots=shots,
+            seed=seed,
+            noise=noise,
+            max_parallel_threads=max_parallel_threads,
+            **(device_options or {}),
         )
         self.diff_method = default_diff_method(backend, shots) if diff_method == "best" else diff_method
 

@@ -99,3 +99,10 @@ def test_default_backend_with_shots_samples():
         return qp.sample(wires=0)
 
     assert np.asarray(c()).shape == (100, 1)
+
+
+def test_unknown_aer_option_is_a_value_error():
+    with pytest.raises(ValueError, match="bad AerSimulator option.*max_parallel_state_update"):
+        make_device("aer", 2, max_parallel_state_update=1)
+    with pytest.raises(ValueError, match="takes no simulator options"):
+        make_device("default", 2, max_parallel_threads=None, method="x")

@@ -1,0 +1,148 @@
+"""Forward + backward time of a QuantumLayer on qhybrid's Aer path and on the simulators a user would pick instead.
+
+The layer: angle embedding + 2 strongly entangling layers, ``<Z_i>`` on every qubit, a loss summed over the
+outputs, gradients of the trainable weights (as a TorchLayer would). Every backend runs the same circuit,
+weights and inputs in the same process:
+
+* ``aer``          qhybrid's batched Aer device, ``diff_method="device"`` (what users get by default)
+* ``aer/adjoint``  the same device forced to its Aer-snapshot adjoint
+* ``aer/ps``       the same device forced to batched parameter shift
+* ``plugin``       the stock PennyLane-Qiskit ``qiskit.aer`` device (statevector method, exact), parameter
+                   shift (small sizes only: it transpiles every circuit separately)
+* ``lightning``    ``lightning.qubit``, adjoint
+* ``default``      ``default.qubit``, backprop
+
+Prints a table of seconds per forward+backward (median of repeats after one warm-up call) and, last,
+``RESULT speedup_vs_plugin=<plugin/aer at 4 qubits, batch 32> ratio_vs_lightning_12q=<aer/lightning at 12
+qubits, batch 8>``.
+
+    python benchmarks/aer_layer.py --quick     # 4, 8, 12 qubits, about a minute on 2 cores
+    python benchmarks/aer_layer.py             # adds 16 qubits and more repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pennylane as qp  # noqa: E402
+import torch  # noqa: E402
+
+from qml import QuantumLayer  # noqa: E402
+
+N_LAYERS = 2
+
+
+def plugin_device(n: int):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return qp.device("qiskit.aer", wires=n, method="statevector")
+
+
+def make_step(backend: str, n: int, seed: int = 0):
+    """A function running one forward+backward; and the layer (for circuit counts)."""
+    if backend.startswith("aer"):
+        diff = {"aer": "best", "aer/adjoint": "adjoint", "aer/ps": "parameter-shift"}[backend]
+        layer = QuantumLayer(n, n_layers=N_LAYERS, backend="aer", diff_method=diff, seed=seed)
+    elif backend in ("lightning", "default"):
+        layer = QuantumLayer(n, n_layers=N_LAYERS, backend=backend, seed=seed)
+    else:  # the stock plugin: same circuit, the plugin's device, parameter shift
+        layer = QuantumLayer(n, n_layers=N_LAYERS, backend="default", seed=seed)
+        layer.qnode = qp.QNode(layer._circuit, plugin_device(n), interface="torch", diff_method="parameter-shift")
+    weights = torch.nn.Parameter(layer.weights.detach().clone())
+
+    def step(x):
+        if weights.grad is not None:
+            weights.grad = None
+        out = layer.qnode(x, weights)
+        torch.stack(list(out), dim=-1).sum().backward()
+        return weights.grad
+
+    return step, layer
+
+
+def time_backend(backend: str, n: int, batch: int, repeats: int, warmup: bool = True) -> tuple[float, int | None]:
+    x = torch.rand(batch, n, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 3.0
+    step, layer = make_step(backend, n)
+    if warmup:
+        step(x)
+    before = getattr(layer.device, "circuit_executions", None)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step(x)
+        times.append(time.perf_counter() - t0)
+    circuits = None
+    if before is not None:
+        circuits = (layer.device.circuit_executions - before) // repeats
+    return statistics.median(times), circuits
+
+
+def check_agreement(n: int = 4, batch: int = 8) -> float:
+    """Largest difference between the gradients of our aer path and default.qubit (sanity, not timing)."""
+    x = torch.rand(batch, n, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    grads = [make_step(b, n)[0](x).clone() for b in ("aer", "default")]
+    return float((grads[0] - grads[1]).abs().max())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="4, 8, 12 qubits; fewer repeats (about a minute)")
+    args = parser.parse_args(argv)
+
+    qubits = [4, 8, 12] if args.quick else [4, 8, 12, 16]
+    batches = [8, 32, 256]
+    repeats = 1 if args.quick else 3
+    backends = ["aer", "aer/adjoint", "aer/ps", "plugin", "lightning", "default"]
+
+    def wanted(backend, n, batch):
+        if backend == "plugin":  # ~1 s per circuit batch element at 4 qubits: only the anchor cell
+            return n == 4 and batch in ((32,) if args.quick else (8, 32))
+        if args.quick and n == 12 and batch == 256 and backend in ("aer/ps", "default"):
+            return False
+        if n == 16 and backend in ("aer/ps",) and batch > 8:
+            return False
+        if args.quick and backend in ("aer/adjoint", "aer/ps") and batch == 256:
+            return False
+        return True
+
+    print(f"QuantumLayer forward+backward, angle embedding + {N_LAYERS} strongly entangling layers, "
+          f"torch {torch.__version__}, pennylane {qp.__version__}, {os.cpu_count()} cores")
+    print(f"max |grad(aer) - grad(default.qubit)| at 4 qubits: {check_agreement():.2e}")
+    header = f"{'qubits':>6} {'batch':>6} " + " ".join(f"{b:>12}" for b in backends) + f" {'aer circuits':>13}"
+    print(header)
+    print("-" * len(header))
+    results: dict = {}
+    for n in qubits:
+        for batch in batches:
+            cells = []
+            circuits = None
+            for backend in backends:
+                if not wanted(backend, n, batch):
+                    cells.append(f"{'-':>12}")
+                    continue
+                slow = backend == "plugin" or (n >= 16 and backend.startswith("aer"))
+                t, c = time_backend(backend, n, batch, 1 if slow else repeats, warmup=not slow)
+                results[(backend, n, batch)] = t
+                if backend == "aer":
+                    circuits = c
+                cells.append(f"{t:>11.4f}s")
+            print(f"{n:>6} {batch:>6} " + " ".join(cells) + f" {circuits if circuits is not None else '-':>13}",
+                  flush=True)
+
+    speedup = results[("plugin", 4, 32)] / results[("aer", 4, 32)]
+    ratio = results[("aer", 12, 8)] / results[("lightning", 12, 8)]
+    print(f"\naer vs plugin at 4 qubits, batch 32: {speedup:.0f}x faster (target >= 300x)")
+    print(f"aer / lightning.qubit adjoint at 12 qubits, batch 8: {ratio:.2f} (target <= 2.0)")
+    print(f"RESULT speedup_vs_plugin={speedup:.1f} ratio_vs_lightning_12q={ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
