@@ -307,3 +307,35 @@ def test_gpt_language_model_reports_perplexity():
     assert 0 < h[-1]["train_acc"] < 1
     out = model.generate(tok.encode("def ").unsqueeze(0), 20, top_k=5, generator=torch.Generator().manual_seed(0))
     assert tok.decode(out[0]).startswith("def ") and out.shape == (1, 24)
+
+
+def test_tensorboard_events_when_installed(digits, tmp_path, monkeypatch):
+    import importlib.util
+
+    scalars = []
+
+    class FakeWriter:
+        def __init__(self, logdir):
+            self.logdir = logdir
+
+        def add_scalar(self, tag, value, step):
+            scalars.append((tag, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            scalars.append(("closed", -1))
+
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = FakeWriter
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "tensorboard" else real(name, *a))
+    tr = Trainer(max_epochs=2, log_dir=tmp_path, accelerator="cpu").fit(_mlp(), digits[0])
+    assert ("train_loss", tr.history[1]["step"]) in scalars and scalars[-1] == ("closed", -1)
+
+
+def test_numpy_seed_and_device_object(digits):
+    tr = Trainer(max_steps=2, seed=np.int64(5), accelerator=torch.device("cpu")).fit(_mlp(), digits[0])
+    assert tr.seed == 5 and tr.device == torch.device("cpu")
