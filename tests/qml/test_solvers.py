@@ -174,3 +174,23 @@ def test_vqe_lih_uccsd_on_aer():
 def test_bad_solver_input_is_rejected(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_qaoa_circuit_matches_cost_hamiltonian_at_known_angles():
+    import pennylane as qp
+
+    from qml.backends import make_device
+    from qml.solvers import qaoa_circuit
+
+    problem = MaxCut(nx.cycle_graph(3))
+    apply = qaoa_circuit(problem)
+
+    @qp.qnode(make_device("aer", 3))
+    def energy(x):
+        apply(x, 1)
+        return qp.expval(problem.cost_hamiltonian())
+
+    # |+++>: each edge cut with probability 1/2
+    assert float(energy(np.array([0.0, 0.0]))) == pytest.approx(-1.5, abs=1e-10)
+    # beta = pi/2: the mixer is a global X, a symmetry of H_C, and the cost layer commutes with H_C
+    assert float(energy(np.array([0.7, np.pi / 2]))) == pytest.approx(-1.5, abs=1e-10)
