@@ -259,3 +259,21 @@ def test_compare_command_defaults_and_errors(tmp_path):
         compare_cmd.report_main(argparse.Namespace(results_dir=str(tmp_path / "nope"), no_plots=True))
     with pytest.raises(ValueError, match="holds no results"):
         compare_cmd.report_main(argparse.Namespace(results_dir=str(tmp_path), no_plots=True))
+
+
+@pytest.mark.parametrize("method", ["grid", "random"])
+def test_hyperparameter_search_on_train_only(tmp_path, method):
+    cfg = parse_config(
+        {
+            **TINY,
+            "models": ["svc"],
+            "seeds": 1,
+            "search": {"method": method, "cv": 3, "n_iter": 2, "space": {"svc": {"C": [1e-4, 10.0]}}},
+        }
+    )
+    (rec,) = Runner(cfg, tmp_path, progress=False).run()
+    assert rec["status"] == "ok", rec.get("error")
+    # a tiny C over-regularises the RBF machine: cross-validation on the training part must reject it
+    assert rec["best_params"] == {"C": 10.0}
+    assert 0.5 < rec["cv_score"] <= 1.0 and rec["search_seconds"] > 0
+    assert rec["search"]["method"] == method
