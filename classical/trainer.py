@@ -29,6 +29,7 @@ Options:
 * ``strategy``: ``"auto"`` (DDP when launched with several processes, e.g. by ``torchrun``), ``"ddp"``,
   ``"fsdp"`` (FSDP2 ``fully_shard``), ``"single"``. Under DDP ``batch_size`` is per process, data are
   sharded by rank, metrics are averaged over all ranks, and only rank 0 logs and writes checkpoints.
+  FSDP checkpoints hold the full (gathered) model and optimiser state, so they load anywhere.
 * ``optimizer``: ``"sgd"`` (momentum 0.9 unless ``optimizer_kwargs`` say otherwise), ``"adam"``,
   ``"adamw"``, or a callable ``params -> Optimizer``.
 * ``scheduler``: ``None``, ``"cosine"``, ``"step"`` (``step_size`` optimiser steps, default a third of
@@ -629,17 +630,31 @@ class Trainer:
     # --------------------------------------------------------------------------------- checkpoints
 
     def _raw_state(self) -> dict[str, torch.Tensor]:
-        if self.strategy == "fsdp" and self.world_size > 1:
+        if self._sharded():
             from classical.distributed import full_state_dict
 
             return full_state_dict(self.model)
         return self.model.state_dict()
 
+    def _sharded(self) -> bool:
+        return self.strategy == "fsdp" and self.world_size > 1
+
+    def _optimizer_state(self) -> dict[str, Any] | None:
+        if self.optimizer is None:
+            return None
+        if self._sharded():  # gather the sharded state into one full dict (collective; rank 0 gets it)
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+            return get_optimizer_state_dict(
+                self.model, self.optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+            )
+        return self.optimizer.state_dict()
+
     def _checkpoint(self) -> dict[str, Any]:
         return {
             "version": _CHECKPOINT_VERSION,
             "model": self._raw_state(),
-            "optimizer": None if self.optimizer is None or self.strategy == "fsdp" else self.optimizer.state_dict(),
+            "optimizer": self._optimizer_state(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "scaler": None if self.scaler is None else self.scaler.state_dict(),
             "rng": _rng_state(),
@@ -722,7 +737,12 @@ class Trainer:
         self.history, self.global_step, start_epoch = [], 0, 0
         self.should_stop, self.stop_reason = False, None
         if ckpt is not None:
-            if ckpt["optimizer"] is not None:
+            if ckpt["optimizer"] is not None and self._sharded():
+                from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+                set_optimizer_state_dict(wrapped, self.optimizer, optim_state_dict=ckpt["optimizer"],
+                                         options=StateDictOptions(full_state_dict=True))
+            elif ckpt["optimizer"] is not None:
                 self.optimizer.load_state_dict(ckpt["optimizer"])
             if self.scheduler is not None and ckpt["scheduler"] is not None:
                 self.scheduler.load_state_dict(ckpt["scheduler"])

@@ -8,6 +8,7 @@ import torch.distributed as dist
 from sklearn.datasets import load_digits
 from torch import nn
 
+from classical.callbacks import Callback, ModelCheckpoint
 from classical.distributed import Pipeline, cleanup, launch, shard_model, split_sequential
 from classical.models import MLP
 from classical.trainer import Trainer
@@ -57,8 +58,39 @@ def test_ddp_two_processes_match_single_process():
     assert h["val_acc"] == pytest.approx(r["val_acc"])
 
 
-def _fsdp_and_pipeline():
+class _Kill(Callback):
+    def on_train_epoch_start(self, trainer, model):
+        if trainer.current_epoch == 1:
+            raise KeyboardInterrupt
+
+
+def _fsdp_resume(ckdir):
+    """FSDP2 run killed after epoch 1 and resumed from its (gathered, full) checkpoint."""
+    X, y = _data()
+
+    def trainer(*extra):
+        return Trainer(max_epochs=2, batch_size=B, optimizer="adam", lr=1e-2, strategy="fsdp", accelerator="cpu",
+                       callbacks=[ModelCheckpoint(ckdir), *extra])
+
+    try:
+        trainer(_Kill()).fit(_model(), (X, y))
+    except KeyboardInterrupt:
+        pass
+    dist.barrier()
+    resumed = trainer()
+    resumed.fit(_model(), (X, y), resume_from=f"{ckdir}/last.pt")
+    state = resumed._raw_state()
+    return torch.cat([v.detach().flatten().cpu() for v in state.values()]) if state else None
+
+
+def _fsdp_and_pipeline(ckdir):
     out = _train_data_parallel("fsdp")
+    out["resumed"] = _fsdp_resume(ckdir)
+    X, y = _data()
+    full = Trainer(max_epochs=2, batch_size=B, optimizer="adam", lr=1e-2, strategy="fsdp", accelerator="cpu")
+    full.fit(_model(), (X, y))
+    state = full._raw_state()
+    out["uninterrupted"] = torch.cat([v.detach().flatten().cpu() for v in state.values()]) if state else None
     # Pipeline: stage 0 = first two layers, stage 1 = the rest, on the two ranks.
     X, y = _data()
     X, y = torch.as_tensor(X[:64]), torch.as_tensor(y[:64])
@@ -92,9 +124,11 @@ def _pipeline_reference():
     return [_flat(s) for s in stages], losses
 
 
-def test_fsdp2_and_pipeline_two_processes():
-    r0, r1 = launch(_fsdp_and_pipeline, nprocs=2)
+def test_fsdp2_and_pipeline_two_processes(tmp_path):
+    r0, r1 = launch(_fsdp_and_pipeline, nprocs=2, args=(str(tmp_path),))
     ref, _ = _single_process_reference()
+    # optimiser state (Adam moments) is gathered into the checkpoint and re-sharded on resume
+    assert torch.allclose(r0["resumed"], r0["uninterrupted"], atol=1e-6)
     assert r1["params"] is None or r1["params"].numel() == 0 or torch.allclose(r1["params"], ref, atol=1e-5)
     assert torch.allclose(r0["params"], ref, atol=1e-5)  # full state gathered on rank 0
     stage_ref, loss_ref = _pipeline_reference()
