@@ -1,0 +1,28 @@
+"""The classical examples run end to end (shortened where they take options). Slow: run with -m slow."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CASES = {
+    "train_resnet_digits.py": (["--epochs", "2"], "test accuracy"),
+    "train_gpt.py": (["--epochs", "1", "--tokens", "20"], "--- sample ---"),
+    "ddp_torchrun.py": ([], "replicas identical: True"),
+    "compress_model.py": (["--repeats", "2"], "pruned 75% + fine-tune"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_example_runs(script, tmp_path):
+    args, expected = CASES[script]
+    if script == "train_resnet_digits.py":
+        args = [*args, "--out", str(tmp_path)]
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert expected in proc.stdout
