@@ -37,6 +37,7 @@ Example:
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -137,8 +138,9 @@ class AerDevice(Device):
         self.adjoint_memory = adjoint_memory or min(available_memory_bytes() // 4, 2 * 1024**3)
         #: Circuits Aer has run (parameter sets), over the device's life.
         self.circuit_executions = 0
-        #: Calls into Aer over the device's life.
+        #: Calls into Aer over the device's life, and the seconds spent inside them.
         self.aer_calls = 0
+        self.aer_seconds = 0.0
         #: The gradient method of the most recent derivative computation ("adjoint" or "parameter-shift").
         self.last_gradient_method: str | None = None
 
@@ -225,7 +227,9 @@ class AerDevice(Device):
         if shots:
             kwargs["seed_simulator"] = int(self._rng.integers(2**31 - 1))
             kwargs["memory"] = memory
+        start = time.perf_counter()
         result = self._simulator.run(circuits, **kwargs).result()
+        self.aer_seconds += time.perf_counter() - start
         if not result.success:
             raise RuntimeError(f"Aer failed: {result.status}")
         self.aer_calls += 1
