@@ -127,10 +127,13 @@ def run(args: argparse.Namespace) -> int:
         # spawn: forked children would inherit torch/Aer thread pools in a state they cannot use
         executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
     runner = Runner(config, out, executor=executor, progress=not getattr(args, "no_progress", False))
-    n_cells = len(runner.pending())
+    from hybrid.runner import grid
+
+    n_all, n_todo = len(grid(config)), len(runner.pending())
     print(
-        f"experiment {config.name!r}: {len(config.models)} models x {len(config.datasets)} data sets x "
-        f"{len(config.seeds)} seeds; {n_cells} cells to run, results in {out}",
+        f"experiment {config.name!r}: {n_all} cells ({len(config.models)} models, {len(config.datasets)} data sets, "
+        f"{len(config.seeds)} seeds, platforms per model); {n_all - n_todo} already done, {n_todo} to run; "
+        f"results in {out}",
         file=sys.stderr,
     )
     try:

@@ -147,10 +147,13 @@ def _warm_up() -> None:
     global _WARMED_UP
     if _WARMED_UP:
         return
-    from hybrid.models import MLPClassifier
+    from hybrid.models import MLPClassifier, make_model
 
     X = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
-    MLPClassifier(hidden=(4,), max_epochs=1, batch_size=4, random_state=0).fit(X, [0, 1] * 4).predict(X)
+    y = [0, 1] * 4
+    MLPClassifier(hidden=(4,), max_epochs=1, batch_size=4, random_state=0).fit(X, y).predict(X)
+    for name in ("logreg", "svc"):
+        make_model(name).fit(X, y).predict(X)
     _WARMED_UP = True
 
 
