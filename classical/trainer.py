@@ -798,6 +798,9 @@ class Trainer:
         batch_cbs = [cb for cb in self.callbacks if type(cb).on_train_batch_end is not Callback.on_train_batch_end]
         n_batches = self.num_training_batches
         ddp_no_sync = getattr(model, "no_sync", None)
+        no_ctx = contextlib.nullcontext()
+        # In-memory batches are already on the device in the right dtype: skip the per-batch checks.
+        ready = isinstance(loader, _TensorLoader)
         plain = self.precision in ("32", "64")
         loss_sum = torch.zeros((), dtype=torch.float64, device=self._device)
         correct = torch.zeros((), dtype=torch.long, device=self._device)
@@ -806,12 +809,12 @@ class Trainer:
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         for batch_idx, batch in enumerate(loader):
-            x, y = self._batch(batch)
+            x, y = batch if ready else self._batch(batch)
             if y is None:
                 raise ValueError("training batches need targets: pass (X, y) or a loader yielding (x, y)")
             step_now = (batch_idx + 1) % accum == 0 or batch_idx + 1 == n_batches
             # Under DDP, skip the gradient all-reduce on accumulation-only micro-batches.
-            sync_ctx = ddp_no_sync() if (ddp_no_sync is not None and not step_now) else contextlib.nullcontext()
+            sync_ctx = ddp_no_sync() if (ddp_no_sync is not None and not step_now) else no_ctx
             with sync_ctx:
                 if self._loss_fn is None or (batch_idx == 0 and epoch == self.current_epoch and n_seen == 0
                                              and self.global_step == 0):
@@ -834,11 +837,13 @@ class Trainer:
             loss_sum.add_(loss.detach(), alpha=n)
             if self._classify:
                 if self._loss_name == "cross_entropy":
-                    correct.add_((out.detach().argmax(-1) == y).sum())
+                    correct.add_((out.argmax(-1) == y).sum())  # integer result: no graph is recorded
                 else:
                     correct.add_(((out.detach().reshape(y.shape) > 0) == (y > 0.5)).sum())
             n_seen += n
-            n_items += y.numel() if out.dim() == 3 else n
+            seq = out.dim() == 3
+            n_items += y.numel() if seq else n
+            del out  # let the next forward reuse this batch's output memory
             if step_now:
                 if scaler is not None:
                     if clip is not None:
@@ -875,7 +880,7 @@ class Trainer:
         metrics["train_loss"] = total_loss / total_seen
         if self._classify:
             metrics["train_acc"] = total_correct / total_items
-        if out.dim() == 3 and self._loss_name == "cross_entropy":
+        if seq and self._loss_name == "cross_entropy":
             metrics["train_ppl"] = math.exp(min(metrics["train_loss"], 50.0))
             metrics["tokens_per_s"] = total_items / elapsed
         metrics["samples_per_s"] = total_seen / elapsed
