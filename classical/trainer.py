@@ -967,9 +967,8 @@ class Trainer:
         Runs in this process only (no sharding), in evaluation mode.
         """
         model = self._prepare_eval_model(model)
-        if isinstance(data, (np.ndarray, torch.Tensor)) or (
-            isinstance(data, (list, tuple)) and len(data) != 2
-        ):
+        # A tuple of two is an (X, y) pair; a list is always rows of X.
+        if isinstance(data, (np.ndarray, torch.Tensor, list)) or (isinstance(data, tuple) and len(data) != 2):
             X = _to_tensor(data, "data")
             if len(X) == 0:
                 raise ValueError("data is empty (0 samples)")

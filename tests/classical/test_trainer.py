@@ -339,3 +339,13 @@ def test_tensorboard_events_when_installed(digits, tmp_path, monkeypatch):
 def test_numpy_seed_and_device_object(digits):
     tr = Trainer(max_steps=2, seed=np.int64(5), accelerator=torch.device("cpu")).fit(_mlp(), digits[0])
     assert tr.seed == 5 and tr.device == torch.device("cpu")
+
+
+def test_predict_accepts_rows_as_list_and_pairs(digits):
+    (X, y), _ = digits
+    tr = Trainer(max_steps=1, accelerator="cpu").fit(_mlp(), (X, y))
+    two_rows = tr.predict(tr.model, X[:2].tolist())
+    assert two_rows.shape == (2, 10)
+    assert torch.allclose(tr.predict(tr.model, (X[:2], y[:2])), two_rows)
+    with pytest.raises(ValueError, match="data is empty"):
+        tr.predict(tr.model, X[:0])
