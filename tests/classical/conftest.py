@@ -1,8 +1,8 @@
-"""Make `import classical` find the project package, not this test folder.
+"""Put the repository root on sys.path.
 
-pytest puts `tests/` on sys.path (rootdir conftest, prepend import mode), where `tests/classical/` would be
-picked up as a namespace package named `classical` before the editable install's finder is asked. A
-regular package anywhere on sys.path wins over namespace portions, so the repository root goes there.
+The distributed tests start worker processes that unpickle functions defined in these test modules;
+the workers find them (and the project's packages) through the root on sys.path. It also keeps
+`tests/classical/` from being taken for the `classical` package under pytest's prepend import mode.
 """
 
 import sys
