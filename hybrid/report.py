@@ -258,7 +258,10 @@ def _plot_throughput_vs_qubits(rows: list[dict[str, Any]], path: Path) -> None:
 
 def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, Any]:
     """Write ``summary.md``, ``summary.csv`` and (with ``plots``) the PNGs into ``results_dir``; returns
-    ``{"rows": ..., "table": <terminal text>, "files": [...], "errors": [...]}``."""
+    ``{"rows": ..., "table": <terminal text>, "files": [...], "errors": [...], "stale": <count>}``.
+
+    Only the records of the cells of the folder's current experiment (``experiment.json``) are reported;
+    results of earlier settings stay in ``results.jsonl`` and are counted in ``stale``."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results folder {str(results_dir)!r} does not exist")
@@ -267,7 +270,16 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
         raise ValueError(
             f"results folder {str(results_dir)!r} holds no results (no {results_dir / 'results.jsonl'})"
         )
+    config = {}
+    if (results_dir / CONFIG_FILE).exists():
+        config = json.loads((results_dir / CONFIG_FILE).read_text())
     latest = latest_records(records)
+    # results of earlier settings stay in the file (nothing is ever deleted) but are not this experiment
+    n_stale = 0
+    if config.get("cell_keys"):
+        current = set(config["cell_keys"])
+        n_stale = sum(r["key"] not in current for r in latest)
+        latest = [r for r in latest if r["key"] in current]
     rows = summarize(latest)
     errors = [r for r in latest if r.get("status") != "ok"]
     table = format_table(rows)
@@ -286,9 +298,6 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
             pngs.append(results_dir / name)
     files += pngs
 
-    config = {}
-    if (results_dir / CONFIG_FILE).exists():
-        config = json.loads((results_dir / CONFIG_FILE).read_text())
     ok = [r for r in latest if r.get("status") == "ok"]
     versions = ok[0]["versions"] if ok else {}
     hosts = sorted({r.get("host", "?") for r in ok})
@@ -302,6 +311,12 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
         _markdown_table(rows),
         "",
     ]
+    if n_stale:
+        md += [
+            f"{n_stale} older results in `results.jsonl` come from earlier settings of this folder and are "
+            "left out.",
+            "",
+        ]
     for png in pngs:
         md += [f"![{png.stem}]({png.name})", ""]
     if errors:
@@ -314,8 +329,9 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
     md += ["## Environment", "", f"- host(s): {', '.join(hosts)}"]
     md += [f"- {k}: {v}" for k, v in versions.items()]
     if config:
-        md += ["", "## Experiment", "", "```json", json.dumps(config, indent=2), "```"]
+        shown = {k: v for k, v in config.items() if k != "cell_keys"}
+        md += ["", "## Experiment", "", "```json", json.dumps(shown, indent=2), "```"]
     md_path = results_dir / "summary.md"
     md_path.write_text("\n".join(md) + "\n")
     files.insert(0, md_path)
-    return {"rows": rows, "table": table, "files": files, "errors": errors}
+    return {"rows": rows, "table": table, "files": files, "errors": errors, "stale": n_stale}

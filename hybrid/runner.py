@@ -31,10 +31,18 @@ import numpy as np
 
 from hybrid.config import ExperimentConfig
 
-__all__ = ["Cell", "Runner", "grid", "library_versions", "read_results", "run_cell"]
+__all__ = ["Cell", "OutputBusyError", "Runner", "grid", "library_versions", "read_results", "run_cell"]
 
 RESULTS_FILE = "results.jsonl"
 CONFIG_FILE = "experiment.json"
+LOCK_FILE = ".runner.lock"
+
+
+class OutputBusyError(ValueError):
+    """Another run holds the output folder: two runners appending to one results file would compute the
+    same cells twice."""
+
+
 _LIBRARIES = ("qhybrid", "numpy", "scipy", "torch", "scikit-learn", "pennylane", "qiskit", "qiskit-aer")
 
 
@@ -334,11 +342,18 @@ class Runner:
 
     def run(self) -> list[dict[str, Any]]:
         """Run every unfinished cell, appending each record as it finishes; returns the new records.
-        Cells that failed before are tried again."""
+        Cells that failed before are tried again. Raises :class:`OutputBusyError` while another run
+        writes to the same folder."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        with _folder_lock(self.out_dir):
+            return self._run_locked()
+
+    def _run_locked(self) -> list[dict[str, Any]]:
         _repair_tail(self.results_path)
-        (self.out_dir / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
         cells = grid(self.config)
+        # the cell keys tell the report which records belong to this experiment's current settings
+        described = {**self.config.to_dict(), "cell_keys": [c.key for c in cells]}
+        (self.out_dir / CONFIG_FILE).write_text(json.dumps(described, indent=2) + "\n")
         todo = self.pending()
         bar = None
         if self.progress:
@@ -370,6 +385,42 @@ class Runner:
         futures = [self.executor.submit(run_cell, cell, self.config, threads=self.threads) for cell in cells]
         for fut in as_completed(futures):
             yield fut.result()
+
+
+class _folder_lock:
+    """An exclusive, non-blocking ``flock`` on ``<folder>/.runner.lock``, released when the process ends
+    however it ends (the kernel drops it). Where ``fcntl`` does not exist (Windows) nothing is locked."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_FILE
+        self.fh = None
+
+    def __enter__(self) -> _folder_lock:
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        self.fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "?"
+            self.fh.close()
+            self.fh = None
+            raise OutputBusyError(
+                f"another run (pid {holder}) is writing to {str(self.path.parent)!r}; wait for it to finish or "
+                "choose another output folder"
+            ) from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(str(os.getpid()))
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            self.fh.close()  # closing releases the lock
 
 
 def latest_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -277,3 +277,29 @@ def test_hyperparameter_search_on_train_only(tmp_path, method):
     assert rec["best_params"] == {"C": 10.0}
     assert 0.5 < rec["cv_score"] <= 1.0 and rec["search_seconds"] > 0
     assert rec["search"]["method"] == method
+
+
+def test_second_runner_on_same_folder_is_refused(tmp_path):
+    import fcntl
+
+    from hybrid.runner import OutputBusyError
+
+    cfg = parse_config({**TINY, "models": ["logreg"], "seeds": 1})
+    with open(tmp_path / ".runner.lock", "a+") as held:
+        held.write("4242")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(OutputBusyError, match=r"another run \(pid 4242\) is writing to"):
+            Runner(cfg, tmp_path, progress=False).run()
+    assert len(Runner(cfg, tmp_path, progress=False).run()) == 1  # free again once released
+
+
+def test_report_leaves_out_results_of_earlier_settings(tmp_path):
+    old = parse_config({**TINY, "models": ["logreg"], "seeds": 3})
+    Runner(old, tmp_path, progress=False).run()
+    new = parse_config({**TINY, "models": ["logreg"], "seeds": 2, "params": {"logreg": {"C": 0.5}}})
+    Runner(new, tmp_path, progress=False).run()
+    assert len(read_results(tmp_path)) == 5
+    report = render_report(tmp_path, plots=False)
+    assert [r["n_seeds"] for r in report["rows"]] == [2] and report["stale"] == 3
+    assert "3 older results" in (tmp_path / "summary.md").read_text()
