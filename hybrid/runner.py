@@ -209,6 +209,7 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
         elif registry_name == "mlp":
             kwargs["accelerator"] = cell.platform
         estimator = make_model(registry_name, random_state=cell.seed, **kwargs)
+        record["estimator_params"] = _jsonable(estimator.get_params(deep=False))
         space = (
             config.search.get("space", {}).get(cell.model) if config.search.get("method") != "none" else None
         )
@@ -219,6 +220,7 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
             record["best_params"] = _jsonable(search.best_params_)
             record["cv_score"] = float(search.best_score_)
             estimator = estimator.set_params(**search.best_params_)
+            record["estimator_params"] = _jsonable(estimator.get_params(deep=False))
         t0 = time.perf_counter()
         estimator.fit(data.X_train, data.y_train)
         record["fit_seconds"] = time.perf_counter() - t0

@@ -66,6 +66,9 @@ def test_records_hold_everything_the_report_needs(tiny_run):
     dressed = [r for r in records if r["model"] == "dressed"]
     assert {r["platform"] for r in dressed} == {"default"}
     assert all(r["n_qubits"] == 2 and r["circuit_executions"] > 0 for r in dressed)
+    # the exact configuration: every constructor argument of the estimator, defaults included
+    assert dressed[0]["estimator_params"]["backend"] == "default"
+    assert dressed[0]["estimator_params"]["n_layers"] == 1 and dressed[0]["estimator_params"]["lr"] == 0.05
     logreg = [r for r in records if r["model"] == "logreg"]
     assert all(r["n_params"] == 3 and r["n_qubits"] == 0 for r in logreg)
     # the result of a cell is a function of its settings and seed
