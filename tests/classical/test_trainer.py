@@ -349,3 +349,12 @@ def test_predict_accepts_rows_as_list_and_pairs(digits):
     assert torch.allclose(tr.predict(tr.model, (X[:2], y[:2])), two_rows)
     with pytest.raises(ValueError, match="data is empty"):
         tr.predict(tr.model, X[:0])
+
+
+@pytest.mark.slow
+def test_compile_with_inductor_matches_eager(digits):
+    train, _ = digits
+    a = Trainer(max_epochs=2, compile=True, accelerator="cpu").fit(_mlp(), train)
+    b = Trainer(max_epochs=2, accelerator="cpu").fit(_mlp(), train)
+    assert a.history[-1]["train_loss"] == pytest.approx(b.history[-1]["train_loss"], rel=1e-5)
+    assert torch.allclose(_params(a.model), _params(b.model), atol=1e-5)
