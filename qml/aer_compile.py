@@ -198,6 +198,7 @@ class Structure:
         self.scales = np.array([g.scale for g in rotations], dtype=float)
         self.n_gate_params = len(rotations)
         self.params = ParameterVector("t", self.n_gate_params)
+        self.word_index = {w: i for i, w in enumerate(self.words)}
         self._param_of = {}
         k = 0
         for i, g in enumerate(self.gates):
@@ -213,9 +214,6 @@ class Structure:
         """Index into :attr:`params` of the rotation at ``gates[gate_index]``."""
         return self._param_of[gate_index]
 
-    @property
-    def word_index(self) -> dict:
-        return {w: i for i, w in enumerate(self.words)}
 
     def qubit(self, wire: int) -> int:
         return self.n_wires - 1 - wire

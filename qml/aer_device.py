@@ -314,8 +314,9 @@ class AerDevice(Device):
                 qvals = structure.gate_values(np.stack([d.params for d in datas]))
                 for (i, _), vals in zip(members, self._exact_rows(structure, qvals, datas)):
                     results[exact[i]] = vals[0] if len(vals) == 1 else tuple(vals)
-        for pos in sampled:
-            results[pos] = self._execute_sampled(tapes[pos])
+        if sampled:
+            for pos, res in zip(sampled, self._sampled_results([(tapes[p], None) for p in sampled])):
+                results[pos] = res[0]
         if self.tracker.active:
             self.tracker.update(batches=1, simulations=len(tapes))
             self.tracker.record()
@@ -368,23 +369,42 @@ class AerDevice(Device):
             return tuple(r[0] if len(r) == 1 else tuple(r) for r in per_shot)
         return res[0] if len(res) == 1 else tuple(res)
 
-    def _execute_sampled(self, tape, shifted: np.ndarray | None = None):
-        """Results of a tape with shots; with ``shifted`` (rows of the tape's gate angles) one per row."""
-        shots_obj = tape.shots if tape.shots else qp.measurements.Shots(self.default_shots)
-        diag_tapes, recombine = self._diagonalised(tape)
-        rows = 1 if shifted is None else shifted.shape[0]
-        per_tape = []
-        for d in diag_tapes:
-            structure, data = self._sampled_structure(d)
-            qvals = structure.gate_values(data.params[None, :])
-            if shifted is not None:
-                # Diagonalising gates come after the tape's own gates and carry no trainable parameters.
-                extra = qvals[0, shifted.shape[1] :]
-                qvals = np.hstack([shifted, np.tile(extra, (rows, 1))])
-            samples = self._sample_rows(structure, qvals, shots_obj.total_shots)
-            per_tape.append([self._process_samples(d, s, shots_obj) for s in samples])
-        out = [recombine([pt[r] for pt in per_tape]) for r in range(rows)]
-        return out[0] if shifted is None else out
+    def _sampled_results(self, jobs) -> list[list]:
+        """Results of tapes with shots, all structures batched into one Aer run each.
+
+        ``jobs`` holds ``(tape, shifted)`` pairs: ``shifted`` is ``None`` (the tape as it is) or rows of the
+        tape's gate angles (parameter shift), one result per row. Returns, per job, the list of results.
+        """
+        plans, groups = [], {}
+        for j, (tape, shifted) in enumerate(jobs):
+            shots_obj = tape.shots if tape.shots else qp.measurements.Shots(self.default_shots)
+            diag_tapes, recombine = self._diagonalised(tape)
+            rows = 1 if shifted is None else shifted.shape[0]
+            plans.append((diag_tapes, recombine, rows, shots_obj))
+            for d_index, d in enumerate(diag_tapes):
+                structure, data = self._sampled_structure(d)
+                qvals = structure.gate_values(data.params[None, :])
+                if shifted is not None:
+                    # Diagonalising gates come after the tape's own gates and carry no trainable parameters.
+                    extra = qvals[0, shifted.shape[1] :]
+                    qvals = np.hstack([shifted, np.tile(extra, (rows, 1))])
+                key = (id(structure), shots_obj.total_shots)
+                groups.setdefault(key, (structure, shots_obj.total_shots, []))[2].append((j, d_index, qvals))
+        samples = {}
+        for structure, shots, members in groups.values():
+            out = self._sample_rows(structure, np.vstack([q for _, _, q in members]), shots)
+            start = 0
+            for j, d_index, q in members:
+                samples[(j, d_index)] = out[start : start + len(q)]
+                start += len(q)
+        results = []
+        for j, (diag_tapes, recombine, rows, shots_obj) in enumerate(plans):
+            per_diag = [
+                [self._process_samples(d, smp, shots_obj) for smp in samples[(j, d_index)]]
+                for d_index, d in enumerate(diag_tapes)
+            ]
+            results.append([recombine([pd[r] for pd in per_diag]) for r in range(rows)])
+        return results
 
     # ------------------------------------------------------------------------------------- derivatives
     def _resolve_gradient(self, config, tapes) -> str:
@@ -492,9 +512,10 @@ class AerDevice(Device):
                 values = self._exact_rows(structure, qvals, [members[k][1] for _, k in rows], linear=True)
             for pos, entries, base_row in plan:
                 jacs[pos] = self._combine(tapes[pos], entries, values, structure.meas, base_row)
-        for pos, tape in enumerate(tapes):
-            if jacs[pos] is None:
-                jacs[pos] = self._param_shift_sampled(tape)
+        sampled = [p for p in range(len(tapes)) if jacs[p] is None]
+        if sampled:
+            for pos, jac in zip(sampled, self._param_shift_sampled([tapes[p] for p in sampled])):
+                jacs[pos] = jac
         return jacs
 
     def _shift_plan(self, tape, structure, base: np.ndarray, rows: list, tag=None) -> list:
@@ -539,22 +560,32 @@ class AerDevice(Device):
                 jac[m][t] = d
         return jac
 
-    def _param_shift_sampled(self, tape) -> list:
-        if any(isinstance(m, qpm.VarianceMP) for m in tape.measurements):
+    def _param_shift_sampled(self, tapes) -> list:
+        """Parameter shift with shots: the shifted circuits of all tapes sampled in batched runs."""
+        if any(isinstance(m, qpm.VarianceMP) for t in tapes for m in t.measurements):
             raise ValueError(
                 "gradients of variances are computed without shots only; differentiate expectation "
                 "values, or drop shots"
             )
-        key, data, build = analyse_tape(qp.tape.QuantumScript(tape.operations, []), self._wire_index)
-        structure = self._cache.get(("sample",) + key, build)
-        rows: list = []
-        base = structure.gate_values(data.params[None, :])[0]
-        entries = self._shift_plan(tape, structure, base, rows)
-        if not rows:
-            return [[0.0] * len(entries) for _ in tape.measurements]
-        results = self._execute_sampled(tape, np.stack([r[0] for r in rows]))
-        values = [[res] if len(tape.measurements) == 1 else list(res) for res in results]
-        return self._combine(tape, entries, values)
+        plans, jobs = [], []
+        for tape in tapes:
+            key, data, build = analyse_tape(qp.tape.QuantumScript(tape.operations, []), self._wire_index)
+            structure = self._cache.get(("sample",) + key, build)
+            rows: list = []
+            base = structure.gate_values(data.params[None, :])[0]
+            entries = self._shift_plan(tape, structure, base, rows)
+            plans.append(entries)
+            if rows:
+                jobs.append((tape, np.stack([r[0] for r in rows])))
+        results = iter(self._sampled_results(jobs)) if jobs else iter(())
+        jacs = []
+        for tape, entries in zip(tapes, plans):
+            if not any(entries):
+                jacs.append([[np.float64(0.0)] * len(entries) for _ in tape.measurements])
+                continue
+            values = [[r] if len(tape.measurements) == 1 else list(r) for r in next(results)]
+            jacs.append(self._combine(tape, entries, values))
+        return jacs
 
     # ----------------------------------------------------------------------------------------- adjoint
     def _adjoint(self, tapes, cotangents) -> list:

@@ -225,3 +225,24 @@ def test_tracker_counts_aer_executions():
     # one forward circuit plus two shifted circuits
     assert tracker.totals["executions"] == 3
     assert dev.circuit_executions == 3
+
+
+def test_sampled_batches_and_their_gradients_run_in_one_aer_call_each():
+    n = 3
+    dev = make_device("aer.shots", n, shots=2000, seed=11)
+
+    @qp.qnode(dev, diff_method="parameter-shift")
+    def circuit(x, w):
+        qp.AngleEmbedding(x, wires=range(n))
+        qp.BasicEntanglerLayers(w, wires=range(n))
+        return [qp.expval(qp.Z(i)) for i in range(n)]
+
+    x = np.random.default_rng(0).normal(size=(8, n))
+    w = pnp.array(np.random.default_rng(1).normal(size=(1, n)), requires_grad=True)
+    values = np.stack(circuit(x, w))
+    assert dev.aer_calls == 1  # 8 tapes, one sampled run
+    exact = np.stack(qp.QNode(circuit.func, qp.device("default.qubit", wires=n))(x, w))
+    assert np.all(np.abs(values - exact) < 5 / np.sqrt(2000))
+    calls = dev.aer_calls
+    qp.jacobian(lambda w: qp.math.stack(circuit(x, w)))(w)
+    assert dev.aer_calls == calls + 2  # the forward run, then all 8 x 2 x 3 shifted circuits in one run
