@@ -105,13 +105,19 @@ class ExperimentConfig:
 
     def fingerprint(self, label: str) -> str:
         """A short hash of everything that shapes a cell's result besides its model/data set/platform/seed:
-        a rerun with changed settings recomputes instead of reusing an old result."""
-        spec = self.model_specs[label]
+        every constructor argument of the model (defaults included, so a changed default in the code also
+        counts), the data settings and the search. A rerun with changed settings recomputes instead of
+        reusing an old result."""
+        from hybrid.models import make_model
+
+        registry_name, params = self.model_specs[label]
+        full = make_model(registry_name, **params).get_params(deep=False)
+        full = {k: v for k, v in full.items() if k not in ("random_state", "backend", "accelerator")}
         search = {"method": self.search.get("method", "none")}
         if search["method"] != "none":
             search.update({k: v for k, v in self.search.items() if k != "space"})
             search["space"] = self.search.get("space", {}).get(label, {})
-        blob = json.dumps([spec[0], spec[1], self.data, search], sort_keys=True, default=str)
+        blob = json.dumps([registry_name, full, self.data, search], sort_keys=True, default=repr)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

@@ -374,11 +374,31 @@ class VQCClassifier(_QuantumClassifier):
         )
 
 
+class _InputScale(nn.Module):
+    """A trainable weight per feature, ``x_i -> w_i x_i``: the learnable encoding frequencies of the
+    re-uploading classifier."""
+
+    def __init__(self, n_features: int, init: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((n_features,), float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight
+
+
 class DRCClassifier(_QuantumClassifier):
-    """Data re-uploading classifier (Pérez-Salinas et al. 2020): the features are encoded again before
-    every trainable layer, so the model's frequency spectrum grows with ``n_layers``. Parameters as for
-    :class:`VQCClassifier`; the default width is ``ceil(n_features / 3)`` (three rotation angles per qubit),
-    at most 8."""
+    """Data re-uploading classifier (Pérez-Salinas et al. 2020): the features, scaled by trainable weights
+    ``w_i x_i``, are encoded again before every trainable layer, so the model's frequency spectrum grows
+    with ``n_layers``. The default width is ``ceil(n_features / 3)`` (three rotation angles per qubit), at
+    most 8.
+
+    Args:
+        input_scale: initial value of the trainable per-feature weights; ``None`` encodes the features
+            unscaled and untrained. The default 0.5 keeps standardised features within about one rotation
+            period; on our own generated linearly-separable / hidden-manifold / two-curves data it trained
+            better than 1.0 or 0.25.
+        others: as for :class:`VQCClassifier`.
+    """
 
     _embedding = "reupload"
 
@@ -390,11 +410,13 @@ class DRCClassifier(_QuantumClassifier):
         ansatz: str = "strongly_entangling",
         entangling: bool = True,
         shots: int | None = None,
+        input_scale: float | None = 0.5,
         max_epochs: int = 30,
         lr: float = 0.05,
         batch_size: int = 32,
         random_state=None,
     ) -> None:
+        self.input_scale = input_scale
         _quantum_init(
             self,
             n_qubits,
@@ -411,6 +433,17 @@ class DRCClassifier(_QuantumClassifier):
 
     def _default_qubits(self, n_features: int) -> int:
         return min(max(1, math.ceil(n_features / 3)), _MAX_DEFAULT_QUBITS)
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.input_scale is not None and not isinstance(self.input_scale, (int, float)):
+            raise TypeError(f"input_scale must be a number or None, got {type(self.input_scale).__name__}")
+
+    def _build(self, n_features: int, n_classes: int) -> nn.Module:
+        model = super()._build(n_features, n_classes)
+        if self.input_scale is None:
+            return model
+        return nn.Sequential(_InputScale(n_features, self.input_scale), *model)
 
 
 class IQPClassifier(_QuantumClassifier):
