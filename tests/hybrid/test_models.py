@@ -175,3 +175,16 @@ def test_same_seed_same_model_different_seed_differs(moons):
     )
     np.testing.assert_allclose(a.predict_proba(moons.X_test), b.predict_proba(moons.X_test), atol=1e-6)
     assert not np.allclose(a.predict_proba(moons.X_test), c.predict_proba(moons.X_test), atol=1e-4)
+
+
+def test_drc_trainable_input_scaling():
+    X = np.random.default_rng(0).normal(size=(12, 6)).astype(np.float32)
+    y = np.arange(12) % 2
+    scaled = make_model("drc", backend="default", n_layers=2, max_epochs=1, random_state=0).fit(X, y)
+    plain = make_model(
+        "drc", backend="default", n_layers=2, max_epochs=1, input_scale=None, random_state=0
+    ).fit(X, y)
+    # 2 qubits (6 features, 3 per qubit): circuit 2 layers x 2 wires x 3 + head Linear(2->2)
+    assert plain.n_params_ == 12 + 6
+    assert scaled.n_params_ == plain.n_params_ + 6  # one trainable weight per feature
+    np.testing.assert_allclose(scaled.module_[0].weight.detach().numpy(), 0.5, atol=0.1)
