@@ -440,16 +440,25 @@ class AerDevice(Device):
         if method == "adjoint":
             vjps = self._adjoint(tapes, cots)
         else:
-            vjps = []
-            for tape, jac, cot in zip(tapes, self._jacobians(tapes, execution_config, raw=True), cots):
-                cot_list = [cot] if len(tape.measurements) == 1 else list(cot)
-                vjps.append(
-                    tuple(
-                        np.float64(sum(np.sum(np.asarray(c) * jac[m][t]) for m, c in enumerate(cot_list)))
-                        for t in range(len(tape.trainable_params))
-                    )
-                )
+            jacs = self._jacobians(tapes, execution_config, raw=True)
+            vjps = [self._contract(t, j, c) for t, j, c in zip(tapes, jacs, cots)]
         return vjps[0] if single else tuple(vjps)
+
+    @staticmethod
+    def _contract(tape, jac, cotangent) -> np.ndarray:
+        """The VJP of one tape: ``sum_m <cotangent_m, jac[m][t]>`` for every trainable parameter ``t``.
+
+        One array per tape (not a tuple of scalars): PennyLane's torch interface then converts it to a tensor
+        once instead of once per parameter (measured: 0.4 s of 2.5 s at 8 qubits, batch 256).
+        """
+        cot_list = [cotangent] if len(tape.measurements) == 1 else list(cotangent)
+        return np.array(
+            [
+                sum(np.sum(np.asarray(c) * np.asarray(jac[m][t])) for m, c in enumerate(cot_list))
+                for t in range(len(tape.trainable_params))
+            ],
+            dtype=float,
+        )
 
     def execute_and_compute_vjp(self, circuits, cotangents, execution_config=None):
         return self.execute(circuits, execution_config), self.compute_vjp(circuits, cotangents, execution_config)
@@ -612,14 +621,7 @@ class AerDevice(Device):
     def _adjoint_fallback(self, tape, cotangents, i):
         self.last_gradient_method = "parameter-shift"
         jac = self._param_shift([tape])[0]
-        if cotangents is None:
-            return jac
-        cot = cotangents[i]
-        cot_list = [cot] if len(tape.measurements) == 1 else list(cot)
-        return tuple(
-            np.float64(sum(float(np.asarray(c)) * float(jac[m][t]) for m, c in enumerate(cot_list)))
-            for t in range(len(tape.trainable_params))
-        )
+        return jac if cotangents is None else self._contract(tape, jac, cotangents[i])
 
     def _observable_apply(self, structure, data: TapeData, m: int, psi: np.ndarray) -> np.ndarray:
         """``O_m |psi>`` for measurement ``m`` of one tape (``psi`` of shape ``(2**n,)``)."""
@@ -686,7 +688,7 @@ class AerDevice(Device):
             if cotangents is not None:
                 o = mine[0]
                 g = grads[live_pos[id(o)]] if o[3] != 0.0 else np.zeros(structure.n_params)
-                out[i] = tuple(np.float64(g[s]) for s in slots)
+                out[i] = g[slots]
             else:
                 jac = []
                 for o in mine:
