@@ -116,11 +116,20 @@ def hardware_efficient_layer(weights, wires, entangling: bool = True) -> None:
             qp.CNOT(wires=[a, b])
 
 
+def one_per_wire(n_wires: int) -> int:
+    return n_wires
+
+
+def amplitudes_of(n_wires: int) -> int:
+    return 2**n_wires
+
+
+# Module-level functions (not lambdas) so that layers holding these objects can be pickled.
 EMBEDDINGS: dict[str, Embedding] = {
-    "angle": Embedding("angle", angle_embedding, lambda n: n),
-    "amplitude": Embedding("amplitude", amplitude_embedding, lambda n: 2**n),
-    "iqp": Embedding("iqp", iqp_embedding, lambda n: n, exact_features=True),
-    "reupload": Embedding("reupload", angle_embedding, lambda n: n, reupload=True),
+    "angle": Embedding("angle", angle_embedding, one_per_wire),
+    "amplitude": Embedding("amplitude", amplitude_embedding, amplitudes_of),
+    "iqp": Embedding("iqp", iqp_embedding, one_per_wire, exact_features=True),
+    "reupload": Embedding("reupload", angle_embedding, one_per_wire, reupload=True),
 }
 
 ANSATZE: dict[str, Ansatz] = {
@@ -135,7 +144,7 @@ def get_embedding(embedding) -> Embedding:
     if isinstance(embedding, Embedding):
         return embedding
     if callable(embedding):
-        return Embedding(getattr(embedding, "__name__", "custom"), embedding, lambda n: n)
+        return Embedding(getattr(embedding, "__name__", "custom"), embedding, one_per_wire)
     if embedding not in EMBEDDINGS:
         raise ValueError(f"unknown embedding {embedding!r}; allowed: {', '.join(EMBEDDINGS)} or a callable")
     return EMBEDDINGS[embedding]

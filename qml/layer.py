@@ -75,22 +75,23 @@ class QuantumLayer(nn.Module):
         self.entangling = entangling
         self.shots = shots
         _info(backend)  # fail on an unknown name before building anything
-        self.device = make_device(
-            backend,
-            self.n_qubits,
-            shots=shots,
-            seed=seed,
-            noise=noise,
-            max_parallel_threads=max_parallel_threads,
+        self._device_args = {
+            "shots": shots,
+            "seed": seed,
+            "noise": noise,
+            "max_parallel_threads": max_parallel_threads,
             **(device_options or {}),
-        )
+        }
         self.diff_method = default_diff_method(backend, shots) if diff_method == "best" else diff_method
+        self._build_device()
 
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         shape = self.ansatz.shape(n_layers, self.n_qubits)
         init = torch.rand(shape, generator=generator, dtype=torch.float64) * 2 * math.pi
         self.weights = nn.Parameter(init)
 
+    def _build_device(self) -> None:
+        self.device = make_device(self.backend, self.n_qubits, **self._device_args)
         self._tracker = None
         if not hasattr(self.device, "circuit_executions"):
             self._tracker = qp.Tracker(self.device, persistent=True)
@@ -102,6 +103,19 @@ class QuantumLayer(nn.Module):
             diff_method=self.diff_method,
             device_vjp=self.diff_method in ("device", "adjoint") or None,
         )
+
+    def __getstate__(self) -> dict:
+        # The simulator, its compiled circuits and the QNode are rebuilt on load: pickling (torch.save,
+        # multiprocessing, scikit-learn clones of estimators) carries only settings and weights.
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        for key in ("device", "qnode", "_tracker"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._build_device()
 
     def _circuit(self, inputs, weights):
         wires = range(self.n_qubits)

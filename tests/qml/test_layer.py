@@ -136,3 +136,18 @@ def test_callables_are_accepted_as_embedding_and_ansatz():
     x = torch.rand(3, 2, dtype=torch.float64)
     np.testing.assert_allclose(layer(x).detach().numpy(), reference(layer, x), rtol=1e-8, atol=1e-10)
     assert get_ansatz("basic_entangler").shape(3, 4) == (3, 4)
+
+
+@pytest.mark.parametrize("backend", ["aer", "lightning"])
+def test_layer_pickles_and_deep_copies_with_its_weights(backend, tmp_path):
+    import copy
+    import pickle
+
+    layer = QuantumLayer(3, n_layers=1, backend=backend, seed=4)
+    x = torch.rand(2, 3, dtype=torch.float64)
+    expected = layer(x)
+    torch.save(layer, tmp_path / "layer.pt")
+    for other in (pickle.loads(pickle.dumps(layer)), copy.deepcopy(layer),
+                  torch.load(tmp_path / "layer.pt", weights_only=False)):
+        assert other.device is not layer.device  # a fresh simulator, same circuit and weights
+        torch.testing.assert_close(other(x), expected)
