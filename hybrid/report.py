@@ -305,8 +305,8 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
     md += [
         f"{len(ok)} finished cells ({len(errors)} failed) over {len({r['seed'] for r in ok})} seeds; "
         "mean ± std over seeds. Fit time is the training of the final model (a hyper-parameter search, if "
-        "any, is timed separately); inference throughput is `predict` on the whole test set after one "
-        "warm-up call; latency is `predict` on one sample.",
+        "any, is timed separately); inference throughput is `predict` on the whole test set (median of "
+        "repeated calls after one warm-up call); latency is `predict` on one sample (median of 5).",
         "",
         _markdown_table(rows),
         "",

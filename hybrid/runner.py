@@ -89,16 +89,17 @@ def library_versions() -> dict[str, str | None]:
 def _time_inference(
     estimator, X: np.ndarray, min_seconds: float = 0.2, max_repeats: int = 20
 ) -> dict[str, float]:
-    """Throughput on the whole test set and single-sample latency, after one untimed warm-up call (which
-    pays one-off costs such as circuit compilation caches)."""
+    """Throughput on the whole test set and single-sample latency: the median over repeated ``predict``
+    calls (at least 3, until ``min_seconds`` have passed), after one untimed warm-up call that pays one-off
+    costs such as circuit compilation caches. The median ignores the occasional pause (garbage collection,
+    another process) that would dominate a mean of a few short calls."""
     estimator.predict(X)
-    repeats, elapsed = 0, 0.0
-    while repeats < 2 or (elapsed < min_seconds and repeats < max_repeats):
+    calls: list[float] = []
+    while len(calls) < 3 or (sum(calls) < min_seconds and len(calls) < max_repeats):
         t0 = time.perf_counter()
         estimator.predict(X)
-        elapsed += time.perf_counter() - t0
-        repeats += 1
-    batch_seconds = elapsed / repeats
+        calls.append(time.perf_counter() - t0)
+    batch_seconds = float(np.median(calls))
     one = X[:1]
     single = []
     for _ in range(5):
