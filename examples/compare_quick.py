@@ -3,7 +3,7 @@
 Two-moons data, a logistic regression, an MLP, the dressed quantum circuit and its separable control
 (same circuit without entangling gates), 2 seeds, on PennyLane's default.qubit and qhybrid's Aer backend.
 Results are appended to results/example-quick/results.jsonl: rerun the script and finished cells are
-skipped. About a minute on 2 CPU cores.
+skipped. About 20 s on 2 quiet CPU cores.
 
     python examples/compare_quick.py
 """
