@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "parse_config": "config",
     # runner (hybrid/runner.py)
     "Cell": "runner",
+    "OutputBusyError": "runner",
     "Runner": "runner",
     "grid": "runner",
     "read_results": "runner",
@@ -69,4 +70,4 @@ if TYPE_CHECKING:  # static tools see the real names
         model_names,
     )
     from hybrid.report import format_table, render_report, summarize  # noqa: F401
-    from hybrid.runner import Cell, Runner, grid, read_results, run_cell  # noqa: F401
+    from hybrid.runner import Cell, OutputBusyError, Runner, grid, read_results, run_cell  # noqa: F401
