@@ -1,6 +1,6 @@
 """Data sets that need no download: scikit-learn's bundled sets, seeded synthetic generators (including the
-quantum-ML benchmarking families of Bowles, Ahmed & Schuld, arXiv:2403.07059), the qml-benchmarks CSV files
-shipped inside this package. (The text corpus for language models is in :mod:`classical.text`.)
+quantum-ML benchmarking families of Bowles, Ahmed & Schuld, arXiv:2403.07059) and the qml-benchmarks CSV files
+shipped inside this package (the text corpus for language models is in :mod:`classical.text`).
 
 Every tabular loader returns a :class:`DataSplit` with float32 features and int64 labels ``0 .. K-1``;
 standardisation, when asked for, is fitted on the training part only.
