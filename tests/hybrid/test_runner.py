@@ -306,3 +306,28 @@ def test_report_leaves_out_results_of_earlier_settings(tmp_path):
     report = render_report(tmp_path, plots=False)
     assert [r["n_seeds"] for r in report["rows"]] == [2] and report["stale"] == 3
     assert "3 older results" in (tmp_path / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_process_pool_jobs(tmp_path):
+    args = _args(
+        models="logreg,mlp",
+        datasets="iris,moons",
+        seeds=2,
+        jobs=2,
+        out=tmp_path,
+        no_progress=True,
+        no_plots=True,
+    )
+    assert compare_cmd.run(args) == 0
+    records = read_results(tmp_path)
+    assert len(records) == 8 and all(r["status"] == "ok" for r in records)
+
+
+@pytest.mark.slow
+def test_default_compare_finishes_in_budget(tmp_path):
+    t0 = time.monotonic()
+    assert compare_cmd.run(_args(out=tmp_path, no_progress=True)) == 0
+    assert time.monotonic() - t0 < 180
+    for name in ("summary.md", "summary.csv", "accuracy_vs_fit_time.png", "throughput_vs_qubits.png"):
+        assert (tmp_path / name).stat().st_size > 0
