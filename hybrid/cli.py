@@ -25,8 +25,16 @@ def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": sys.version.split()[0]}
-    for dist in ("qhybrid", "torch", "pennylane", "pennylane-qiskit", "qiskit", "qiskit-aer", "numpy",
-                 "scikit-learn"):
+    for dist in (
+        "qhybrid",
+        "torch",
+        "pennylane",
+        "pennylane-qiskit",
+        "qiskit",
+        "qiskit-aer",
+        "numpy",
+        "scikit-learn",
+    ):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -71,10 +79,18 @@ def _bench(args) -> int:
 
 # Subcommands implemented in their own modules: name -> (module, help, run function, add_arguments).
 _DELEGATED = {
-    "compare": ("hybrid.compare_cmd", "compare classical, quantum and hybrid models (the main job)", "run",
-                "add_arguments"),
-    "report": ("hybrid.compare_cmd", "re-render the report of a results folder", "report_main",
-               "add_report_arguments"),
+    "compare": (
+        "hybrid.compare_cmd",
+        "compare classical, quantum and hybrid models (the main job)",
+        "run",
+        "add_arguments",
+    ),
+    "report": (
+        "hybrid.compare_cmd",
+        "re-render the report of a results folder",
+        "report_main",
+        "add_report_arguments",
+    ),
     "solve": ("hybrid.solve_cmd", "QAOA / VQE beside classical references", "run", "add_arguments"),
 }
 
