@@ -263,31 +263,10 @@ class Structure:
             self.circuits["sample"] = qc
         return self.circuits["sample"]
 
-    def adjoint_forward_circuit(self) -> QuantumCircuit:
-        """Forward circuit saving the statevector after every rotation (``a{k}``) and at the end (``psi``)."""
-        if "adj_fwd" not in self.circuits:
-            qc = QuantumCircuit(self.n_wires)
-            for k, gate in enumerate(self.gates):
-                self._append_gate(qc, k)
-                if gate.slot is not None:
-                    qc.save_statevector(label=f"a{k}")
-            qc.save_statevector(label="psi")
-            self.circuits["adj_fwd"] = qc
-        return self.circuits["adj_fwd"]
-
-    def adjoint_reverse_circuit(self) -> QuantumCircuit:
-        """Reversed, inverted circuit saving the back-propagated state at every rotation (``a{k}``).
-
-        The caller prepends a ``set_statevector`` with each sample's starting state.
-        """
-        if "adj_rev" not in self.circuits:
-            qc = QuantumCircuit(self.n_wires)
-            for k in range(len(self.gates) - 1, -1, -1):
-                if self.gates[k].slot is not None:
-                    qc.save_statevector(label=f"a{k}")
-                self._append_gate(qc, k, inverse=True)
-            self.circuits["adj_rev"] = qc
-        return self.circuits["adj_rev"]
+    def adjoint_state_bytes(self) -> int:
+        """Bytes of the states one row of the adjoint method holds (forward and reverse)."""
+        n_rot = sum(1 for g in self.gates if g.slot is not None)
+        return (n_rot + 1) * 2**self.n_wires * 16 * 2
 
 
 def _pauli(word: tuple[tuple[int, str], ...], n_wires: int) -> Pauli:

@@ -46,10 +46,10 @@ from pennylane import measurements as qpm
 from pennylane.devices import Device, ExecutionConfig
 from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
 from pennylane.transforms.core import CompilePipeline
-from qiskit import QuantumCircuit
 from qiskit_aer import AerError, AerSimulator
 
-from .aer_compile import NATIVE_OPS, StructureCache, TapeData, analyse_tape
+from .aer_compile import NATIVE_OPS, StructureCache, TapeData, analyse_tape, apply_pauli_word
+from .aer_joint import JointCircuitBuilder
 
 #: Aer simulation methods this device can drive, and whether they hold a full statevector.
 AER_METHODS = ("statevector", "density_matrix", "matrix_product_state")
@@ -58,6 +58,11 @@ GRADIENT_METHODS = ("device", "adjoint", "parameter-shift", "best")
 # Aer slows down when one job carries very many parameter sets (measured: 102 -> 342 us per experiment at
 # 4 qubits); jobs are split into chunks of at most this many sets.
 _MAX_BINDS_PER_JOB = 1024
+# A forward pass keeps the states of its adjoint gradient up to this size (see _keeps_forward_states).
+_FORWARD_STATE_BYTES = 256 * 1024**2
+# Joint (batch-as-register) runs: at most this many bytes of row states per Aer experiment, and qubits.
+_JOINT_BYTES = 512 * 1024**2
+_MAX_JOINT_QUBITS = 28
 
 
 def _stopping_condition(op) -> bool:
@@ -143,6 +148,10 @@ class AerDevice(Device):
         self.aer_seconds = 0.0
         #: The gradient method of the most recent derivative computation ("adjoint" or "parameter-shift").
         self.last_gradient_method: str | None = None
+        # Forward states of the latest execute call, by (structure key, gate angles); see _keeps_forward_states.
+        self._forward_states: dict = {}
+        # Exact statevector runs simulate a whole batch as one joint circuit (see qml.aer_joint).
+        self._joint = method == "statevector" and noise_model is None
 
     @property
     def name(self) -> str:
@@ -218,8 +227,11 @@ class AerDevice(Device):
         return program
 
     # ------------------------------------------------------------------------------------------ running
-    def _run(self, circuits, binds, shots: int | None, memory: bool = False) -> list[dict]:
-        """One Aer job. Returns one data dict per (circuit, parameter set), circuit-major."""
+    def _run(self, circuits, binds, shots: int | None, memory: bool = False, rows: int | None = None) -> list[dict]:
+        """One Aer job. Returns one data dict per (circuit, parameter set), circuit-major.
+
+        ``rows``: how many circuit executions the job stands for (a joint circuit simulates many rows).
+        """
         kwargs = {"shots": shots or 1}
         if binds is not None:
             kwargs["parameter_binds"] = binds
@@ -234,9 +246,10 @@ class AerDevice(Device):
             raise RuntimeError(f"Aer failed: {result.status}")
         self.aer_calls += 1
         n = len(result.results)
-        self.circuit_executions += n
+        executed = n if rows is None else rows
+        self.circuit_executions += executed
         if self.tracker.active:
-            self.tracker.update(executions=n, aer_calls=1)
+            self.tracker.update(executions=executed, aer_calls=1)
             self.tracker.record()
         if memory:
             return [{"memory": result.get_memory(i)} for i in range(n)]
@@ -298,8 +311,54 @@ class AerDevice(Device):
 
     def _exact_rows(self, structure, qvals: np.ndarray, datas: list[TapeData], linear=False) -> list[list]:
         """Measurement values for each row of gate angles; ``datas[i]`` holds row ``i``'s coefficients."""
-        raws = self._run_rows(structure.exact_circuit(self.method), structure, qvals)
+        if self._joint:
+            raws = []
+            for rows in self._chunks(structure, len(qvals), 3 * 16 * 2**structure.n_wires, _JOINT_BYTES):
+                builder = JointCircuitBuilder(structure, qvals[rows])
+                (data,) = self._run([builder.forward(save_rotations=False)], None, None, rows=rows.stop - rows.start)
+                raws.extend(self._raws_from_states(structure, builder.split(data["psi"])))
+        else:
+            raws = self._run_rows(structure.exact_circuit(self.method), structure, qvals)
         return [self._values(structure, raw, d, linear) for raw, d in zip(raws, datas)]
+
+    @staticmethod
+    def _chunks(structure, n_rows: int, bytes_per_row: int, budget: int):
+        """Slices of rows whose joint simulation fits in ``budget`` bytes (powers of two: no padding waste)."""
+        fit = max(1, budget // max(bytes_per_row, 1))
+        fit = min(fit, 2 ** max(0, _MAX_JOINT_QUBITS - structure.n_wires))
+        size = 1 << (fit.bit_length() - 1)
+        return [slice(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
+
+    @staticmethod
+    def _raws_from_states(structure, states: np.ndarray) -> list[dict]:
+        """What the exact circuit would have saved (``e{i}``, ``p{j}``, ``s{j}``), from row states."""
+        n = structure.n_wires
+        tensor = states.reshape((len(states),) + (2,) * n)
+        expvals = np.empty((len(states), len(structure.words)))
+        for i, word in enumerate(structure.words):
+            if word:
+                applied = apply_pauli_word(tensor, word).reshape(len(states), -1)
+                expvals[:, i] = np.real(np.einsum("bi,bi->b", states.conj(), applied))
+        probs = {}
+        for j, m in enumerate(structure.meas):
+            if m.kind == "probs":
+                full = (np.abs(tensor) ** 2).reshape((len(states),) + (2,) * n)
+                others = tuple(1 + w for w in range(n) if w not in m.wires)
+                marginal = full.sum(axis=others) if others else full
+                # the remaining axes are in wire order; put them in the order the measurement asks for
+                kept = sorted(m.wires)
+                marginal = np.transpose(marginal, [0] + [1 + kept.index(w) for w in m.wires])
+                probs[j] = marginal.reshape(len(states), -1)
+        raws = []
+        for r in range(len(states)):
+            raw = {f"e{i}": expvals[r, i] for i, w in enumerate(structure.words) if w}
+            for j, m in enumerate(structure.meas):
+                if m.kind == "probs":
+                    raw[f"p{j}"] = probs[j][r]
+                elif m.kind == "state":
+                    raw[f"s{j}"] = states[r]
+            raws.append(raw)
+        return raws
 
     def execute(self, circuits, execution_config=None):
         single = isinstance(circuits, qp.tape.QuantumScript)
@@ -308,11 +367,21 @@ class AerDevice(Device):
         exact, sampled = [], []
         for pos, tape in enumerate(tapes):
             (sampled if self._shots_of(tape) else exact).append(pos)
+        self._forward_states = {}
         if exact:
-            for structure, members in self._group([tapes[p] for p in exact]).values():
+            keep = self._keeps_forward_states(execution_config, [tapes[p] for p in exact])
+            for key, (structure, members) in self._group([tapes[p] for p in exact]).items():
                 datas = [d for _, d in members]
                 qvals = structure.gate_values(np.stack([d.params for d in datas]))
-                for (i, _), vals in zip(members, self._exact_rows(structure, qvals, datas)):
+                if keep and len(datas) * structure.adjoint_state_bytes() // 2 <= _FORWARD_STATE_BYTES:
+                    raws = []
+                    for rows in self._adjoint_chunks(structure, len(qvals)):
+                        states = self._adjoint_forward(key, structure, qvals[rows], keep=True)
+                        raws.extend(self._raws_from_states(structure, states["psi"]))
+                    values = [self._values(structure, raw, d) for raw, d in zip(raws, datas)]
+                else:
+                    values = self._exact_rows(structure, qvals, datas)
+                for (i, _), vals in zip(members, values):
                     results[exact[i]] = vals[0] if len(vals) == 1 else tuple(vals)
         if sampled:
             for pos, res in zip(sampled, self._sampled_results([(tapes[p], None) for p in sampled])):
@@ -321,6 +390,21 @@ class AerDevice(Device):
             self.tracker.update(batches=1, simulations=len(tapes))
             self.tracker.record()
         return results[0] if single else tuple(results)
+
+    def _keeps_forward_states(self, config, tapes) -> bool:
+        """Whether a forward pass should keep the states an adjoint gradient of it will need.
+
+        A training step runs the forward pass, then the vector-Jacobian product; when the states are small
+        the forward run saves them, so the gradient needs one Aer run (the reversed circuits) instead of
+        two. Only the latest call's states are kept.
+        """
+        method = getattr(config, "gradient_method", None)
+        return (
+            method in ("device", "adjoint")
+            and self._adjoint_possible()
+            and all(t.trainable_params and all(isinstance(m, qpm.ExpectationMP) for m in t.measurements)
+                    for t in tapes)
+        )
 
     # ------------------------------------------------------------------------------------------- shots
     def _diagonalised(self, tape):
@@ -600,98 +684,95 @@ class AerDevice(Device):
     def _adjoint(self, tapes, cotangents) -> list:
         """Adjoint derivatives from Aer snapshots.
 
-        With ``cotangents`` (one per tape) returns VJPs: a tuple over trainable parameters. Without, returns
+        With ``cotangents`` (one per tape) returns VJPs: an array over trainable parameters. Without, returns
         jacobians ``[measurement][trainable]``.
         """
         out: list = [None] * len(tapes)
-        for structure, members in self._group(tapes).values():
-            n = structure.n_wires
-            rot = [k for k, g in enumerate(structure.gates) if g.slot is not None]
-            per_row = (len(rot) + 1) * 2**n * 16 * 2
-            if per_row > self.adjoint_memory:
+        for key, (structure, members) in self._group(tapes).items():
+            if structure.adjoint_state_bytes() > self.adjoint_memory:
                 for i, _ in members:
                     out[i] = self._adjoint_fallback(tapes[i], cotangents, i)
                 continue
-            chunk = max(1, self.adjoint_memory // per_row)
-            for start in range(0, len(members), chunk):
-                block = members[start : start + chunk]
-                self._adjoint_block(structure, rot, tapes, block, cotangents, out)
+            for rows in self._adjoint_chunks(structure, len(members)):
+                self._adjoint_block(key, structure, tapes, members[rows], cotangents, out)
         return out
+
+    def _adjoint_chunks(self, structure, n_rows: int) -> list[slice]:
+        return self._chunks(structure, n_rows, structure.adjoint_state_bytes(), self.adjoint_memory)
+
+    def _adjoint_forward(self, key, structure, qvals: np.ndarray, keep: bool = False) -> dict:
+        """Row states after every rotation (``a{i}``) and at the end (``psi``), ``(rows, 2**n)`` each.
+
+        One joint Aer experiment for the block. With ``keep`` the states stay for the gradient of the same
+        call (see :meth:`_keeps_forward_states`); a kept block is not run again.
+        """
+        cache_key = (key, qvals.tobytes())
+        if cache_key in self._forward_states:
+            return self._forward_states[cache_key]
+        builder = JointCircuitBuilder(structure, qvals)
+        (data,) = self._run([builder.forward(save_rotations=True)], None, None, rows=len(qvals))
+        states = {label: builder.split(value) for label, value in data.items()}
+        if keep:
+            self._forward_states[cache_key] = states
+        return states
+
+    def _adjoint_block(self, key, structure, tapes, block, cotangents, out) -> None:
+        n = structure.n_wires
+        datas = [d for _, d in block]
+        qvals = structure.gate_values(np.stack([d.params for d in datas]))
+        fwd = self._adjoint_forward(key, structure, qvals)
+        psi = fwd["psi"]
+        n_meas = len(structure.meas)
+        # O_m |psi_r> for every measurement and row, with each row's own coefficients.
+        applied = [self._observable_apply(structure, datas, m, psi) for m in range(n_meas)]
+        if cotangents is not None:
+            weights = np.array(
+                [[float(np.asarray(c)) for c in ([cotangents[i]] if n_meas == 1 else cotangents[i])]
+                 for i, _ in block]
+            )
+            lams = [sum(weights[:, m, None] * applied[m] for m in range(n_meas))]
+        else:
+            lams = applied
+        # One reverse experiment per cotangent vector, all rows at once.
+        builder = JointCircuitBuilder(structure, qvals)
+        circuits, norms = [], []
+        for lam in lams:
+            joint = builder.join(lam)
+            norm = float(np.linalg.norm(joint))
+            norms.append(norm)
+            if norm:
+                circuits.append(builder.reverse(joint / norm))
+        reversed_runs = iter(self._run(circuits, None, None, rows=len(block) * len(circuits)) if circuits else [])
+        grads = np.zeros((len(lams), len(block), structure.n_params))
+        for v, norm in enumerate(norms):
+            if not norm:
+                continue
+            rev = next(reversed_runs)
+            for i, gate in enumerate(structure.gates):
+                if gate.slot is None:
+                    continue
+                lam_i = builder.split(rev[f"a{i}"], normalise=False) * norm
+                overlap = np.einsum("bi,bi->b", lam_i.conj(), gate.generator.apply(fwd[f"a{i}"], n))
+                grads[v, :, gate.slot] += gate.scale * 2 * np.imag(overlap)
+        for r, (i, _) in enumerate(block):
+            slots = self._trainable_slots(tapes[i], structure)
+            if cotangents is not None:
+                out[i] = grads[0, r, slots]
+            else:
+                out[i] = [[np.float64(g) for g in grads[m, r, slots]] for m in range(n_meas)]
 
     def _adjoint_fallback(self, tape, cotangents, i):
         self.last_gradient_method = "parameter-shift"
         jac = self._param_shift([tape])[0]
         return jac if cotangents is None else self._contract(tape, jac, cotangents[i])
 
-    def _observable_apply(self, structure, data: TapeData, m: int, psi: np.ndarray) -> np.ndarray:
-        """``O_m |psi>`` for measurement ``m`` of one tape (``psi`` of shape ``(2**n,)``)."""
-        from .aer_compile import apply_pauli_word
-
+    @staticmethod
+    def _observable_apply(structure, datas: list[TapeData], m: int, psi: np.ndarray) -> np.ndarray:
+        """``O_m |psi_r>`` for measurement ``m`` and every row ``r`` (``psi``: ``(rows, 2**n)``)."""
         n = structure.n_wires
-        tensor = psi.reshape((1,) + (2,) * n)
-        out = np.zeros_like(tensor)
-        for word, c in zip(structure.meas[m].words, data.coeffs[m]):
-            out = out + c * apply_pauli_word(tensor, word)
-        return out.reshape(-1)
-
-    def _adjoint_block(self, structure, rot, tapes, block, cotangents, out) -> None:
-        n = structure.n_wires
-        qvals = structure.gate_values(np.stack([d.params for _, d in block]))
-        fwd = self._run_rows(structure.adjoint_forward_circuit(), structure, qvals)
-        # Reverse runs: one per (row, cotangent vector).
-        template = structure.adjoint_reverse_circuit()
-        circuits, binds, owners = [], [], []
-        for r, (i, data) in enumerate(block):
-            psi = np.asarray(fwd[r]["psi"], dtype=complex)
-            n_meas = len(structure.meas)
-            if cotangents is not None:
-                cot = cotangents[i]
-                cot_list = [cot] if n_meas == 1 else list(cot)
-                lam = sum(float(np.asarray(c)) * self._observable_apply(structure, data, m, psi)
-                          for m, c in enumerate(cot_list))
-                vectors = [(None, lam)]
-            else:
-                vectors = [(m, self._observable_apply(structure, data, m, psi)) for m in range(n_meas)]
-            for m, lam in vectors:
-                norm = float(np.linalg.norm(lam))
-                owners.append((r, i, m, norm))
-                if norm == 0.0:
-                    continue
-                # A fresh circuit sharing the template's instructions: copying the template deep-copies
-                # every instruction (measured 7 ms per sample at 12 qubits, against 0.6 ms for this).
-                qc = QuantumCircuit(n)
-                qc.set_statevector(lam / norm)
-                qc.compose(template, inplace=True, copy=False)
-                circuits.append(qc)
-                if structure.n_gate_params:
-                    binds.append({structure.params[j]: [qvals[r, j]] for j in range(structure.n_gate_params)})
-        rev = self._run(circuits, binds if structure.n_gate_params else None, None) if circuits else []
-        # Derivative of every rotation, for every reverse run: 2 Im <lambda_k| G_k |psi_k>.
-        live = [o for o in owners if o[3] != 0.0]
-        grads = np.zeros((len(live), structure.n_params))
-        if live:
-            rows_idx = np.array([o[0] for o in live])
-            norms = np.array([o[3] for o in live])
-            for k in rot:
-                gate = structure.gates[k]
-                psi_k = np.stack([np.asarray(fwd[r][f"a{k}"], dtype=complex) for r in rows_idx])
-                lam_k = np.stack([np.asarray(res[f"a{k}"], dtype=complex) for res in rev])
-                g_psi = gate.generator.apply(psi_k, n)
-                overlap = np.einsum("bi,bi->b", lam_k.conj(), g_psi)
-                grads[:, gate.slot] += gate.scale * 2 * norms * np.imag(overlap)
-        # Collect per tape.
-        live_pos = {id(o): j for j, o in enumerate(live)}
-        for r, (i, _) in enumerate(block):
-            tape = tapes[i]
-            slots = self._trainable_slots(tape, structure)
-            mine = [o for o in owners if o[0] == r]
-            if cotangents is not None:
-                o = mine[0]
-                g = grads[live_pos[id(o)]] if o[3] != 0.0 else np.zeros(structure.n_params)
-                out[i] = g[slots]
-            else:
-                jac = []
-                for o in mine:
-                    g = grads[live_pos[id(o)]] if o[3] != 0.0 else np.zeros(structure.n_params)
-                    jac.append([np.float64(g[s]) for s in slots])
-                out[i] = jac
+        tensor = psi.reshape((len(psi),) + (2,) * n)
+        coeffs = np.array([np.asarray(d.coeffs[m]) for d in datas])  # (rows, n_words)
+        out = np.zeros_like(psi)
+        for w, word in enumerate(structure.meas[m].words):
+            out += coeffs[:, w, None] * apply_pauli_word(tensor, word).reshape(len(psi), -1)
+        return out
