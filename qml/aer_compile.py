@@ -327,14 +327,27 @@ class StructureCache:
 
 @dataclass
 class TapeData:
-    """The values of one tape: gate parameters and, per measurement, the coefficients of its words."""
+    """The values of one tape: gate parameters and, per measurement, the coefficients of its words.
+
+    A broadcast tape (``batch_size`` B) has B rows of parameters; ``broadcast`` names the parameters that
+    vary across them (the others repeat).
+    """
 
     key: tuple
-    params: np.ndarray  # (n_params,)
+    params: np.ndarray  # (rows, n_params): rows = batch size, or 1
     coeffs: list  # per measurement: coefficient arrays (expval: (n_words,); var: (n_words,), (n_sq,))
+    batch_size: int | None = None
+    broadcast: frozenset = frozenset()
+
+    @property
+    def rows(self) -> int:
+        return self.params.shape[0]
 
 
-def _to_float(value) -> float:
+def _to_value(value):
+    """A parameter as a float, or a 1-d float array for a broadcast parameter."""
+    if getattr(value, "ndim", 0):
+        return np.real(np.asarray(qp.math.unwrap(value))).astype(float)
     # float() reads Python/NumPy scalars and 0-d torch tensors directly (about 1 us); PennyLane's generic
     # unwrapping costs about 30 us a parameter, which added up to a quarter of a batched gradient.
     try:
@@ -352,7 +365,7 @@ def analyse_tape(tape, wire_index: dict) -> tuple[tuple, TapeData, callable]:
         wires = tuple(wire_index[w] for w in op.wires)
         gate_key.append((op.name, wires))
         for d in op.data:
-            params.append(_to_float(d))
+            params.append(_to_value(d))
     meas_key = []
     coeffs = []
     for mp in tape.measurements:
@@ -380,7 +393,14 @@ def analyse_tape(tape, wire_index: dict) -> tuple[tuple, TapeData, callable]:
     def build() -> Structure:
         return _build_structure(tape, wire_index, key)
 
-    return key, TapeData(key, np.asarray(params, dtype=float), coeffs), build
+    batch = tape.batch_size
+    matrix = np.empty((batch or 1, len(params)))
+    broadcast = []
+    for j, v in enumerate(params):
+        matrix[:, j] = v
+        if isinstance(v, np.ndarray):
+            broadcast.append(j)
+    return key, TapeData(key, matrix, coeffs, batch, frozenset(broadcast)), build
 
 
 def _build_structure(tape, wire_index, key) -> Structure:

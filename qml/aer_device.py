@@ -65,6 +65,30 @@ _JOINT_BYTES = 512 * 1024**2
 _MAX_JOINT_QUBITS = 28
 
 
+def _batched_entry(per_row: np.ndarray, broadcast: bool) -> np.ndarray:
+    """A jacobian entry of a broadcast tape, laid out as the output's shape then the parameter's.
+
+    ``per_row[b]`` is sample ``b``'s derivative. By a shared parameter that is the entry itself; by a
+    broadcast one (shape ``(B,)``) only sample ``b``'s own element matters, so the entry is diagonal.
+    """
+    if not broadcast:
+        return per_row
+    batch = per_row.shape[0]
+    full = np.zeros(per_row.shape + (batch,))
+    index = np.arange(batch)
+    full[index, ..., index] = per_row
+    return full
+
+
+class _MixedVJP(tuple):
+    """A VJP whose entries differ in shape: one value per sample for broadcast parameters, a scalar for
+    shared ones. PennyLane's torch interface converts the entries one by one, but first asks
+    ``np.squeeze(vjp).shape``, which a ragged tuple cannot answer; this answers it without converting."""
+
+    def squeeze(self, axis=None):
+        return np.empty(len(self))
+
+
 def _stopping_condition(op) -> bool:
     return op.name in NATIVE_OPS
 
@@ -223,7 +247,12 @@ class AerDevice(Device):
             sample_measurements=_sample_mp,
             name=self.name,
         )
-        program.add_transform(qp.transforms.broadcast_expand)
+        # A broadcast tape arrives whole and its batch becomes rows of one Aer run (expanding it into one
+        # tape per sample cost more in PennyLane than the simulation itself). PennyLane turns full jacobians
+        # into VJPs itself only for parameters of one shape, so without device VJPs tapes are expanded.
+        config = execution_config or ExecutionConfig()
+        if config.gradient_method is not None and config.use_device_jacobian_product is False:
+            program.add_transform(qp.transforms.broadcast_expand)
         return program
 
     # ------------------------------------------------------------------------------------------ running
@@ -304,7 +333,7 @@ class AerDevice(Device):
             else:
                 state = np.asarray(raw[f"s{j}"], dtype=complex)
                 if structure.global_phase_params:
-                    phase = sum(data.params[p] for p in structure.global_phase_params)
+                    phase = sum(data.params[0, p] for p in structure.global_phase_params)
                     state = state * np.exp(-1j * phase)
                 out.append(state)
         return out
@@ -371,25 +400,65 @@ class AerDevice(Device):
         if exact:
             keep = self._keeps_forward_states(execution_config, [tapes[p] for p in exact])
             for key, (structure, members) in self._group([tapes[p] for p in exact]).items():
-                datas = [d for _, d in members]
-                qvals = structure.gate_values(np.stack([d.params for d in datas]))
-                if keep and len(datas) * structure.adjoint_state_bytes() // 2 <= _FORWARD_STATE_BYTES:
+                params, row_datas, slices = self._flatten(members)
+                qvals = structure.gate_values(params)
+                if keep and len(qvals) * structure.adjoint_state_bytes() // 2 <= _FORWARD_STATE_BYTES:
                     raws = []
                     for rows in self._adjoint_chunks(structure, len(qvals)):
                         states = self._adjoint_forward(key, structure, qvals[rows], keep=True)
                         raws.extend(self._raws_from_states(structure, states["psi"]))
-                    values = [self._values(structure, raw, d) for raw, d in zip(raws, datas)]
+                    values = [self._values(structure, raw, d) for raw, d in zip(raws, row_datas)]
                 else:
-                    values = self._exact_rows(structure, qvals, datas)
-                for (i, _), vals in zip(members, values):
-                    results[exact[i]] = vals[0] if len(vals) == 1 else tuple(vals)
+                    values = self._exact_rows(structure, qvals, row_datas)
+                for (i, data), rows in zip(members, slices):
+                    results[exact[i]] = self._assemble(data, values[rows])
         if sampled:
-            for pos, res in zip(sampled, self._sampled_results([(tapes[p], None) for p in sampled])):
-                results[pos] = res[0]
+            results_sampled = self._expanded(
+                [tapes[p] for p in sampled], lambda ts: [r[0] for r in self._sampled_results([(t, None) for t in ts])]
+            )
+            for pos, res in zip(sampled, results_sampled):
+                results[pos] = res
         if self.tracker.active:
             self.tracker.update(batches=1, simulations=len(tapes))
             self.tracker.record()
         return results[0] if single else tuple(results)
+
+    @staticmethod
+    def _flatten(members):
+        """The rows of a group: parameter matrix, one :class:`TapeData` per row, each member's row slice."""
+        row_datas, slices, start = [], [], 0
+        for _, data in members:
+            if data.rows == 1:
+                row_datas.append(data)
+            else:
+                row_datas.extend(TapeData(data.key, data.params[r : r + 1], data.coeffs) for r in range(data.rows))
+            slices.append(slice(start, start + data.rows))
+            start += data.rows
+        return np.vstack([d.params for _, d in members]), row_datas, slices
+
+    @staticmethod
+    def _assemble(data: TapeData, row_values: list):
+        """A tape's result from its rows' values: broadcast tapes stack rows along a leading axis."""
+        if data.batch_size is None:
+            vals = row_values[0]
+        else:
+            vals = [np.stack([rv[m] for rv in row_values]) for m in range(len(row_values[0]))]
+        return vals[0] if len(vals) == 1 else tuple(vals)
+
+    @staticmethod
+    def _expanded(tapes, run) -> list:
+        """``run`` on tapes with broadcast tapes split into one tape per sample, results recombined."""
+        flat, fns = [], []
+        for tape in tapes:
+            if tape.batch_size is None:
+                fns.append((len(flat), 1, None))
+                flat.append(tape)
+            else:
+                parts, fn = qp.transforms.broadcast_expand(tape)
+                fns.append((len(flat), len(parts), fn))
+                flat.extend(parts)
+        results = run(flat)
+        return [results[i] if fn is None else fn(results[i : i + n]) for i, n, fn in fns]
 
     def _keeps_forward_states(self, config, tapes) -> bool:
         """Whether a forward pass should keep the states an adjoint gradient of it will need.
@@ -467,7 +536,7 @@ class AerDevice(Device):
             plans.append((diag_tapes, recombine, rows, shots_obj))
             for d_index, d in enumerate(diag_tapes):
                 structure, data = self._sampled_structure(d)
-                qvals = structure.gate_values(data.params[None, :])
+                qvals = structure.gate_values(data.params)
                 if shifted is not None:
                     # Diagonalising gates come after the tape's own gates and carry no trainable parameters.
                     extra = qvals[0, shifted.shape[1] :]
@@ -529,20 +598,30 @@ class AerDevice(Device):
         return vjps[0] if single else tuple(vjps)
 
     @staticmethod
-    def _contract(tape, jac, cotangent) -> np.ndarray:
+    def _contract(tape, jac, cotangent):
         """The VJP of one tape: ``sum_m <cotangent_m, jac[m][t]>`` for every trainable parameter ``t``.
 
-        One array per tape (not a tuple of scalars): PennyLane's torch interface then converts it to a tensor
-        once instead of once per parameter (measured: 0.4 s of 2.5 s at 8 qubits, batch 256).
+        A broadcast parameter gets one value per sample (its own row's), any other the sum over rows.
+        Without broadcast parameters the VJP is one array (not a tuple of scalars): PennyLane's torch
+        interface then converts it once instead of once per parameter.
         """
         cot_list = [cotangent] if len(tape.measurements) == 1 else list(cotangent)
-        return np.array(
-            [
-                sum(np.sum(np.asarray(c) * np.asarray(jac[m][t])) for m, c in enumerate(cot_list))
-                for t in range(len(tape.trainable_params))
-            ],
-            dtype=float,
-        )
+        broadcast = AerDevice._broadcast_trainables(tape)
+        out = []
+        for t in range(len(tape.trainable_params)):
+            # jac[m][t] has the measurement's shape followed by the parameter's: contract the former
+            terms = sum(
+                np.tensordot(np.asarray(c, dtype=float), np.asarray(jac[m][t], dtype=float), axes=np.ndim(c))
+                for m, c in enumerate(cot_list)
+            )
+            out.append(terms if broadcast[t] else np.float64(terms))
+        return _MixedVJP(out) if any(broadcast) else np.array(out, dtype=float)
+
+    @staticmethod
+    def _broadcast_trainables(tape) -> list[bool]:
+        if tape.batch_size is None:
+            return [False] * len(tape.trainable_params)
+        return [np.ndim(p) > 0 for p in tape.get_parameters(trainable_only=True)]
 
     def execute_and_compute_vjp(self, circuits, cotangents, execution_config=None):
         return self.execute(circuits, execution_config), self.compute_vjp(circuits, cotangents, execution_config)
@@ -591,25 +670,55 @@ class AerDevice(Device):
             rows: list = []  # (shifted parameters, index of the member it belongs to)
             plan = []
             has_var = any(m.kind == "var" for m in structure.meas)
-            for k, (i, data) in enumerate(members):
-                base = structure.gate_values(data.params[None, :])[0]
-                base_row = None
-                if has_var:  # the chain rule of a variance needs the unshifted mean
-                    rows.append((base, k))
-                    base_row = len(rows) - 1
-                entries = self._shift_plan(tapes[exact_pos[i]], structure, base, rows, k)
-                plan.append((exact_pos[i], entries, base_row))
+            _, row_datas, _ = self._flatten(members)
+            row = 0
+            for i, data in members:
+                per_row = []
+                for base in structure.gate_values(data.params):
+                    base_row = None
+                    if has_var:  # the chain rule of a variance needs the unshifted mean
+                        rows.append((base, row))
+                        base_row = len(rows) - 1
+                    per_row.append((self._shift_plan(tapes[exact_pos[i]], structure, base, rows, row), base_row))
+                    row += 1
+                plan.append((exact_pos[i], data, per_row))
             values = []
             if rows:
                 qvals = np.stack([r[0] for r in rows])
-                values = self._exact_rows(structure, qvals, [members[k][1] for _, k in rows], linear=True)
-            for pos, entries, base_row in plan:
-                jacs[pos] = self._combine(tapes[pos], entries, values, structure.meas, base_row)
+                values = self._exact_rows(structure, qvals, [row_datas[r] for _, r in rows], linear=True)
+            for pos, data, per_row in plan:
+                jac_rows = [
+                    self._combine(tapes[pos], entries, values, structure.meas, base_row)
+                    for entries, base_row in per_row
+                ]
+                jacs[pos] = self._stack_jacobian(data, self._trainable_slots(tapes[pos], structure), jac_rows)
         sampled = [p for p in range(len(tapes)) if jacs[p] is None]
-        if sampled:
-            for pos, jac in zip(sampled, self._param_shift_sampled([tapes[p] for p in sampled])):
+        for pos in sampled:
+            tape = tapes[pos]
+            if tape.batch_size is None:
+                continue
+            parts, _ = qp.transforms.broadcast_expand(tape)
+            rows = self._param_shift_sampled(parts)
+            jacs[pos] = [
+                [np.stack([np.asarray(r[m][t]) for r in rows]) for t in range(len(rows[0][m]))]
+                for m in range(len(rows[0]))
+            ]
+        plain = [p for p in sampled if jacs[p] is None]
+        if plain:
+            for pos, jac in zip(plain, self._param_shift_sampled([tapes[p] for p in plain])):
                 jacs[pos] = jac
         return jacs
+
+    @staticmethod
+    def _stack_jacobian(data: TapeData, slots: list[int], jac_rows: list) -> list:
+        """A tape's jacobian ``[measurement][trainable]`` from its rows' (row ``b``'s derivative by a shared
+        parameter, or by its own element of a broadcast one)."""
+        if data.batch_size is None:
+            return jac_rows[0]
+        return [
+            [_batched_entry(np.stack([jr[m][t] for jr in jac_rows]), s in data.broadcast) for t, s in enumerate(slots)]
+            for m in range(len(jac_rows[0]))
+        ]
 
     def _shift_plan(self, tape, structure, base: np.ndarray, rows: list, tag=None) -> list:
         """Append shifted rows ``(gate angles, tag)`` for each trainable tape parameter.
@@ -665,7 +774,7 @@ class AerDevice(Device):
             key, data, build = analyse_tape(qp.tape.QuantumScript(tape.operations, []), self._wire_index)
             structure = self._cache.get(("sample",) + key, build)
             rows: list = []
-            base = structure.gate_values(data.params[None, :])[0]
+            base = structure.gate_values(data.params)[0]
             entries = self._shift_plan(tape, structure, base, rows)
             plans.append(entries)
             if rows:
@@ -684,8 +793,8 @@ class AerDevice(Device):
     def _adjoint(self, tapes, cotangents) -> list:
         """Adjoint derivatives from Aer snapshots.
 
-        With ``cotangents`` (one per tape) returns VJPs: an array over trainable parameters. Without, returns
-        jacobians ``[measurement][trainable]``.
+        With ``cotangents`` (one per tape) returns VJPs (see :meth:`_contract` for their layout). Without,
+        returns jacobians ``[measurement][trainable]``.
         """
         out: list = [None] * len(tapes)
         for key, (structure, members) in self._group(tapes).items():
@@ -693,8 +802,39 @@ class AerDevice(Device):
                 for i, _ in members:
                     out[i] = self._adjoint_fallback(tapes[i], cotangents, i)
                 continue
-            for rows in self._adjoint_chunks(structure, len(members)):
-                self._adjoint_block(key, structure, tapes, members[rows], cotangents, out)
+            params, row_datas, slices = self._flatten(members)
+            qvals = structure.gate_values(params)
+            n_meas = len(structure.meas)
+            weights = None
+            if cotangents is not None:
+                # one weight per (row, measurement): a broadcast tape's cotangents have one value per sample
+                weights = np.vstack([
+                    np.broadcast_to(
+                        np.stack([np.asarray(c, dtype=float).reshape(-1) for c in
+                                  ([cotangents[i]] if n_meas == 1 else cotangents[i])], axis=-1),
+                        (data.rows, n_meas),
+                    )
+                    for i, data in members
+                ])
+            grads = np.zeros((1 if weights is not None else n_meas, len(qvals), structure.n_params))
+            for rows in self._adjoint_chunks(structure, len(qvals)):
+                grads[:, rows] = self._adjoint_block(
+                    key, structure, qvals[rows], row_datas[rows], None if weights is None else weights[rows]
+                )
+            for (i, data), rows in zip(members, slices):
+                slots = self._trainable_slots(tapes[i], structure)
+                g = grads[:, rows][:, :, slots]  # (vectors, rows of this tape, trainable)
+                if weights is not None:
+                    broadcast = [s in data.broadcast for s in slots]
+                    vals = [g[0, :, t] if b else np.float64(g[0, :, t].sum()) for t, b in enumerate(broadcast)]
+                    out[i] = _MixedVJP(vals) if any(broadcast) else np.array(vals, dtype=float)
+                elif data.batch_size is None:
+                    out[i] = [[np.float64(v) for v in g[m, 0]] for m in range(n_meas)]
+                else:
+                    out[i] = [
+                        [_batched_entry(g[m, :, t], s in data.broadcast) for t, s in enumerate(slots)]
+                        for m in range(n_meas)
+                    ]
         return out
 
     def _adjoint_chunks(self, structure, n_rows: int) -> list[slice]:
@@ -716,24 +856,23 @@ class AerDevice(Device):
             self._forward_states[cache_key] = states
         return states
 
-    def _adjoint_block(self, key, structure, tapes, block, cotangents, out) -> None:
+    def _adjoint_block(self, key, structure, qvals, row_datas, weights) -> np.ndarray:
+        """Gradients ``(vectors, rows, n_params)`` of one block of rows by the adjoint method.
+
+        ``weights`` ``(rows, measurements)`` are the cotangents of a VJP (one back-propagated vector per
+        row); without them every measurement gets its own vector (a jacobian).
+        """
         n = structure.n_wires
-        datas = [d for _, d in block]
-        qvals = structure.gate_values(np.stack([d.params for d in datas]))
         fwd = self._adjoint_forward(key, structure, qvals)
         psi = fwd["psi"]
         n_meas = len(structure.meas)
         # O_m |psi_r> for every measurement and row, with each row's own coefficients.
-        applied = [self._observable_apply(structure, datas, m, psi) for m in range(n_meas)]
-        if cotangents is not None:
-            weights = np.array(
-                [[float(np.asarray(c)) for c in ([cotangents[i]] if n_meas == 1 else cotangents[i])]
-                 for i, _ in block]
-            )
+        applied = [self._observable_apply(structure, row_datas, m, psi) for m in range(n_meas)]
+        if weights is not None:
             lams = [sum(weights[:, m, None] * applied[m] for m in range(n_meas))]
         else:
             lams = applied
-        # One reverse experiment per cotangent vector, all rows at once.
+        # One reverse experiment per back-propagated vector, all rows at once.
         builder = JointCircuitBuilder(structure, qvals)
         circuits, norms = [], []
         for lam in lams:
@@ -742,8 +881,9 @@ class AerDevice(Device):
             norms.append(norm)
             if norm:
                 circuits.append(builder.reverse(joint / norm))
-        reversed_runs = iter(self._run(circuits, None, None, rows=len(block) * len(circuits)) if circuits else [])
-        grads = np.zeros((len(lams), len(block), structure.n_params))
+        rows = len(qvals)
+        reversed_runs = iter(self._run(circuits, None, None, rows=rows * len(circuits)) if circuits else [])
+        grads = np.zeros((len(lams), rows, structure.n_params))
         for v, norm in enumerate(norms):
             if not norm:
                 continue
@@ -754,12 +894,7 @@ class AerDevice(Device):
                 lam_i = builder.split(rev[f"a{i}"], normalise=False) * norm
                 overlap = np.einsum("bi,bi->b", lam_i.conj(), gate.generator.apply(fwd[f"a{i}"], n))
                 grads[v, :, gate.slot] += gate.scale * 2 * np.imag(overlap)
-        for r, (i, _) in enumerate(block):
-            slots = self._trainable_slots(tapes[i], structure)
-            if cotangents is not None:
-                out[i] = grads[0, r, slots]
-            else:
-                out[i] = [[np.float64(g) for g in grads[m, r, slots]] for m in range(n_meas)]
+        return grads
 
     def _adjoint_fallback(self, tape, cotangents, i):
         self.last_gradient_method = "parameter-shift"

@@ -246,3 +246,26 @@ def test_sampled_batches_and_their_gradients_run_in_one_aer_call_each():
     calls = dev.aer_calls
     qp.jacobian(lambda w: qp.math.stack(circuit(x, w)))(w)
     assert dev.aer_calls == calls + 2  # the forward run, then all 8 x 2 x 3 shifted circuits in one run
+
+
+@pytest.mark.parametrize("diff_method", ["adjoint", "parameter-shift"])
+@pytest.mark.parametrize("device_vjp", [False, True])
+def test_broadcast_jacobians_by_inputs_and_weights_match_default_qubit(diff_method, device_vjp):
+    n = 3
+
+    def circuit(x, w):
+        qp.AngleEmbedding(x, wires=range(n))
+        qp.StronglyEntanglingLayers(w, wires=range(n))
+        return qp.expval(qp.Z(0)), qp.expval(qp.X(1) @ qp.Z(2))
+
+    x = pnp.array(np.random.default_rng(0).normal(size=(5, n)), requires_grad=True)
+    w = pnp.array(np.random.default_rng(1).normal(size=(1, n, 3)), requires_grad=True)
+    ours = qp.QNode(circuit, AerDevice(n), diff_method=diff_method, device_vjp=device_vjp)
+    ref = qp.QNode(circuit, qp.device("default.qubit", wires=n), diff_method="backprop")
+
+    def stacked(q):
+        return lambda x, w: qp.math.stack(q(x, w))
+
+    close(stacked(ours)(x, w), stacked(ref)(x, w))
+    for got, want in zip(qp.jacobian(stacked(ours))(x, w), qp.jacobian(stacked(ref))(x, w)):
+        close(got, want)
