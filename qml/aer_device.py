@@ -413,10 +413,14 @@ class AerDevice(Device):
                 for (i, data), rows in zip(members, slices):
                     results[exact[i]] = self._assemble(data, values[rows])
         if sampled:
-            results_sampled = self._expanded(
-                [tapes[p] for p in sampled], lambda ts: [r[0] for r in self._sampled_results([(t, None) for t in ts])]
-            )
-            for pos, res in zip(sampled, results_sampled):
+            # Broadcast tapes run as rows of one sampled run; with a shot vector they are expanded first.
+            whole = [p for p in sampled if not tapes[p].shots.has_partitioned_shots]
+            for pos, rows in zip(whole, self._sampled_results([(tapes[p], None) for p in whole])):
+                results[pos] = rows[0] if tapes[pos].batch_size is None else self._stack_rows(rows)
+            split = [p for p in sampled if tapes[p].shots.has_partitioned_shots]
+            for pos, res in zip(split, self._expanded(
+                [tapes[p] for p in split], lambda ts: [r[0] for r in self._sampled_results([(t, None) for t in ts])]
+            )):
                 results[pos] = res
         if self.tracker.active:
             self.tracker.update(batches=1, simulations=len(tapes))
@@ -444,6 +448,13 @@ class AerDevice(Device):
         else:
             vals = [np.stack([rv[m] for rv in row_values]) for m in range(len(row_values[0]))]
         return vals[0] if len(vals) == 1 else tuple(vals)
+
+    @staticmethod
+    def _stack_rows(rows: list):
+        """One broadcast result from per-sample results (a value, or a tuple over measurements)."""
+        if isinstance(rows[0], tuple):
+            return tuple(np.stack([r[m] for r in rows]) for m in range(len(rows[0])))
+        return np.stack(rows)
 
     @staticmethod
     def _expanded(tapes, run) -> list:
@@ -532,7 +543,7 @@ class AerDevice(Device):
         for j, (tape, shifted) in enumerate(jobs):
             shots_obj = tape.shots if tape.shots else qp.measurements.Shots(self.default_shots)
             diag_tapes, recombine = self._diagonalised(tape)
-            rows = 1 if shifted is None else shifted.shape[0]
+            rows = (tape.batch_size or 1) if shifted is None else shifted.shape[0]
             plans.append((diag_tapes, recombine, rows, shots_obj))
             for d_index, d in enumerate(diag_tapes):
                 structure, data = self._sampled_structure(d)
