@@ -121,12 +121,17 @@ def main(argv=None) -> int:
     repeats = 1 if args.quick else 3
     backends = ["aer", "aer/adjoint", "aer/ps", "plugin", "lightning", "default"]
 
+    # The plugin converts and transpiles every circuit on its own, so its time is linear in the number of
+    # circuits (batch x (2 x parameters + 1)): --quick times it at batch 4 and scales to 32 (about 80 s
+    # measured directly at 32 on a quiet 2-core machine); a full run measures batch 8 and 32 directly.
+    plugin_batch = 4 if args.quick else 32
+
     def wanted(backend, n, batch):
-        if backend == "plugin":  # it transpiles every circuit: only the anchor cell (and batch 8 in full runs)
+        if backend == "plugin":
             return n == 4 and batch in ((32,) if args.quick else (8, 32))
         if args.quick:
             # the plugin's anchor cell alone takes most of a minute: keep the rest of --quick small
-            if batch == 256 and n > 4:
+            if batch == 256 and n > 8:
                 return False
             if backend in ("aer/adjoint", "aer/ps") and batch != 8:
                 return False
@@ -152,6 +157,11 @@ def main(argv=None) -> int:
                     cells.append(f"{'-':>12}")
                     continue
                 slow = backend == "plugin" or (n >= 16 and backend.startswith("aer"))
+                if backend == "plugin" and batch > plugin_batch:
+                    t = time_backend(backend, n, plugin_batch, 1, warmup=False)[0] * batch / plugin_batch
+                    results[(backend, n, batch)] = t
+                    cells.append(f"{t:>10.2f}s*")
+                    continue
                 t, c = time_backend(backend, n, batch, 1 if slow else repeats, warmup=not slow)
                 results[(backend, n, batch)] = t
                 if backend == "aer":
@@ -165,9 +175,11 @@ def main(argv=None) -> int:
     print(breakdown(12, 8))
     speedup = results[("plugin", 4, 32)] / results[("aer", 4, 32)]
     ratio = results[("aer", 12, 8)] / results[("lightning", 12, 8)]
+    if args.quick:
+        print(f"* plugin timed at batch {plugin_batch} and scaled linearly (it runs each circuit separately)")
     print(f"\naer vs plugin at 4 qubits, batch 32: {speedup:.0f}x faster (target >= 300x)")
     print(f"aer / lightning.qubit adjoint at 12 qubits, batch 8: {ratio:.2f} (target <= 2.0)")
-    print(f"RESULT speedup_vs_plugin={speedup:.1f} ratio_vs_lightning_12q={ratio:.2f}")
+    print(f"RESULT speedup_vs_plugin={speedup:.1f} ratio_vs_lightning_12q={ratio:.2f} plugin_batch_timed={plugin_batch}")
     return 0
 
 
