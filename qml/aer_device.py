@@ -1,23 +1,28 @@
 """qhybrid's batched Aer device: a PennyLane device that runs whole batches of tapes in few Aer calls.
 
-PennyLane hands a device a batch of tapes (one per input sample after broadcast expansion, or an
-optimiser's cost evaluation). The stock Qiskit plugin converts, transpiles and submits each tape on its
+PennyLane hands a device a batch of tapes (a broadcast batch of inputs, parameter-shifted copies, an
+optimiser's evaluations). The stock Qiskit plugin converts, transpiles and submits each circuit on its
 own. This device instead
 
-1. groups the tapes by *structure* (gate names, wires, measured Pauli words),
+1. groups the tapes by *structure* (gate names, wires, measured Pauli words) and turns every tape, and every
+   sample of a broadcast tape, into one *row* of gate angles,
 2. compiles each structure once into a parameterised Qiskit circuit made of gates Aer runs natively (no
    ``transpile``), cached across calls,
-3. evaluates every tape of a group as one row of ``parameter_binds`` in a single ``AerSimulator.run``.
+3. evaluates all rows of a structure in one Aer call: as ``parameter_binds`` of the cached circuit, or, on
+   the exact statevector at small widths, as one *joint* experiment whose extra qubits index the rows
+   (:mod:`qml.aer_joint`), because every Aer experiment has a fixed cost that dominates small circuits.
 
 Derivatives are computed by the device itself:
 
-* ``"adjoint"`` (exact statevector only): one forward run that saves the state after every rotation and one
-  reversed run, started with ``set_statevector`` from the cotangent-weighted observable applied to the final
-  state, that saves the back-propagated state at the same points; each derivative is
-  ``2 Im <lambda_k| G_k |psi_k>`` for the gate's generator ``G_k``. A vector-Jacobian product needs one
-  reverse run per sample, however many observables are measured.
-* ``"parameter-shift"`` (every Aer method, shots and noise included): all shifted parameter sets of all tapes
-  in one batched run, using the exact two- or four-term rule of each gate.
+* ``"adjoint"`` (exact statevector only): one joint forward experiment saves every row's state after every
+  rotation; one joint reversed experiment, started with ``set_statevector`` from the cotangent-weighted
+  observables applied to the final states, saves the back-propagated states at the same points; each
+  derivative is ``2 Im <lambda_k| G_k |psi_k>`` for the gate's generator ``G_k``. A training step (forward,
+  then vector-Jacobian product) is two Aer experiments whatever the batch size; the forward pass keeps its
+  states for the gradient when they are small.
+* ``"parameter-shift"`` (every Aer method, shots and noise included): all shifted rows of all tapes in one
+  batched run, with the exact two-term rule of each gate (controlled rotations are compiled to single-qubit
+  rotations, so no four-term rules are needed).
 * ``"device"`` / ``"best"``: adjoint where it applies and fits in memory, parameter shift otherwise;
   :attr:`AerDevice.last_gradient_method` says which ran.
 
@@ -51,9 +56,8 @@ from qiskit_aer import AerError, AerSimulator
 from .aer_compile import NATIVE_OPS, StructureCache, TapeData, analyse_tape, apply_pauli_word
 from .aer_joint import JointCircuitBuilder
 
-#: Aer simulation methods this device can drive, and whether they hold a full statevector.
+#: Aer simulation methods this device can drive.
 AER_METHODS = ("statevector", "density_matrix", "matrix_product_state")
-GRADIENT_METHODS = ("device", "adjoint", "parameter-shift", "best")
 
 # Aer slows down when one job carries very many parameter sets (measured: 102 -> 342 us per experiment at
 # 4 qubits); jobs are split into chunks of at most this many sets.
@@ -154,8 +158,8 @@ class AerDevice(Device):
         self.default_shots = shots
         self.noise_model = noise_model
         self._rng = np.random.default_rng(seed)
-        # max_parallel_experiments=0 lets Aer spread the many small experiments of a batch over the cores
-        # (the adjoint's reverse pass is one circuit per sample).
+        # max_parallel_experiments=0 lets Aer spread the many small experiments of a batch (parameter sets)
+        # over the cores.
         options = {"method": method, "precision": "double", "max_parallel_experiments": 0}
         if max_parallel_threads is not None:
             options["max_parallel_threads"] = max_parallel_threads
@@ -169,7 +173,7 @@ class AerDevice(Device):
         self._wire_index = {w: i for i, w in enumerate(self.wires)}
         self._cache = StructureCache()
         self.adjoint_memory = adjoint_memory or min(available_memory_bytes() // 4, 2 * 1024**3)
-        #: Circuits Aer has run (parameter sets), over the device's life.
+        #: Circuit executions over the device's life: parameter sets run, each row of a joint run counted.
         self.circuit_executions = 0
         #: Calls into Aer over the device's life, and the seconds spent inside them.
         self.aer_calls = 0
