@@ -130,22 +130,6 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         best = self._logits(X).argmax(dim=1).numpy()
         return self.classes_[best]
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Quantum layers hold simulator devices and QNodes, which do not pickle: keep the weights and
-        # rebuild the module on unpickling.
-        state = self.__dict__.copy()
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        module_state = state.pop("_module_state", None)
-        self.__dict__.update(state)
-        if module_state is not None:
-            self.module_ = self._build(self.n_features_in_, len(self.classes_)).to(self._device())
-            self.module_.load_state_dict(module_state)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None

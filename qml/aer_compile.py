@@ -263,11 +263,6 @@ class Structure:
             self.circuits["sample"] = qc
         return self.circuits["sample"]
 
-    def adjoint_state_bytes(self) -> int:
-        """Bytes of the states one row of the adjoint method holds (forward and reverse)."""
-        n_rot = sum(1 for g in self.gates if g.slot is not None)
-        return (n_rot + 1) * 2**self.n_wires * 16 * 2
-
 
 def _pauli(word: tuple[tuple[int, str], ...], n_wires: int) -> Pauli:
     # Pauli labels are written highest qubit first; qubit n-1-w holds wire w, so wire 0 comes first.

@@ -349,14 +349,19 @@ class AerDevice(Device):
     def _exact_rows(self, structure, qvals: np.ndarray, datas: list[TapeData], linear=False) -> list[list]:
         """Measurement values for each row of gate angles; ``datas[i]`` holds row ``i``'s coefficients."""
         if self._joint and structure.n_wires <= _JOINT_VALUES_MAX_WIRES:
-            raws = []
-            for rows in self._chunks(structure, len(qvals), 3 * 16 * 2**structure.n_wires, _JOINT_BYTES):
-                builder = JointCircuitBuilder(structure, qvals[rows])
-                (data,) = self._run([builder.forward(save_rotations=False)], None, None, rows=rows.stop - rows.start)
-                raws.extend(self._raws_from_states(structure, builder.split(data["psi"])))
+            raws = self._raws_from_states(structure, self._joint_states(structure, qvals))
         else:
             raws = self._run_rows(structure.exact_circuit(self.method), structure, qvals)
         return [self._values(structure, raw, d, linear) for raw, d in zip(raws, datas)]
+
+    def _joint_states(self, structure, qvals: np.ndarray) -> np.ndarray:
+        """Final states ``(rows, 2**n)`` of every row, from joint experiments (one per chunk of rows)."""
+        states = []
+        for rows in self._chunks(structure, len(qvals), 3 * 16 * 2**structure.n_wires, _JOINT_BYTES):
+            builder = JointCircuitBuilder(structure, qvals[rows])
+            (data,) = self._run([builder.forward()], None, None, rows=rows.stop - rows.start)
+            states.append(builder.split(data["psi"]))
+        return np.vstack(states)
 
     @staticmethod
     def _chunks(structure, n_rows: int, bytes_per_row: int, budget: int):
@@ -410,11 +415,11 @@ class AerDevice(Device):
             for key, (structure, members) in self._group([tapes[p] for p in exact]).items():
                 params, row_datas, slices = self._flatten(members)
                 qvals = structure.gate_values(params)
-                if keep and len(qvals) * structure.adjoint_state_bytes() // 2 <= _FORWARD_STATE_BYTES:
-                    raws = []
-                    for rows in self._adjoint_chunks(structure, len(qvals)):
-                        states = self._adjoint_forward(key, structure, qvals[rows], keep=True)
-                        raws.extend(self._raws_from_states(structure, states["psi"]))
+                if keep and len(qvals) * 16 * 2**structure.n_wires <= _FORWARD_STATE_BYTES:
+                    psi = self._joint_states(structure, qvals)
+                    for row, state in zip(qvals, psi):
+                        self._forward_states[(key, row.tobytes())] = state
+                    raws = self._raws_from_states(structure, psi)
                     values = [self._values(structure, raw, d) for raw, d in zip(raws, row_datas)]
                 else:
                     values = self._exact_rows(structure, qvals, row_datas)
@@ -817,7 +822,16 @@ class AerDevice(Device):
         """
         out: list = [None] * len(tapes)
         for key, (structure, members) in self._group(tapes).items():
-            if structure.adjoint_state_bytes() > self.adjoint_memory:
+            # A VJP of a single tape sums every shared parameter's derivative over the rows, which Aer does
+            # itself (an expectation value); only row-dependent rotations need saved states.
+            summable = None
+            if cotangents is not None and len(members) == 1:
+                summable = members[0][1].broadcast
+            n_saved = sum(
+                1 for g in structure.gates if g.slot is not None and (summable is None or g.slot in summable)
+            )
+            row_bytes = (n_saved + 3) * 2**structure.n_wires * 16 * 2
+            if row_bytes > self.adjoint_memory:
                 for i, _ in members:
                     out[i] = self._adjoint_fallback(tapes[i], cotangents, i)
                 continue
@@ -836,9 +850,9 @@ class AerDevice(Device):
                     for i, data in members
                 ])
             grads = np.zeros((1 if weights is not None else n_meas, len(qvals), structure.n_params))
-            for rows in self._adjoint_chunks(structure, len(qvals)):
+            for rows in self._chunks(structure, len(qvals), row_bytes, self.adjoint_memory):
                 grads[:, rows] = self._adjoint_block(
-                    key, structure, qvals[rows], row_datas[rows], None if weights is None else weights[rows]
+                    key, structure, qvals[rows], row_datas[rows], None if weights is None else weights[rows], summable
                 )
             for (i, data), rows in zip(members, slices):
                 slots = self._trainable_slots(tapes[i], structure)
@@ -856,34 +870,27 @@ class AerDevice(Device):
                     ]
         return out
 
-    def _adjoint_chunks(self, structure, n_rows: int) -> list[slice]:
-        return self._chunks(structure, n_rows, structure.adjoint_state_bytes(), self.adjoint_memory)
+    def _adjoint_forward(self, key, structure, qvals: np.ndarray) -> np.ndarray:
+        """Final states ``(rows, 2**n)``: kept by this call's forward pass, or run now."""
+        psi = [self._forward_states.get((key, row.tobytes())) for row in qvals]
+        missing = [r for r, state in enumerate(psi) if state is None]
+        if missing:
+            for r, state in zip(missing, self._joint_states(structure, qvals[missing])):
+                psi[r] = state
+        return np.stack(psi)
 
-    def _adjoint_forward(self, key, structure, qvals: np.ndarray, keep: bool = False) -> dict:
-        """Row states after every rotation (``a{i}``) and at the end (``psi``), ``(rows, 2**n)`` each.
-
-        One joint Aer experiment for the block. With ``keep`` the states stay for the gradient of the same
-        call (see :meth:`_keeps_forward_states`); a kept block is not run again.
-        """
-        cache_key = (key, qvals.tobytes())
-        if cache_key in self._forward_states:
-            return self._forward_states[cache_key]
-        builder = JointCircuitBuilder(structure, qvals)
-        (data,) = self._run([builder.forward(save_rotations=True)], None, None, rows=len(qvals))
-        states = {label: builder.split(value) for label, value in data.items()}
-        if keep:
-            self._forward_states[cache_key] = states
-        return states
-
-    def _adjoint_block(self, key, structure, qvals, row_datas, weights) -> np.ndarray:
+    def _adjoint_block(self, key, structure, qvals, row_datas, weights, summable) -> np.ndarray:
         """Gradients ``(vectors, rows, n_params)`` of one block of rows by the adjoint method.
 
         ``weights`` ``(rows, measurements)`` are the cotangents of a VJP (one back-propagated vector per
-        row); without them every measurement gets its own vector (a jacobian).
+        row); without them every measurement gets its own vector (a jacobian). The reversed experiment
+        carries each row's state and its back-propagated vector side by side (flag qubit); with
+        ``summable`` (the broadcast parameters of the block's only tape) a rotation whose angle is shared
+        by all rows and is not broadcast gets its derivative summed over rows by Aer itself, as the
+        expectation value of ``Y_flag ⊗ G``; it is put in row 0.
         """
         n = structure.n_wires
-        fwd = self._adjoint_forward(key, structure, qvals)
-        psi = fwd["psi"]
+        psi = self._adjoint_forward(key, structure, qvals)
         n_meas = len(structure.meas)
         # O_m |psi_r> for every measurement and row, with each row's own coefficients.
         applied = [self._observable_apply(structure, row_datas, m, psi) for m in range(n_meas)]
@@ -891,28 +898,34 @@ class AerDevice(Device):
             lams = [sum(weights[:, m, None] * applied[m] for m in range(n_meas))]
         else:
             lams = applied
-        # One reverse experiment per back-propagated vector, all rows at once.
-        builder = JointCircuitBuilder(structure, qvals)
-        circuits, norms = [], []
+        builder = JointCircuitBuilder(structure, qvals, pair=True)
+        rotations = [i for i, g in enumerate(structure.gates) if g.slot is not None]
+        summed = set()
+        if summable is not None:
+            summed = {i for i in rotations if structure.gates[i].slot not in summable and not builder.varies(i)}
+        circuits, scales = [], []
         for lam in lams:
-            joint = builder.join(lam)
+            joint = builder.join_pair(psi, lam)
             norm = float(np.linalg.norm(joint))
-            norms.append(norm)
-            if norm:
-                circuits.append(builder.reverse(joint / norm))
+            scales.append(norm)
+            if np.any(lam):
+                circuits.append(builder.reverse_pair(joint / norm, summed))
         rows = len(qvals)
-        reversed_runs = iter(self._run(circuits, None, None, rows=rows * len(circuits)) if circuits else [])
+        runs = iter(self._run(circuits, None, None, rows=rows * len(circuits)) if circuits else [])
         grads = np.zeros((len(lams), rows, structure.n_params))
-        for v, norm in enumerate(norms):
-            if not norm:
+        for v, (lam, norm) in enumerate(zip(lams, scales)):
+            if not np.any(lam):
                 continue
-            rev = next(reversed_runs)
-            for i, gate in enumerate(structure.gates):
-                if gate.slot is None:
-                    continue
-                lam_i = builder.split(rev[f"a{i}"], normalise=False) * norm
-                overlap = np.einsum("bi,bi->b", lam_i.conj(), gate.generator.apply(fwd[f"a{i}"], n))
-                grads[v, :, gate.slot] += gate.scale * 2 * np.imag(overlap)
+            rev = next(runs)
+            for i in rotations:
+                gate = structure.gates[i]
+                if i in summed:
+                    # <Y_flag ⊗ G> = -2 sum_r Im <lambda_r|G|psi_r> / norm^2, and each derivative is 2 Im <..>
+                    grads[v, 0, gate.slot] += gate.scale * -(norm**2) * float(np.real(rev[f"g{i}"]))
+                else:
+                    psi_i, lam_i = builder.split_pair(rev[f"a{i}"])
+                    overlap = np.einsum("bi,bi->b", lam_i.conj(), gate.generator.apply(psi_i, n))
+                    grads[v, :, gate.slot] += gate.scale * 2 * norm**2 * np.imag(overlap)
         return grads
 
     def _adjoint_fallback(self, tape, cotangents, i):

@@ -15,7 +15,9 @@ fixed Clifford gates (``RX = H RZ H``, ``RY = S RX S†``, ``IsingXX = (H⊗H) I
 ``diagonal`` natively, in time linear in the state size.
 
 Used by :class:`qml.aer_device.AerDevice` for exact statevector runs: a forward pass is one experiment with
-one saved state, an adjoint gradient one forward and one reverse experiment, whatever the batch size.
+one saved state, an adjoint gradient one forward and one reversed experiment, whatever the batch size. The
+reversed experiment pairs each row's state with its back-propagated vector on one more (flag) qubit, so the
+overlaps the gradient needs are expectation values Aer computes in place (:meth:`JointCircuitBuilder.reverse_pair`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from __future__ import annotations
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import DiagonalGate
+from qiskit.quantum_info import SparsePauliOp
 
-from .aer_compile import Structure, _pauli  # noqa: F401  (Structure for type hints)
+from .aer_compile import Generator, Structure
 
 # Clifford frames that turn a Z-type rotation into the rotation named: (before, after) gate names, per qubit.
 _FRAMES = {
@@ -58,22 +61,34 @@ def _phases(name: str, angles: np.ndarray, n_targets: int) -> np.ndarray:
 
 
 class JointCircuitBuilder:
-    """Builds joint circuits of one :class:`Structure` for a block of rows of gate angles."""
+    """Builds joint circuits of one :class:`Structure` for a block of rows of gate angles.
 
-    def __init__(self, structure: Structure, qvals: np.ndarray):
+    With ``pair`` the register has one more qubit, the *flag*, between data and index: the adjoint's
+    reversed experiment carries each row's forward state (flag 0) and back-propagated state (flag 1)
+    side by side, so ``<lambda|G|psi>`` is the expectation value of ``Y_flag ⊗ G`` (see :meth:`reverse_pair`).
+    """
+
+    def __init__(self, structure: Structure, qvals: np.ndarray, pair: bool = False):
         self.s = structure
         self.n = structure.n_wires
         self.rows = qvals.shape[0]
         self.k = index_bits(self.rows)
+        self.pair = pair
         padded = np.empty((2**self.k, qvals.shape[1]))
         padded[: self.rows] = qvals
         padded[self.rows :] = qvals[0]  # padding rows repeat row 0; their results are dropped
         self.qvals = padded
-        self.index_qubits = list(range(self.n, self.n + self.k))
+        start = self.n + int(pair)
+        self.index_qubits = list(range(start, start + self.k))
 
     @property
     def n_qubits(self) -> int:
-        return self.n + self.k
+        return self.n + int(self.pair) + self.k
+
+    def varies(self, i: int) -> bool:
+        """Whether rotation ``gates[i]`` has different angles in different rows (a multiplexed gate)."""
+        angles = self.qvals[:, self.s.param_index(i)]
+        return bool(self.k) and not np.all(angles == angles[0])
 
     def _gate(self, qc: QuantumCircuit, i: int, inverse: bool) -> None:
         gate = self.s.gates[i]
@@ -84,7 +99,7 @@ class JointCircuitBuilder:
         if inverse:
             angles = -angles
         qubits = [self.s.qubit(w) for w in gate.wires]
-        if self.k == 0 or np.all(angles == angles[0]):
+        if not self.varies(i):
             getattr(qc, gate.name)(float(angles[0]), *qubits)
             return
         before, after = _FRAMES[gate.name]
@@ -97,37 +112,63 @@ class JointCircuitBuilder:
             for q in qubits:
                 getattr(qc, name)(q)
 
-    def forward(self, save_rotations: bool) -> QuantumCircuit:
-        """Rows from ``|0>``: the final joint state ``psi``; with ``save_rotations`` also ``a{i}`` after
-        every rotation ``gates[i]``."""
+    def forward(self) -> QuantumCircuit:
+        """Rows from ``|0>``, saving the final joint state ``psi``."""
         qc = QuantumCircuit(self.n_qubits)
         if self.k:
             qc.h(self.index_qubits)
-        for i, gate in enumerate(self.s.gates):
+        for i in range(len(self.s.gates)):
             self._gate(qc, i, inverse=False)
-            if save_rotations and gate.slot is not None:
-                qc.save_statevector(label=f"a{i}")
         qc.save_statevector(label="psi")
         return qc
 
-    def reverse(self, initial: np.ndarray) -> QuantumCircuit:
-        """The inverted circuit, backwards from the joint state ``initial``, saving ``a{i}`` at every
-        rotation before undoing it."""
+    def _flagged_generator(self, generator: Generator) -> SparsePauliOp:
+        """``Y_flag ⊗ G`` on the whole register, for ``save_expectation_value``."""
+        flag = self.n
+        terms = []
+        ctrl = list(generator.ctrl)
+        # |1..1><1..1| on the controls = prod (I - Z_c) / 2 = sum over subsets S of (-1)^|S| Z_S / 2^|ctrl|
+        for mask in range(2 ** len(ctrl)):
+            subset = [ctrl[j] for j in range(len(ctrl)) if mask >> j & 1]
+            letters = ["Y"] + [p for _, p in generator.word] + ["Z"] * len(subset)
+            qubits = [flag] + [self.s.qubit(w) for w, _ in generator.word] + [self.s.qubit(w) for w in subset]
+            coeff = generator.coeff * (-1) ** len(subset) / 2 ** len(ctrl)
+            terms.append(("".join(letters), qubits, coeff))
+        return SparsePauliOp.from_sparse_list(terms, num_qubits=self.n_qubits).simplify()
+
+    def reverse_pair(self, initial: np.ndarray, summed: set[int]) -> QuantumCircuit:
+        """The inverted circuit run backwards on the paired register from the joint state ``initial``.
+
+        At rotation ``gates[i]`` it saves, for ``i`` in ``summed``, the expectation value ``g{i}`` of
+        ``Y_flag ⊗ G_i``, which is ``-2 sum_rows Im <lambda_r|G_i|psi_r> / |initial|^2`` for a normalised
+        ``initial``; for any other rotation the joint state ``a{i}`` (split it with :meth:`split_pair`).
+        """
         qc = QuantumCircuit(self.n_qubits)
         qc.set_statevector(initial)
+        everything = list(range(self.n_qubits))
         for i in range(len(self.s.gates) - 1, -1, -1):
-            if self.s.gates[i].slot is not None:
-                qc.save_statevector(label=f"a{i}")
+            gate = self.s.gates[i]
+            if gate.slot is not None:
+                if i in summed:
+                    qc.save_expectation_value(self._flagged_generator(gate.generator), everything, label=f"g{i}")
+                else:
+                    qc.save_statevector(label=f"a{i}")
             self._gate(qc, i, inverse=True)
         return qc
 
-    def split(self, joint, normalise: bool = True) -> np.ndarray:
-        """The rows' data states ``(rows, 2**n)`` from a joint state of a forward run from ``|0>``."""
-        states = np.asarray(joint, dtype=complex).reshape(2**self.k, 2**self.n)[: self.rows]
-        return states * np.sqrt(2**self.k) if normalise else states
-
-    def join(self, states: np.ndarray) -> np.ndarray:
-        """A joint state from row states ``(rows, 2**n)`` (padding rows zero); not normalised."""
-        joint = np.zeros((2**self.k, 2**self.n), dtype=complex)
-        joint[: self.rows] = states
+    def join_pair(self, psi: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """The paired joint state (not normalised) of row states ``psi`` and ``lam`` ``(rows, 2**n)``."""
+        joint = np.zeros((2**self.k, 2, 2**self.n), dtype=complex)
+        joint[: self.rows, 0] = psi
+        joint[: self.rows, 1] = lam
         return joint.reshape(-1)
+
+    def split_pair(self, joint) -> tuple[np.ndarray, np.ndarray]:
+        """Row states ``(psi, lam)`` of a paired joint state, as saved (scale them back yourself)."""
+        states = np.asarray(joint, dtype=complex).reshape(2**self.k, 2, 2**self.n)[: self.rows]
+        return states[:, 0], states[:, 1]
+
+    def split(self, joint) -> np.ndarray:
+        """The rows' data states ``(rows, 2**n)`` from the joint state of :meth:`forward`."""
+        states = np.asarray(joint, dtype=complex).reshape(2**self.k, 2**self.n)[: self.rows]
+        return states * np.sqrt(2**self.k)
