@@ -118,7 +118,7 @@ def main(argv=None) -> int:
 
     qubits = [4, 8, 12] if args.quick else [4, 8, 12, 16]
     batches = [8, 32, 256]
-    repeats = 1 if args.quick else 3
+    repeats = 3 if args.quick else 5
     backends = ["aer", "aer/adjoint", "aer/ps", "plugin", "lightning", "default"]
 
     # The plugin converts and transpiles every circuit on its own, so its time is linear in the number of
