@@ -805,6 +805,23 @@ class Trainer:
         loss_sum = torch.zeros((), dtype=torch.float64, device=self._device)
         correct = torch.zeros((), dtype=torch.long, device=self._device)
         n_seen = n_items = 0
+        # In-memory classification keeps each batch's predicted classes and scores them once per epoch:
+        # one kernel per step instead of four (compare, sum, accumulate), ~4 % of a small MLP's step.
+        deferred = ready and self._classify and self._loss_name == "cross_entropy"
+        predictions: list[torch.Tensor] = []
+        targets: list[torch.Tensor] = []
+        # Losses wait in a list and are folded into loss_sum at each finiteness check: appending a detached
+        # tensor launches no kernel, an in-place add per step did.
+        pending: list[torch.Tensor] = []
+        pending_n: list[int] = []
+
+        def fold() -> None:
+            if pending:
+                sizes = torch.tensor(pending_n, dtype=torch.float64, device=loss_sum.device)
+                loss_sum.add_((torch.stack(pending).double() * sizes).sum())
+                pending.clear()
+                pending_n.clear()
+
         check_every = self.log_every_n_steps
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
@@ -834,9 +851,13 @@ class Trainer:
                 else:
                     scaled.backward()
             n = x.shape[0]
-            loss_sum.add_(loss.detach(), alpha=n)
+            pending.append(loss.detach())
+            pending_n.append(n)
             if self._classify:
-                if self._loss_name == "cross_entropy":
+                if deferred and out.dim() == 2:
+                    predictions.append(out.argmax(-1))
+                    targets.append(y)
+                elif self._loss_name == "cross_entropy":
                     correct.add_((out.argmax(-1) == y).sum())  # integer result: no graph is recorded
                 else:
                     correct.add_(((out.detach().reshape(y.shape) > 0) == (y > 0.5)).sum())
@@ -862,6 +883,7 @@ class Trainer:
                     accel.sync()
                 self.global_step += 1
                 if self.global_step % check_every == 0:
+                    fold()
                     self._check_finite(loss_sum, epoch, batch_idx)
             for cb in batch_cbs:
                 cb.on_train_batch_end(self, self.model, loss, batch_idx)
@@ -869,6 +891,9 @@ class Trainer:
                 break
         if n_seen == 0:
             raise ValueError("train_data yielded no batches")
+        if predictions:
+            correct.add_((torch.cat(predictions) == torch.cat(targets)).sum())
+        fold()
         self._check_finite(loss_sum, epoch, None)
         if accel.kind != "cpu":
             accel.synchronize()
