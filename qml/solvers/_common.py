@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pennylane as qp
 import scipy.optimize
+from pennylane import numpy as pnp
 
 from qml.backends import backend_names
 
@@ -62,6 +63,23 @@ def executions(tracker: qp.Tracker) -> int:
 
 
 @dataclass
+def energy_functions(energy_circuit):
+    """``cost(params) -> float`` and ``value_and_grad(params) -> (float, array)`` of an energy QNode.
+
+    The gradient's forward pass supplies the value, so a gradient step costs no extra evaluation.
+    """
+
+    def cost(params):
+        return float(energy_circuit(pnp.array(params, requires_grad=False)))
+
+    def value_and_grad(params):
+        g = qp.grad(energy_circuit)
+        grad = g(pnp.array(params, requires_grad=True))
+        return float(g.forward), np.atleast_1d(np.asarray(grad, dtype=float))
+
+    return cost, value_and_grad
+
+
 class OptimizationTrace:
     """What an optimiser run leaves behind."""
 

@@ -18,6 +18,7 @@ from ._common import (
     check_int,
     check_optimizer,
     check_positive,
+    energy_functions,
     executions,
     minimize,
 )
@@ -241,13 +242,7 @@ class QAOA:
                     layers(params, p)
                     return qp.expval(hamiltonian)
 
-                def cost(params):
-                    return float(energy_circuit(pnp.array(params, requires_grad=False)))
-
-                def value_and_grad(params):
-                    g = qp.grad(energy_circuit)
-                    grad = g(pnp.array(params, requires_grad=True))
-                    return float(g.forward), np.asarray(grad, dtype=float)
+                cost, value_and_grad = energy_functions(energy_circuit)
 
                 before, t_depth = executions(tracker), time.perf_counter()
                 trace = minimize(

@@ -7,11 +7,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pennylane as qp
-from pennylane import numpy as pnp
 
 from qml.backends import default_diff_method, make_device
 
-from ._common import check_backend, check_int, check_optimizer, check_positive, executions, minimize
+from ._common import (
+    check_backend,
+    check_int,
+    check_optimizer,
+    check_positive,
+    energy_functions,
+    executions,
+    minimize,
+)
 from .problems import HamiltonianProblem
 
 #: Ansatz names VQE accepts.
@@ -172,13 +179,7 @@ class VQE:
             body(params)
             return qp.expval(hamiltonian)
 
-        def cost(params):
-            return float(energy_circuit(pnp.array(params, requires_grad=False)))
-
-        def value_and_grad(params):
-            g = qp.grad(energy_circuit)
-            grad = g(pnp.array(params, requires_grad=True))
-            return float(g.forward), np.atleast_1d(np.asarray(grad, dtype=float))
+        cost, value_and_grad = energy_functions(energy_circuit)
 
         with qp.Tracker(dev) as tracker:
             trace = minimize(
