@@ -62,7 +62,6 @@ def executions(tracker: qp.Tracker) -> int:
     return int(tracker.totals.get("executions", 0))
 
 
-@dataclass
 def energy_functions(energy_circuit):
     """``cost(params) -> float`` and ``value_and_grad(params) -> (float, array)`` of an energy QNode.
 
@@ -80,6 +79,7 @@ def energy_functions(energy_circuit):
     return cost, value_and_grad
 
 
+@dataclass
 class OptimizationTrace:
     """What an optimiser run leaves behind."""
 
