@@ -107,8 +107,7 @@ class QuantumLayer(nn.Module):
     def __getstate__(self) -> dict:
         # The simulator, its compiled circuits and the QNode are rebuilt on load: pickling (torch.save,
         # multiprocessing, scikit-learn clones of estimators) carries only settings and weights.
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
-        state = dict(state)
+        state = dict(self.__dict__)
         for key in ("device", "qnode", "_tracker"):
             state.pop(key, None)
         return state
