@@ -200,10 +200,14 @@ class Structure:
         self.params = ParameterVector("t", self.n_gate_params)
         self.word_index = {w: i for i, w in enumerate(self.words)}
         self._param_of = {}
+        #: tape parameter -> [(index into params, gate)] of the rotations it drives (a controlled rotation
+        #: compiles to two), for the parameter-shift rule.
+        self.rotations_of: dict[int, list[tuple[int, Gate]]] = {}
         k = 0
         for i, g in enumerate(self.gates):
             if g.slot is not None:
                 self._param_of[i] = k
+                self.rotations_of.setdefault(g.slot, []).append((k, g))
                 k += 1
 
     def gate_values(self, tape_params: np.ndarray) -> np.ndarray:

@@ -752,14 +752,10 @@ class AerDevice(Device):
         per trainable parameter, the ``(coefficient, row index)`` terms (none for a global phase, which no
         measured quantity depends on).
         """
-        gates_of: dict = {}
-        for i, g in enumerate(structure.gates):
-            if g.slot is not None:
-                gates_of.setdefault(g.slot, []).append((structure.param_index(i), g))
         entries = []
         for slot in self._trainable_slots(tape, structure):
             terms = []
-            for j, gate in gates_of.get(slot, []):
+            for j, gate in structure.rotations_of.get(slot, []):
                 for c, s in gate.generator.shift_rule():
                     shifted = base.copy()
                     shifted[j] += s
