@@ -34,7 +34,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pennylane as qp  # noqa: E402
 import torch  # noqa: E402
 
-from qml import QuantumLayer  # noqa: E402
+from qhybrid.qml import QuantumLayer  # noqa: E402
 
 N_LAYERS = 2
 

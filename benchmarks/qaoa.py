@@ -32,9 +32,9 @@ import numpy as np  # noqa: E402
 import pennylane as qp  # noqa: E402
 import scipy.optimize  # noqa: E402
 
-from classical import solvers as cs  # noqa: E402
-from qml.backends import make_device  # noqa: E402
-from qml.solvers import QAOA, MaxCut, linear_ramp, qaoa_circuit  # noqa: E402
+from qhybrid.classical import solvers as cs  # noqa: E402
+from qhybrid.qml.backends import make_device  # noqa: E402
+from qhybrid.qml.solvers import QAOA, MaxCut, linear_ramp, qaoa_circuit  # noqa: E402
 
 
 def _row(n, method, p, exp_ratio, best_ratio, evals, seconds):

@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
 
-from classical import GPT, MLP, GPTConfig, Trainer, set_threads
-from classical.text import CharLMDataset, CharTokenizer, load_corpus
+from qhybrid.classical import GPT, MLP, GPTConfig, Trainer, set_threads
+from qhybrid.classical.text import CharLMDataset, CharTokenizer, load_corpus
 
 SEED = 0
 

@@ -67,8 +67,8 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'classical' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"classical.{module}"), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
@@ -78,21 +78,21 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static tools see the real names
-    from classical.accelerators import (  # noqa: F401
+    from qhybrid.classical.accelerators import (  # noqa: F401
         Accelerator,
         available_accelerators,
         describe,
         resolve_accelerator,
         set_threads,
     )
-    from classical.callbacks import (  # noqa: F401
+    from qhybrid.classical.callbacks import (  # noqa: F401
         Callback,
         EarlyStopping,
         LRMonitor,
         ModelCheckpoint,
         ProgressBar,
     )
-    from classical.compression import (  # noqa: F401
+    from qhybrid.classical.compression import (  # noqa: F401
         Int8Linear,
         compression_report,
         format_table,
@@ -102,7 +102,7 @@ if TYPE_CHECKING:  # static tools see the real names
         quantize_int8,
         torchao_available,
     )
-    from classical.data import (  # noqa: F401
+    from qhybrid.classical.data import (  # noqa: F401
         DataSplit,
         dataset_names,
         load_dataset,
@@ -110,7 +110,7 @@ if TYPE_CHECKING:  # static tools see the real names
         make_split,
         qmlb_names,
     )
-    from classical.distributed import (  # noqa: F401
+    from qhybrid.classical.distributed import (  # noqa: F401
         Pipeline,
         cleanup,
         full_state_dict,
@@ -118,6 +118,6 @@ if TYPE_CHECKING:  # static tools see the real names
         shard_model,
         split_sequential,
     )
-    from classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters  # noqa: F401
-    from classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus  # noqa: F401
-    from classical.trainer import NonFiniteLossError, Trainer, seed_everything  # noqa: F401
+    from qhybrid.classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters  # noqa: F401
+    from qhybrid.classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus  # noqa: F401
+    from qhybrid.classical.trainer import NonFiniteLossError, Trainer, seed_everything  # noqa: F401

@@ -12,7 +12,7 @@ TPU detection imports nothing at ``import classical``. It happens on first use, 
 
 Example::
 
-    >>> from classical import resolve_accelerator
+    >>> from qhybrid.classical import resolve_accelerator
     >>> acc = resolve_accelerator("cpu")
     >>> acc.kind, str(acc.device)
     ('cpu', 'cpu')

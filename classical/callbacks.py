@@ -16,7 +16,7 @@ callback needs to resume exactly (best score, patience counter) goes through ``s
 
 Example::
 
-    >>> from classical import EarlyStopping, ModelCheckpoint, Trainer
+    >>> from qhybrid.classical import EarlyStopping, ModelCheckpoint, Trainer
     >>> trainer = Trainer(max_epochs=50, callbacks=[EarlyStopping("val_loss", patience=3),
     ...                                             ModelCheckpoint("ckpt", monitor="val_acc", mode="max")])
 """
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from classical.trainer import Trainer
+    from qhybrid.classical.trainer import Trainer
 
 __all__ = ["Callback", "EarlyStopping", "LRMonitor", "ModelCheckpoint", "ProgressBar"]
 

@@ -16,8 +16,8 @@ report measures instead of promising.
 Example::
 
     >>> import torch
-    >>> from classical import MLP
-    >>> from classical.compression import model_size_bytes, prune_linear, quantize_int8
+    >>> from qhybrid.classical import MLP
+    >>> from qhybrid.classical.compression import model_size_bytes, prune_linear, quantize_int8
     >>> model = MLP(64, 10, hidden=(256, 256))
     >>> small = prune_linear(model, amount=0.5)
     >>> [m.out_features for m in small.net if isinstance(m, torch.nn.Linear)]

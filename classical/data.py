@@ -225,7 +225,7 @@ def _load_bundled(name: str):
 def _qmlb_root():
     # resolved from the regular package ``classical`` (the data folder itself is not a package), so it
     # works from a source tree, an editable install and a wheel alike
-    return importlib.resources.files("classical") / "datasets" / "qml_benchmarks"
+    return importlib.resources.files("qhybrid.classical") / "datasets" / "qml_benchmarks"
 
 
 def qmlb_names() -> list[str]:

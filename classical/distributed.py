@@ -17,8 +17,8 @@ Teardown matters: a gloo process that exits with live communicators aborted abou
 
 Example (two CPU processes; ``train`` must be importable, i.e. defined at module level)::
 
-    from classical import MLP, Trainer
-    from classical.distributed import launch
+    from qhybrid.classical import MLP, Trainer
+    from qhybrid.classical.distributed import launch
 
     def train(X, y):
         trainer = Trainer(max_epochs=5, batch_size=32, strategy="ddp").fit(MLP(64, 10), (X, y))
@@ -43,7 +43,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from classical.accelerators import set_threads
+from qhybrid.classical.accelerators import set_threads
 
 __all__ = ["Pipeline", "cleanup", "free_port", "full_state_dict", "launch", "shard_model", "split_sequential"]
 

@@ -5,7 +5,7 @@ Each is a plain ``torch.nn.Module`` with no training logic inside; :class:`class
 Example::
 
     >>> import torch
-    >>> from classical import GPT, GPTConfig
+    >>> from qhybrid.classical import GPT, GPTConfig
     >>> model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16))
     >>> model(torch.zeros(2, 8, dtype=torch.long)).shape
     torch.Size([2, 8, 11])

@@ -5,7 +5,7 @@ CPython in ``pydoc_data/topics.py`` (about 0.5 MB of English prose and code).
 
 Example::
 
-    >>> from classical.text import CharTokenizer, load_corpus
+    >>> from qhybrid.classical.text import CharTokenizer, load_corpus
     >>> tok = CharTokenizer.fit("hello")
     >>> tok.decode(tok.encode("hole"))
     'hole'

@@ -56,7 +56,7 @@ A non-finite training loss stops the run with :class:`NonFiniteLossError`; check
 Example::
 
     >>> from sklearn.datasets import load_digits
-    >>> from classical import MLP, Trainer
+    >>> from qhybrid.classical import MLP, Trainer
     >>> X, y = load_digits(return_X_y=True)
     >>> trainer = Trainer(max_epochs=2, batch_size=64).fit(MLP(64, 10), (X / 16, y))
     >>> trainer.history[-1]["train_acc"] > 0.8
@@ -84,8 +84,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from classical.accelerators import Accelerator, resolve_accelerator
-from classical.callbacks import Callback, ModelCheckpoint
+from qhybrid.classical.accelerators import Accelerator, resolve_accelerator
+from qhybrid.classical.callbacks import Callback, ModelCheckpoint
 
 __all__ = ["NonFiniteLossError", "Trainer", "seed_everything"]
 
@@ -601,7 +601,7 @@ class Trainer:
         model = model.to(self._device)
         if distributed:
             if self.strategy == "fsdp":
-                from classical.distributed import shard_model
+                from qhybrid.classical.distributed import shard_model
 
                 shard_model(model)
             else:
@@ -631,7 +631,7 @@ class Trainer:
 
     def _raw_state(self) -> dict[str, torch.Tensor]:
         if self._sharded():
-            from classical.distributed import full_state_dict
+            from qhybrid.classical.distributed import full_state_dict
 
             return full_state_dict(self.model)
         return self.model.state_dict()

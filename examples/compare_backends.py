@@ -8,7 +8,7 @@ classical MLP as a reference line. About a minute on 2 CPU cores.
     python examples/compare_backends.py
 """
 
-from hybrid import Runner, parse_config, render_report
+from qhybrid.hybrid import Runner, parse_config, render_report
 
 widths = (2, 4, 6)
 config = parse_config(

@@ -8,7 +8,7 @@ skipped. About 20 s on 2 quiet CPU cores.
     python examples/compare_quick.py
 """
 
-from hybrid import Runner, parse_config, render_report
+from qhybrid.hybrid import Runner, parse_config, render_report
 
 config = parse_config(
     {

@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-from classical import (
+from qhybrid.classical import (
     MLP,
     Trainer,
     compression_report,

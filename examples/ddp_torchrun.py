@@ -14,7 +14,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from classical import MLP, Trainer, cleanup, launch, load_dataset, set_threads
+from qhybrid.classical import MLP, Trainer, cleanup, launch, load_dataset, set_threads
 
 BATCH_PER_RANK = 32
 

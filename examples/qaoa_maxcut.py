@@ -19,8 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 
-from classical import solvers as cs  # noqa: E402
-from qml.solvers import QAOA, MaxCut  # noqa: E402
+from qhybrid.classical import solvers as cs  # noqa: E402
+from qhybrid.qml.solvers import QAOA, MaxCut  # noqa: E402
 
 
 def main() -> None:

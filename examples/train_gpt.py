@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from classical import (
+from qhybrid.classical import (
     GPT,
     GPTConfig,
     LRMonitor,

@@ -9,7 +9,7 @@ the best checkpoint kept, a progress bar, CSV/JSON logs. Prints test accuracy (t
 import argparse
 import time
 
-from classical import (
+from qhybrid.classical import (
     EarlyStopping,
     LRMonitor,
     ModelCheckpoint,

@@ -19,8 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from classical import solvers as cs  # noqa: E402
-from qml.solvers import VQE, h2  # noqa: E402
+from qhybrid.classical import solvers as cs  # noqa: E402
+from qhybrid.qml.solvers import VQE, h2  # noqa: E402
 
 
 def main() -> None:

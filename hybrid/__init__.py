@@ -45,8 +45,8 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'hybrid' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"hybrid.{module}"), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
@@ -56,8 +56,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static tools see the real names
-    from hybrid.config import ExperimentConfig, default_config, load_config, parse_config  # noqa: F401
-    from hybrid.models import (  # noqa: F401
+    from qhybrid.hybrid.config import ExperimentConfig, default_config, load_config, parse_config  # noqa: F401
+    from qhybrid.hybrid.models import (  # noqa: F401
         DRCClassifier,
         DressedQuantumClassifier,
         HybridMLPClassifier,
@@ -69,5 +69,5 @@ if TYPE_CHECKING:  # static tools see the real names
         model_family,
         model_names,
     )
-    from hybrid.report import format_table, render_report, summarize  # noqa: F401
-    from hybrid.runner import Cell, OutputBusyError, Runner, grid, read_results, run_cell  # noqa: F401
+    from qhybrid.hybrid.report import format_table, render_report, summarize  # noqa: F401
+    from qhybrid.hybrid.runner import Cell, OutputBusyError, Runner, grid, read_results, run_cell  # noqa: F401

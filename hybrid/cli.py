@@ -43,8 +43,8 @@ def _versions() -> dict:
 
 
 def _info(args) -> int:
-    import classical.accelerators as acc
-    from qml.backends import describe_backends
+    import qhybrid.classical.accelerators as acc
+    from qhybrid.qml.backends import describe_backends
 
     info = {"versions": _versions(), "backends": describe_backends(), "accelerators": acc.describe()}
     if args.json:
@@ -80,18 +80,18 @@ def _bench(args) -> int:
 # Subcommands implemented in their own modules: name -> (module, help, run function, add_arguments).
 _DELEGATED = {
     "compare": (
-        "hybrid.compare_cmd",
+        "qhybrid.hybrid.compare_cmd",
         "compare classical, quantum and hybrid models (the main job)",
         "run",
         "add_arguments",
     ),
     "report": (
-        "hybrid.compare_cmd",
+        "qhybrid.hybrid.compare_cmd",
         "re-render the report of a results folder",
         "report_main",
         "add_report_arguments",
     ),
-    "solve": ("hybrid.solve_cmd", "QAOA / VQE beside classical references", "run", "add_arguments"),
+    "solve": ("qhybrid.hybrid.solve_cmd", "QAOA / VQE beside classical references", "run", "add_arguments"),
 }
 
 

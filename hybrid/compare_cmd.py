@@ -75,7 +75,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace):
     """The validated experiment of a ``compare`` command line."""
-    from hybrid.config import default_raw, parse_config, read_toml
+    from qhybrid.hybrid.config import default_raw, parse_config, read_toml
 
     if getattr(args, "config", None):
         raw, source = read_toml(args.config), str(args.config)
@@ -98,7 +98,7 @@ def build_config(args: argparse.Namespace):
 
 
 def _print_report(out: Path, plots: bool) -> None:
-    from hybrid.report import render_report
+    from qhybrid.hybrid.report import render_report
 
     report = render_report(out, plots=plots)
     print(report["table"])
@@ -112,7 +112,7 @@ def _print_report(out: Path, plots: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``qhybrid compare``: validate, run (resuming), print the table and write the report."""
-    from hybrid.runner import Runner
+    from qhybrid.hybrid.runner import Runner
 
     config = build_config(args)
     jobs = getattr(args, "jobs", 1) or 1
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         # spawn: forked children would inherit torch/Aer thread pools in a state they cannot use
         executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
     runner = Runner(config, out, executor=executor, progress=not getattr(args, "no_progress", False))
-    from hybrid.runner import grid
+    from qhybrid.hybrid.runner import grid
 
     n_all, n_todo = len(grid(config)), len(runner.pending())
     print(

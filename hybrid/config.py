@@ -96,7 +96,7 @@ class ExperimentConfig:
 
     def platforms(self, label: str) -> list[str]:
         """Backends or accelerators the model ``label`` runs on in this experiment."""
-        from hybrid.models import model_family
+        from qhybrid.hybrid.models import model_family
 
         registry_name = self.model_specs[label][0]
         if model_family(registry_name) != "classical":
@@ -108,7 +108,7 @@ class ExperimentConfig:
         every constructor argument of the model (defaults included, so a changed default in the code also
         counts), the data settings and the search. A rerun with changed settings recomputes instead of
         reusing an old result."""
-        from hybrid.models import make_model
+        from qhybrid.hybrid.models import make_model
 
         registry_name, params = self.model_specs[label]
         full = make_model(registry_name, **params).get_params(deep=False)
@@ -140,7 +140,7 @@ def _str_list(value: Any, key: str) -> list[str]:
 
 
 def _check_backends(backends: list[str]) -> None:
-    from qml import backend_names
+    from qhybrid.qml import backend_names
 
     allowed = backend_names()
     for b in backends:
@@ -149,7 +149,7 @@ def _check_backends(backends: list[str]) -> None:
 
 
 def _check_accelerators(accelerators: list[str]) -> None:
-    from classical.accelerators import available_accelerators, resolve_accelerator
+    from qhybrid.classical.accelerators import available_accelerators, resolve_accelerator
 
     for a in accelerators:
         try:
@@ -163,8 +163,8 @@ def _check_accelerators(accelerators: list[str]) -> None:
 
 def _check_shots(specs: dict[str, tuple[str, dict]], backends: list[str]) -> None:
     """Sampling backends need shots and exact ones refuse them: try each pairing on a 1-qubit device."""
-    from hybrid.models import model_family
-    from qml import make_device
+    from qhybrid.hybrid.models import model_family
+    from qhybrid.qml import make_device
 
     for label, (registry_name, params) in specs.items():
         if model_family(registry_name) == "classical":
@@ -179,7 +179,7 @@ def _check_shots(specs: dict[str, tuple[str, dict]], backends: list[str]) -> Non
 
 
 def _check_model_params(label: str, registry_name: str, params: dict, where: str) -> None:
-    from hybrid.models import make_model
+    from qhybrid.hybrid.models import make_model
 
     probe = make_model(registry_name)
     allowed = sorted(k for k in probe.get_params(deep=False) if k != "random_state")
@@ -198,8 +198,8 @@ def _check_model_params(label: str, registry_name: str, params: dict, where: str
 
 def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
     """Validate a configuration given as a dict (the parsed TOML) and return an :class:`ExperimentConfig`."""
-    from classical.data import dataset_names
-    from hybrid.models import model_names
+    from qhybrid.classical.data import dataset_names
+    from qhybrid.hybrid.models import model_names
 
     if not isinstance(raw, dict):
         raise TypeError(f"{source}: a configuration must be a table (dict), got {type(raw).__name__}")
@@ -283,7 +283,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
         _fail(f"'data' must be a table, got {data!r}")
     _check_keys(data, _DATA_KEYS, "[data]")
     if data:
-        from classical.data import load_dataset
+        from qhybrid.classical.data import load_dataset
 
         try:  # validates types and ranges cheaply on the smallest bundled set
             load_dataset(

@@ -18,7 +18,7 @@ arXiv:2403.07059):
 * ``<name>-sep``: the same model with ``entangling=False`` (no two-qubit gates), the control that shows
   whether entanglement matters.
 
->>> from hybrid.models import make_model
+>>> from qhybrid.hybrid.models import make_model
 >>> clf = make_model("dressed", backend="default", n_qubits=2, max_epochs=2, random_state=0)
 >>> clf.fit([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.2]], [0, 1, 0, 1]).predict([[0.0, 1.0]]).shape
 (1,)
@@ -163,7 +163,7 @@ def _train(
 
     The same fixed budget for every model is what makes the runner's timings comparable.
     """
-    from classical.trainer import Trainer
+    from qhybrid.classical.trainer import Trainer
 
     trainer = Trainer(
         max_epochs=int(max_epochs),
@@ -210,12 +210,12 @@ class MLPClassifier(_TorchClassifier):
         self.random_state = random_state
 
     def _device(self) -> torch.device:
-        from classical.accelerators import resolve_accelerator
+        from qhybrid.classical.accelerators import resolve_accelerator
 
         return resolve_accelerator(self.accelerator).device
 
     def _build(self, n_features: int, n_classes: int) -> nn.Module:
-        from classical.models import MLP
+        from qhybrid.classical.models import MLP
 
         return MLP(n_features, n_classes, hidden=tuple(self.hidden), activation=self.activation)
 
@@ -239,7 +239,7 @@ def _embedding(name: str, n_features: int, n_qubits: int):
     """The layer's own embedding when each feature has a wire; the dense angle encoding otherwise."""
     if n_features <= n_qubits:
         return name
-    from qml.circuits import Embedding
+    from qhybrid.qml.circuits import Embedding
 
     return Embedding(f"dense_{name}", _dense_angle, _three_per_wire, reupload=name == "reupload")
 
@@ -274,7 +274,7 @@ class _QuantumClassifier(_TorchClassifier):
         return min(n_features, _MAX_DEFAULT_QUBITS)
 
     def _make_layer(self, n_inputs: int, n_qubits: int, embedding: str) -> nn.Module:
-        from qml import QuantumLayer
+        from qhybrid.qml import QuantumLayer
 
         return QuantumLayer(
             n_inputs,
@@ -552,7 +552,7 @@ class HybridMLPClassifier(DressedQuantumClassifier):
         )
 
     def _encoder(self, n_features: int, n_qubits: int) -> nn.Module:
-        from classical.models import MLP
+        from qhybrid.classical.models import MLP
 
         return MLP(n_features, n_qubits, hidden=tuple(self.hidden), activation="relu")
 

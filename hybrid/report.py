@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.runner import CONFIG_FILE, latest_records, read_results
+from qhybrid.hybrid.runner import CONFIG_FILE, latest_records, read_results
 
 __all__ = ["format_table", "render_report", "summarize"]
 

@@ -8,7 +8,7 @@ run already finished, so an interrupted run resumes where it stopped. Cells can 
 ``concurrent.futures`` interface (``submit`` returning futures): a process pool here, a distributed
 executor (Dask, Ray, an MPI pool) later, without changing the cell code.
 
->>> from hybrid.config import parse_config
+>>> from qhybrid.hybrid.config import parse_config
 >>> cfg = parse_config({"models": ["logreg"], "datasets": ["iris"], "seeds": 1})
 >>> [c.key for c in grid(cfg)]  # doctest: +ELLIPSIS
 ['logreg|iris|cpu|0|...']
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.config import ExperimentConfig
+from qhybrid.hybrid.config import ExperimentConfig
 
 __all__ = ["Cell", "OutputBusyError", "Runner", "grid", "library_versions", "read_results", "run_cell"]
 
@@ -156,7 +156,7 @@ def _warm_up() -> None:
     global _WARMED_UP
     if _WARMED_UP:
         return
-    from hybrid.models import MLPClassifier, make_model
+    from qhybrid.hybrid.models import MLPClassifier, make_model
 
     X = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
     y = [0, 1] * 4
@@ -173,11 +173,11 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
     ``threads`` sets this process's torch threads (1 by default: cells in parallel processes must not
     oversubscribe the cores; ``None`` leaves torch's setting alone).
     """
-    from classical.data import load_dataset
-    from hybrid.models import fitted_stats, make_model, model_family
+    from qhybrid.classical.data import load_dataset
+    from qhybrid.hybrid.models import fitted_stats, make_model, model_family
 
     if threads is not None:
-        from classical.accelerators import set_threads
+        from qhybrid.classical.accelerators import set_threads
 
         set_threads(threads)
     _warm_up()

@@ -154,8 +154,8 @@ def _row(method, value, quality, evaluations, seconds, note="") -> dict:
 
 
 def _binary(args, problem, kind: str, classical_graph=None, qubo=None) -> list[dict]:
-    from classical import solvers as cs
-    from qml.solvers import QAOA
+    from qhybrid.classical import solvers as cs
+    from qhybrid.qml.solvers import QAOA
 
     res = QAOA(
         p=args.p,
@@ -212,8 +212,8 @@ def _binary(args, problem, kind: str, classical_graph=None, qubo=None) -> list[d
 def _vqe(args) -> tuple[list[dict], str, str]:
     import numpy as np
 
-    from classical import solvers as cs
-    from qml.solvers import VQE, h2, heisenberg, lih, transverse_field_ising
+    from qhybrid.classical import solvers as cs
+    from qhybrid.qml.solvers import VQE, h2, heisenberg, lih, transverse_field_ising
 
     if args.model is not None and args.molecule is not None:
         raise ValueError("give either --molecule or --model, not both")
@@ -294,7 +294,7 @@ def _print_table(title: str, quality_name: str, rows: list[dict]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen problem's quantum solver and classical references; print one table. Returns 0."""
-    from qml.solvers import QUBO, MaxCut
+    from qhybrid.qml.solvers import QUBO, MaxCut
 
     if args.maxiter < 1:
         raise ValueError(f"--maxiter must be >= 1, got {args.maxiter}")

@@ -28,7 +28,7 @@ Derivatives are computed by the device itself:
 
 Example:
     >>> import pennylane as qp
-    >>> from qml.aer_device import AerDevice
+    >>> from qhybrid.qml.aer_device import AerDevice
     >>> dev = AerDevice(wires=2)
     >>> @qp.qnode(dev, diff_method="adjoint")
     ... def circuit(x):

@@ -12,7 +12,7 @@ default    PennyLane's ``default.qubit`` (NumPy/torch), for comparison       bac
 ========== ================================================================ =====================
 
 Example:
-    >>> from qml.backends import make_device
+    >>> from qhybrid.qml.backends import make_device
     >>> dev = make_device("aer", wires=2)
     >>> dev.name
     'qhybrid.aer.statevector'

@@ -16,7 +16,7 @@ the separable control of quantum-ML benchmarks:
 
 Example:
     >>> import pennylane as qp
-    >>> from qml.circuits import get_ansatz, get_embedding
+    >>> from qhybrid.qml.circuits import get_ansatz, get_embedding
     >>> emb, ans = get_embedding("angle"), get_ansatz("basic_entangler")
     >>> ans.shape(n_layers=2, n_wires=3)
     (2, 3)

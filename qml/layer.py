@@ -6,7 +6,7 @@ device in one call (PennyLane broadcasting), which qhybrid's Aer device turns in
 
 Example:
     >>> import torch
-    >>> from qml.layer import QuantumLayer
+    >>> from qhybrid.qml.layer import QuantumLayer
     >>> layer = QuantumLayer(n_inputs=3, n_layers=1, backend="default", seed=0)
     >>> layer(torch.zeros(5, 3)).shape
     torch.Size([5, 3])

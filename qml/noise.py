@@ -5,7 +5,7 @@ depolarising channels after every one- and two-qubit gate, thermal relaxation (T
 and a symmetric readout error on measurement (readout errors act only when sampling, so they need shots).
 
 Example:
-    >>> from qml.noise import NoiseSpec, noise_model
+    >>> from qhybrid.qml.noise import NoiseSpec, noise_model
     >>> model = noise_model(NoiseSpec(depolarizing_1q=0.01, depolarizing_2q=0.02))
     >>> sorted(model.noise_instructions)[:3]
     ['cp', 'crx', 'cry']

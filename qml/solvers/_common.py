@@ -11,7 +11,7 @@ import pennylane as qp
 import scipy.optimize
 from pennylane import numpy as pnp
 
-from qml.backends import backend_names
+from qhybrid.qml.backends import backend_names
 
 #: Optimiser names the solvers accept.
 OPTIMIZERS = ("adam", "spsa", "cobyla")

@@ -11,7 +11,7 @@ import numpy as np
 import pennylane as qp
 from pennylane import numpy as pnp
 
-from qml.backends import default_diff_method, make_device
+from qhybrid.qml.backends import default_diff_method, make_device
 
 from ._common import (
     check_backend,
@@ -117,7 +117,7 @@ def qaoa_circuit(problem: QUBO) -> Callable[[Any, int], None]:
 
     Example:
         >>> import networkx as nx
-        >>> from qml.solvers import MaxCut
+        >>> from qhybrid.qml.solvers import MaxCut
         >>> dev = qp.device("default.qubit", wires=3)
         >>> problem = MaxCut(nx.cycle_graph(3))
         >>> apply = qaoa_circuit(problem)
@@ -170,7 +170,7 @@ class QAOA:
 
     Example:
         >>> import networkx as nx
-        >>> from qml.solvers import MaxCut
+        >>> from qhybrid.qml.solvers import MaxCut
         >>> res = QAOA(p=1, backend="default", seed=0).solve(MaxCut(nx.cycle_graph(4)))
         >>> res.cost
         4.0

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pennylane as qp
 
-from qml.backends import default_diff_method, make_device
+from qhybrid.qml.backends import default_diff_method, make_device
 
 from ._common import (
     check_backend,
@@ -79,7 +79,7 @@ class VQE:
         max_qubits: refuse wider problems before building a device.
 
     Example:
-        >>> from qml.solvers import h2
+        >>> from qhybrid.qml.solvers import h2
         >>> res = VQE("doubles", backend="default").solve(h2())
         >>> abs(res.error) < 1.6e-3
         True

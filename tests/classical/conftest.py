@@ -1,8 +1,7 @@
 """Put the repository root on sys.path.
 
 The distributed tests start worker processes that unpickle functions defined in these test modules;
-the workers find them (and the project's packages) through the root on sys.path. It also keeps
-`tests/classical/` from being taken for the `classical` package under pytest's prepend import mode.
+the workers find them through the root on sys.path.
 """
 
 import sys

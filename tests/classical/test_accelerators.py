@@ -7,8 +7,8 @@ import types
 import pytest
 import torch
 
-from classical import accelerators as acc_mod
-from classical import available_accelerators, describe, resolve_accelerator, set_threads
+from qhybrid.classical import accelerators as acc_mod
+from qhybrid.classical import available_accelerators, describe, resolve_accelerator, set_threads
 
 
 @pytest.fixture(autouse=True)
@@ -117,8 +117,8 @@ def test_torch_accelerator_tpu(monkeypatch):
 
 def test_import_classical_is_light():
     code = (
-        "import sys, classical; "
-        "bad = [m for m in ('torch', 'torch_xla', 'classical.accelerators') if m in sys.modules]; "
+        "import sys, qhybrid.classical; "
+        "bad = [m for m in ('torch', 'torch_xla', 'qhybrid.classical.accelerators') if m in sys.modules]; "
         "print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

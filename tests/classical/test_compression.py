@@ -6,7 +6,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from classical.compression import (
+from qhybrid.classical.compression import (
     Int8Linear,
     compression_report,
     format_table,
@@ -15,8 +15,8 @@ from classical.compression import (
     quantize_int8,
     torchao_available,
 )
-from classical.models import MLP
-from classical.trainer import Trainer
+from qhybrid.classical.models import MLP
+from qhybrid.classical.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from classical.data import (
+from qhybrid.classical.data import (
     dataset_names,
     load_dataset,
     make_loader,

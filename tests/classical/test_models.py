@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters
-from classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus
+from qhybrid.classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters
+from qhybrid.classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus
 
 
 def test_mlp_shapes_and_param_count():

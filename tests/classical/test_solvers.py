@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from classical.solvers import (
+from qhybrid.classical.solvers import (
     MAX_BRUTE_FORCE_VARIABLES,
     brute_force_maxcut,
     brute_force_qubo,

@@ -14,11 +14,11 @@ from sklearn.datasets import load_digits
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from classical import accelerators as acc_mod
-from classical.callbacks import Callback, EarlyStopping, LRMonitor, ModelCheckpoint, ProgressBar
-from classical.models import GPT, MLP, GPTConfig
-from classical.text import CharLMDataset, CharTokenizer, load_corpus
-from classical.trainer import NonFiniteLossError, Trainer
+from qhybrid.classical import accelerators as acc_mod
+from qhybrid.classical.callbacks import Callback, EarlyStopping, LRMonitor, ModelCheckpoint, ProgressBar
+from qhybrid.classical.models import GPT, MLP, GPTConfig
+from qhybrid.classical.text import CharLMDataset, CharTokenizer, load_corpus
+from qhybrid.classical.trainer import NonFiniteLossError, Trainer
 
 
 @pytest.fixture(scope="module")

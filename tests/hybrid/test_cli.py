@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from hybrid.cli import build_parser, main
+from qhybrid.hybrid.cli import build_parser, main
 
 
 def run_cli(*args, timeout=300):
     return subprocess.run(
-        [sys.executable, "-m", "hybrid.cli", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "qhybrid.hybrid.cli", *args], capture_output=True, text=True, timeout=timeout
     )
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hybrid.config import default_config, load_config, parse_config
+from qhybrid.hybrid.config import default_config, load_config, parse_config
 
 TOML = """
 name = "tiny"

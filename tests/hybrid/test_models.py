@@ -10,8 +10,8 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.utils.estimator_checks import check_estimator
 
-from classical.data import load_dataset
-from hybrid.models import fitted_stats, make_model, model_family, model_names
+from qhybrid.classical.data import load_dataset
+from qhybrid.hybrid.models import fitted_stats, make_model, model_family, model_names
 
 QUANTUM = ["vqc", "drc", "iqp", "dressed", "hybrid-mlp"]
 

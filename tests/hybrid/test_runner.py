@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from hybrid import compare_cmd
-from hybrid.config import parse_config
-from hybrid.report import format_table, render_report, summarize
-from hybrid.runner import Runner, grid, read_results, run_cell
+from qhybrid.hybrid import compare_cmd
+from qhybrid.hybrid.config import parse_config
+from qhybrid.hybrid.report import format_table, render_report, summarize
+from qhybrid.hybrid.runner import Runner, grid, read_results, run_cell
 
 TINY = {
     "name": "tiny",
@@ -160,12 +160,12 @@ def test_executor_interface_runs_cells(tmp_path):
 
 def test_failed_cell_is_recorded_and_retried(tmp_path, monkeypatch):
     cfg = parse_config({**TINY, "models": ["logreg"], "seeds": 1})
-    import classical.data
+    from qhybrid.classical import data as classical_data
 
     def broken(*args, **kwargs):
         raise ValueError("disk on fire")
 
-    monkeypatch.setattr(classical.data, "load_dataset", broken)
+    monkeypatch.setattr(classical_data, "load_dataset", broken)
     (rec,) = Runner(cfg, tmp_path, progress=False).run()
     assert rec["status"] == "error" and rec["error"] == "ValueError: disk on fire"
     monkeypatch.undo()
@@ -178,8 +178,8 @@ def test_failed_cell_is_recorded_and_retried(tmp_path, monkeypatch):
 _CHILD = textwrap.dedent(
     """
     import sys
-    from hybrid.config import parse_config
-    from hybrid.runner import Runner
+    from qhybrid.hybrid.config import parse_config
+    from qhybrid.hybrid.runner import Runner
     cfg = parse_config({"name": "kill", "models": ["mlp"], "datasets": ["moons"], "seeds": 6,
                         "data": {"n_samples": 200}, "params": {"mlp": {"max_epochs": 80}}})
     Runner(cfg, sys.argv[1], progress=False).run()
@@ -285,7 +285,7 @@ def test_hyperparameter_search_on_train_only(tmp_path, method):
 def test_second_runner_on_same_folder_is_refused(tmp_path):
     import fcntl
 
-    from hybrid.runner import OutputBusyError
+    from qhybrid.hybrid.runner import OutputBusyError
 
     cfg = parse_config({**TINY, "models": ["logreg"], "seeds": 1})
     with open(tmp_path / ".runner.lock", "a+") as held:

@@ -6,7 +6,7 @@ import json
 import networkx as nx
 import pytest
 
-from hybrid import solve_cmd
+from qhybrid.hybrid import solve_cmd
 
 
 def _run(argv, capsys):
@@ -69,7 +69,7 @@ def test_bad_arguments_fail_clearly(argv, match, capsys):
 
 
 def test_wired_into_qhybrid(capsys):
-    from hybrid.cli import main
+    from qhybrid.hybrid.cli import main
 
     assert main(["solve", "maxcut", "--nodes", "4", "--graph", "cycle", "--p", "1"]) == 0
     assert "Goemans-Williamson" in capsys.readouterr().out

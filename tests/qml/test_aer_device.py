@@ -5,7 +5,7 @@ import pennylane as qp
 import pytest
 from pennylane import numpy as pnp
 
-from qml import AerDevice, make_device
+from qhybrid.qml import AerDevice, make_device
 
 RTOL = 1e-8
 ATOL = 1e-10

@@ -4,8 +4,15 @@ import numpy as np
 import pennylane as qp
 import pytest
 
-from qml import AerDevice, NoiseSpec, backend_names, default_diff_method, make_device, required_memory_bytes
-from qml.backends import check_fits
+from qhybrid.qml import (
+    AerDevice,
+    NoiseSpec,
+    backend_names,
+    default_diff_method,
+    make_device,
+    required_memory_bytes,
+)
+from qhybrid.qml.backends import check_fits
 
 
 def test_names_are_the_documented_ones():

@@ -5,8 +5,8 @@ import pennylane as qp
 import pytest
 import torch
 
-from qml import QuantumLayer
-from qml.circuits import ANSATZE, EMBEDDINGS, get_ansatz, get_embedding
+from qhybrid.qml import QuantumLayer
+from qhybrid.qml.circuits import ANSATZE, EMBEDDINGS, get_ansatz, get_embedding
 
 
 def reference(layer: QuantumLayer, x: torch.Tensor) -> np.ndarray:

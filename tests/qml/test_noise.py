@@ -4,7 +4,7 @@ import numpy as np
 import pennylane as qp
 import pytest
 
-from qml import NoiseSpec, make_device
+from qhybrid.qml import NoiseSpec, make_device
 
 
 def z_after_x_rotation(dev, angle=0.4):

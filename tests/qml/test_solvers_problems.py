@@ -7,7 +7,7 @@ import numpy as np
 import pennylane as qp
 import pytest
 
-from qml.solvers import QUBO, MaxCut, h2, heisenberg, lih, molecule, transverse_field_ising
+from qhybrid.qml.solvers import QUBO, MaxCut, h2, heisenberg, lih, molecule, transverse_field_ising
 
 
 def _diag(hamiltonian, n):

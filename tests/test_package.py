@@ -1,0 +1,29 @@
+"""The distribution installs one import package, ``qhybrid``, and nothing named qml/classical/hybrid."""
+
+import subprocess
+import sys
+
+_CODE = """
+import importlib.util, qhybrid
+print([m for m in ("qml", "classical", "hybrid") if importlib.util.find_spec(m) is not None])
+print(qhybrid.QuantumLayer.__module__, qhybrid.Trainer.__module__, qhybrid.make_model.__module__)
+print(qhybrid.QAOA.__module__)
+"""
+
+
+def test_one_top_level_package(tmp_path):
+    # from a folder outside the checkout, as a user's script would run
+    out = subprocess.run([sys.executable, "-c", _CODE], cwd=tmp_path, capture_output=True, text=True, check=True)
+    squatted, modules, solvers = out.stdout.strip().splitlines()
+    assert squatted == "[]"
+    assert modules == "qhybrid.qml.layer qhybrid.classical.trainer qhybrid.hybrid.models"
+    assert solvers == "qhybrid.qml.solvers.qaoa"
+
+
+def test_unknown_top_level_name():
+    import pytest
+
+    import qhybrid
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        qhybrid.nope  # noqa: B018
