@@ -6,7 +6,7 @@
 * :mod:`qml.circuits` holds embeddings and ansätze, :mod:`qml.noise` noise models, :mod:`qml.solvers` QAOA/VQE.
 """
 
-from .aer_device import AerDevice
+from .aer import AerDevice
 from .backends import (
     BACKENDS,
     backend_names,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import pennylane as qp
 
-from .aer_device import AerDevice, available_memory_bytes
+from .aer import AerDevice, available_memory_bytes
 from .noise import as_noise_spec, noise_model
 
 

@@ -218,7 +218,6 @@ class Structure:
         """Index into :attr:`params` of the rotation at ``gates[gate_index]``."""
         return self._param_of[gate_index]
 
-
     def qubit(self, wire: int) -> int:
         return self.n_wires - 1 - wire
 
@@ -257,6 +256,16 @@ class Structure:
                     qc.save_statevector(label=f"s{j}")
             self.circuits[key] = qc
         return self.circuits[key]
+
+    def probs_circuit(self) -> QuantumCircuit:
+        """The circuit saving the probabilities of every basis state (``p``; index bit q is qubit q, which
+        is PennyLane's index since qubit ``n - 1 - w`` holds wire ``w``)."""
+        if "probs" not in self.circuits:
+            qc = QuantumCircuit(self.n_wires)
+            self._append_gates(qc)
+            qc.save_probabilities(list(range(self.n_wires)), label="p")
+            self.circuits["probs"] = qc
+        return self.circuits["probs"]
 
     def sampling_circuit(self) -> QuantumCircuit:
         """The circuit with every qubit measured (shots)."""

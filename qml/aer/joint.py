@@ -14,7 +14,7 @@ a *multiplexed* rotation, which is a diagonal gate over the rotated qubits and t
 fixed Clifford gates (``RX = H RZ H``, ``RY = S RX S†``, ``IsingXX = (H⊗H) IsingZZ (H⊗H)``, ...). Aer applies
 ``diagonal`` natively, in time linear in the state size.
 
-Used by :class:`qml.aer_device.AerDevice` for exact statevector runs: a forward pass is one experiment with
+Used by :class:`~qhybrid.qml.aer.AerDevice` for exact statevector runs: a forward pass is one experiment with
 one saved state, an adjoint gradient one forward and one reversed experiment, whatever the batch size. The
 reversed experiment pairs each row's state with its back-propagated vector on one more (flag) qubit, so the
 overlaps the gradient needs are expectation values Aer computes in place (:meth:`JointCircuitBuilder.reverse_pair`).
@@ -27,7 +27,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import DiagonalGate
 from qiskit.quantum_info import SparsePauliOp
 
-from .aer_compile import Generator, Structure
+from .compile import Generator, Structure
 
 # Clifford frames that turn a Z-type rotation into the rotation named: (before, after) gate names, per qubit.
 _FRAMES = {

@@ -1,0 +1,22 @@
+"""qhybrid's batched Aer device, one module per concern.
+
+=================== ==========================================================================
+module              what it holds
+=================== ==========================================================================
+``device``          :class:`AerDevice`, the PennyLane device: configuration and dispatch only
+``runner``          :class:`AerRunner`: the simulator, its RNG, the structure cache, counters
+``compile``         tapes -> structures -> parameterised Qiskit circuits of native gates
+``joint``           a batch of rows as one Aer experiment (index register)
+``exact``           analytic values (expectations, variances, probabilities, states)
+``sampling``        finite shots: bases, one sampled run per structure, estimates in numpy
+``param_shift``     batched parameter-shift jacobians, exact and sampled; jacobian -> VJP
+``adjoint``         adjoint derivatives from Aer snapshots (exact statevector)
+``memory``          available memory and the budgets the paths plan against
+=================== ==========================================================================
+"""
+
+from .device import AerDevice
+from .memory import MemoryBudget, available_memory_bytes
+from .runner import AER_METHODS, AerRunner
+
+__all__ = ["AER_METHODS", "AerDevice", "AerRunner", "MemoryBudget", "available_memory_bytes"]

@@ -1,0 +1,146 @@
+"""Adjoint derivatives on the exact statevector, from Aer snapshots.
+
+One joint forward experiment (:mod:`.joint`) gives every row's final state ``psi`` (or the forward pass of
+the same call kept it). One joint reversed experiment, started with ``set_statevector`` from the
+cotangent-weighted observables applied to the final states, carries each row's state and its
+back-propagated vector ``lambda`` side by side; each derivative is ``2 Im <lambda_k| G_k |psi_k>`` for the
+gate's generator ``G_k``. A training step (forward, then vector-Jacobian product) is two Aer experiments
+whatever the batch size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .compile import apply_pauli_word
+from .exact import joint_states
+from .joint import JointCircuitBuilder
+from .param_shift import MixedVJP, batched_entry, trainable_slots
+from .runner import AerRunner, flatten
+
+
+def saved_bytes_per_row(structure, summable) -> int:
+    """Bytes one row of the adjoint holds: saved states at row-dependent rotations, plus the working states."""
+    n_saved = sum(1 for g in structure.gates if g.slot is not None and (summable is None or g.slot in summable))
+    return (n_saved + 3) * 2**structure.n_wires * 16 * 2
+
+
+def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
+    """Adjoint derivatives of tapes.
+
+    With ``cotangents`` (one per tape) returns VJPs; without, jacobians ``[measurement][trainable]``.
+    ``fallback(i)`` computes tape ``i``'s result another way when its saved states do not fit in memory.
+    """
+    out: list = [None] * len(tapes)
+    for key, (structure, members) in runner.group(tapes).items():
+        # A VJP of a single tape sums every shared parameter's derivative over the rows, which Aer does
+        # itself (an expectation value); only row-dependent rotations need saved states.
+        summable = members[0][1].broadcast if cotangents is not None and len(members) == 1 else None
+        row_bytes = saved_bytes_per_row(structure, summable)
+        if row_bytes > runner.memory.adjoint:
+            for i, _ in members:
+                out[i] = fallback(i)
+            continue
+        params, row_datas, slices = flatten(members)
+        qvals = structure.gate_values(params)
+        n_meas = len(structure.meas)
+        weights = None if cotangents is None else _weights(cotangents, members, n_meas)
+        grads = np.zeros((1 if weights is not None else n_meas, len(qvals), structure.n_params))
+        for rows in runner.chunks(structure, len(qvals), row_bytes, runner.memory.adjoint):
+            grads[:, rows] = _block(
+                runner, key, structure, qvals[rows], row_datas[rows], None if weights is None else weights[rows],
+                summable,
+            )
+        for (i, data), rows in zip(members, slices):
+            out[i] = _tape_result(grads[:, rows], data, trainable_slots(tapes[i], structure), weights, n_meas)
+    return out
+
+
+def _weights(cotangents, members, n_meas: int) -> np.ndarray:
+    """One weight per (row, measurement): a broadcast tape's cotangents have one value per sample."""
+    blocks = []
+    for i, data in members:
+        per_meas = [cotangents[i]] if n_meas == 1 else cotangents[i]
+        stacked = np.stack([np.asarray(c, dtype=float).reshape(-1) for c in per_meas], axis=-1)
+        blocks.append(np.broadcast_to(stacked, (data.rows, n_meas)))
+    return np.vstack(blocks)
+
+
+def _tape_result(g: np.ndarray, data, slots, weights, n_meas: int):
+    """A tape's VJP or jacobian from its rows' gradients ``(vectors, rows, n_params)``."""
+    g = g[:, :, slots]
+    if weights is not None:
+        broadcast = [s in data.broadcast for s in slots]
+        vals = [g[0, :, t] if b else np.float64(g[0, :, t].sum()) for t, b in enumerate(broadcast)]
+        return MixedVJP(vals) if any(broadcast) else np.array(vals, dtype=float)
+    if data.batch_size is None:
+        return [[np.float64(v) for v in g[m, 0]] for m in range(n_meas)]
+    return [[batched_entry(g[m, :, t], s in data.broadcast) for t, s in enumerate(slots)] for m in range(n_meas)]
+
+
+def _forward(runner: AerRunner, key, structure, qvals: np.ndarray) -> np.ndarray:
+    """Final states ``(rows, 2**n)``: kept by this call's forward pass, or run now."""
+    psi = [runner.forward_states.get((key, row.tobytes())) for row in qvals]
+    missing = [r for r, state in enumerate(psi) if state is None]
+    if missing:
+        for r, state in zip(missing, joint_states(runner, structure, qvals[missing])):
+            psi[r] = state
+    return np.stack(psi)
+
+
+def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summable) -> np.ndarray:
+    """Gradients ``(vectors, rows, n_params)`` of one block of rows by the adjoint method.
+
+    ``weights`` ``(rows, measurements)`` are the cotangents of a VJP (one back-propagated vector per
+    row); without them every measurement gets its own vector (a jacobian). The reversed experiment
+    carries each row's state and its back-propagated vector side by side (flag qubit); with
+    ``summable`` (the broadcast parameters of the block's only tape) a rotation whose angle is shared
+    by all rows and is not broadcast gets its derivative summed over rows by Aer itself, as the
+    expectation value of ``Y_flag ⊗ G``; it is put in row 0.
+    """
+    n = structure.n_wires
+    psi = _forward(runner, key, structure, qvals)
+    n_meas = len(structure.meas)
+    # O_m |psi_r> for every measurement and row, with each row's own coefficients.
+    applied = [observable_apply(structure, row_datas, m, psi) for m in range(n_meas)]
+    lams = applied if weights is None else [sum(weights[:, m, None] * applied[m] for m in range(n_meas))]
+    builder = JointCircuitBuilder(structure, qvals, pair=True)
+    rotations = [i for i, g in enumerate(structure.gates) if g.slot is not None]
+    summed = set()
+    if summable is not None:
+        summed = {i for i in rotations if structure.gates[i].slot not in summable and not builder.varies(i)}
+    circuits, scales = [], []
+    for lam in lams:
+        joint = builder.join_pair(psi, lam)
+        norm = float(np.linalg.norm(joint))
+        scales.append(norm)
+        if np.any(lam):
+            circuits.append(builder.reverse_pair(joint / norm, summed))
+    rows = len(qvals)
+    runs = iter(runner.run(circuits, rows=rows * len(circuits)) if circuits else [])
+    grads = np.zeros((len(lams), rows, structure.n_params))
+    for v, (lam, norm) in enumerate(zip(lams, scales)):
+        if not np.any(lam):
+            continue
+        rev = next(runs)
+        for i in rotations:
+            gate = structure.gates[i]
+            if i in summed:
+                # <Y_flag ⊗ G> = -2 sum_r Im <lambda_r|G|psi_r> / norm^2, and each derivative is 2 Im <..>
+                grads[v, 0, gate.slot] += gate.scale * -(norm**2) * float(np.real(rev[f"g{i}"]))
+            else:
+                psi_i, lam_i = builder.split_pair(rev[f"a{i}"])
+                overlap = np.einsum("bi,bi->b", lam_i.conj(), gate.generator.apply(psi_i, n))
+                grads[v, :, gate.slot] += gate.scale * 2 * norm**2 * np.imag(overlap)
+    return grads
+
+
+def observable_apply(structure, datas, m: int, psi: np.ndarray) -> np.ndarray:
+    """``O_m |psi_r>`` for measurement ``m`` and every row ``r`` (``psi``: ``(rows, 2**n)``)."""
+    n = structure.n_wires
+    tensor = psi.reshape((len(psi),) + (2,) * n)
+    coeffs = np.array([np.asarray(d.coeffs[m]) for d in datas])  # (rows, n_words)
+    out = np.zeros_like(psi)
+    for w, word in enumerate(structure.meas[m].words):
+        out += coeffs[:, w, None] * apply_pauli_word(tensor, word).reshape(len(psi), -1)
+    return out

@@ -1,0 +1,343 @@
+"""qhybrid's batched Aer device: a PennyLane device that runs whole batches of tapes in few Aer calls.
+
+PennyLane hands a device a batch of tapes (a broadcast batch of inputs, parameter-shifted copies, an
+optimiser's evaluations). The stock Qiskit plugin converts, transpiles and submits each circuit on its
+own. This device instead
+
+1. groups the tapes by *structure* (gate names, wires, measured Pauli words) and turns every tape, and every
+   sample of a broadcast tape, into one *row* of gate angles (:mod:`.compile`),
+2. compiles each structure once into a parameterised Qiskit circuit made of gates Aer runs natively (no
+   ``transpile``), cached across calls,
+3. evaluates all rows of a structure in one Aer call: exact values (:mod:`.exact`, with *joint* experiments
+   whose extra qubits index the rows, :mod:`.joint`), or samples (:mod:`.sampling`).
+
+Derivatives are computed by the device itself:
+
+* ``"adjoint"`` (exact statevector only, :mod:`.adjoint`): a training step is two Aer experiments whatever
+  the batch size.
+* ``"parameter-shift"`` (every Aer method, shots and noise included, :mod:`.param_shift`): all shifted rows
+  of all tapes in one batched run.
+* ``"device"`` / ``"best"``: adjoint where it applies and fits in memory, parameter shift otherwise;
+  :attr:`AerDevice.last_gradient_method` says which ran.
+
+This class only decides and dispatches; the simulator, its cache and counters live in :class:`.AerRunner`.
+
+Example:
+    >>> import pennylane as qp
+    >>> from qhybrid.qml.aer import AerDevice
+    >>> dev = AerDevice(wires=2)
+    >>> @qp.qnode(dev, diff_method="adjoint")
+    ... def circuit(x):
+    ...     qp.RX(x, 0)
+    ...     qp.CNOT([0, 1])
+    ...     return qp.expval(qp.Z(1))
+    >>> round(float(circuit(qp.numpy.array(0.3))), 6)
+    0.955336
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pennylane as qp
+from pennylane import measurements as qpm
+from pennylane.devices import Device, ExecutionConfig
+from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
+from pennylane.transforms.core import CompilePipeline
+
+from . import adjoint, param_shift
+from .compile import NATIVE_OPS
+from .exact import execute_exact
+from .memory import MemoryBudget
+from .runner import AerRunner
+from .sampling import sampled_results
+
+
+def _stopping_condition(op) -> bool:
+    return op.name in NATIVE_OPS
+
+
+def _analytic_mp(mp) -> bool:
+    return isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP | qpm.ProbabilityMP | qpm.StateMP)
+
+
+def _sample_mp(mp) -> bool:
+    return isinstance(mp, qpm.SampleMeasurement) and not isinstance(mp, qpm.StateMP)
+
+
+def _format_jacobian(jac, n_meas: int, n_params: int):
+    """PennyLane's jacobian layout: squeeze the measurement and parameter axes of length one."""
+    if n_params == 0:
+        return ()
+    if n_meas == 1 and n_params == 1:
+        return jac[0][0]
+    if n_meas == 1:
+        return tuple(jac[0])
+    if n_params == 1:
+        return tuple(row[0] for row in jac)
+    return tuple(tuple(row) for row in jac)
+
+
+def _as_list(circuits) -> tuple[list, bool]:
+    single = isinstance(circuits, qp.tape.QuantumScript)
+    return ([circuits] if single else list(circuits)), single
+
+
+class AerDevice(Device):
+    """A PennyLane device executing batches of tapes on Qiskit Aer with one run per circuit structure.
+
+    Args:
+        wires: number of wires or their labels.
+        method: Aer simulation method: ``"statevector"``, ``"density_matrix"`` or
+            ``"matrix_product_state"``.
+        shots: default number of samples per circuit for tapes that set none (``None``: exact results).
+        seed: seed for Aer's sampling; each call draws a fresh seed from a generator seeded with it.
+        noise_model: a ``qiskit_aer.noise.NoiseModel`` (density matrix, or any method with shots).
+        max_parallel_threads: Aer's thread count (``None``: Aer's default, all cores).
+        adjoint_memory: bytes the adjoint method may hold in saved states at once (default: a quarter of
+            available memory, at most 2 GiB).
+        **aer_options: passed to ``AerSimulator``.
+    """
+
+    def __init__(
+        self,
+        wires,
+        *,
+        method: str = "statevector",
+        shots: int | None = None,
+        seed: int | None = None,
+        noise_model=None,
+        max_parallel_threads: int | None = None,
+        adjoint_memory: int | None = None,
+        **aer_options,
+    ):
+        if isinstance(wires, int):
+            wires = range(wires)
+        super().__init__(wires=wires)
+        # qhybrid keeps shots on the device for every backend (PennyLane deprecates passing them to its own
+        # devices); QNodes carry them into their tapes, so sampled measurements are validated as such.
+        self._shots = qpm.Shots(shots)
+        if max_parallel_threads is not None:
+            aer_options["max_parallel_threads"] = max_parallel_threads
+        self._runner = AerRunner(
+            self.wires, method, shots, seed, noise_model, MemoryBudget.default(adjoint_memory), self._on_run,
+            aer_options,
+        )
+        #: The gradient method of the most recent derivative computation ("adjoint" or "parameter-shift").
+        self.last_gradient_method: str | None = None
+
+    method = property(lambda self: self._runner.method, doc="The Aer simulation method.")
+    default_shots = property(lambda self: self._runner.default_shots, doc="Samples per circuit by default.")
+    noise_model = property(lambda self: self._runner.noise_model, doc="The Aer noise model, if any.")
+    circuit_executions = property(
+        lambda self: self._runner.circuit_executions,
+        doc="Circuit executions over the device's life: parameter sets run, each row of a joint run counted.",
+    )
+    aer_calls = property(lambda self: self._runner.aer_calls, doc="Calls into Aer over the device's life.")
+    aer_seconds = property(lambda self: self._runner.aer_seconds, doc="Seconds spent inside Aer calls.")
+
+    @property
+    def adjoint_memory(self) -> int:
+        """Bytes the adjoint method may hold in saved states at once."""
+        return self._runner.memory.adjoint
+
+    @adjoint_memory.setter
+    def adjoint_memory(self, value: int) -> None:
+        self._runner.memory.adjoint = value
+
+    @property
+    def name(self) -> str:
+        return f"qhybrid.aer.{self.method}"
+
+    def __repr__(self) -> str:
+        shots = f", shots={self.default_shots}" if self.default_shots else ""
+        return f"<AerDevice method={self.method} wires={len(self.wires)}{shots}>"
+
+    @property
+    def cache_info(self) -> dict:
+        """Hits, misses and size of the compiled-structure cache."""
+        cache = self._runner.cache
+        return {"hits": cache.hits, "misses": cache.misses, "size": len(cache)}
+
+    def _on_run(self, executed: int) -> None:
+        if self.tracker.active:
+            self.tracker.update(executions=executed, aer_calls=1)
+            self.tracker.record()
+
+    # ----------------------------------------------------------------------------------- configuration
+    def _adjoint_possible(self, circuit=None) -> bool:
+        if self.method != "statevector" or self.noise_model is not None or self.default_shots:
+            return False
+        if circuit is None:
+            return True
+        return not circuit.shots and all(isinstance(m, qpm.ExpectationMP) for m in circuit.measurements)
+
+    def supports_derivatives(self, execution_config=None, circuit=None) -> bool:
+        if execution_config is None:
+            return True
+        if execution_config.derivative_order != 1:
+            return False
+        method = execution_config.gradient_method
+        if method == "adjoint":
+            return self._adjoint_possible(circuit)
+        return method in ("device", "best", "parameter-shift")
+
+    def supports_vjp(self, execution_config=None, circuit=None) -> bool:
+        return self.supports_derivatives(execution_config, circuit)
+
+    def setup_execution_config(self, config=None, circuit=None) -> ExecutionConfig:
+        config = config or ExecutionConfig()
+        updates = {}
+        if config.gradient_method == "best":
+            updates["gradient_method"] = "device"
+        method = updates.get("gradient_method", config.gradient_method)
+        if method in ("device", "adjoint", "parameter-shift"):
+            if config.use_device_gradient is None:
+                updates["use_device_gradient"] = True
+            if config.use_device_jacobian_product is None:
+                updates["use_device_jacobian_product"] = True
+            if config.grad_on_execution is None:
+                updates["grad_on_execution"] = False
+        return replace(config, **updates)
+
+    def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
+        program = CompilePipeline()
+        program.add_transform(
+            decompose,
+            stopping_condition=_stopping_condition,
+            device_wires=self.wires,
+            name=self.name,
+            skip_initial_state_prep=False,  # state preparation becomes gates, so it caches like any other
+        )
+        program.add_transform(validate_device_wires, self.wires, name=self.name)
+        program.add_transform(
+            validate_measurements,
+            analytic_measurements=_analytic_mp,
+            sample_measurements=_sample_mp,
+            name=self.name,
+        )
+        # A broadcast tape arrives whole and its batch becomes rows of one Aer run (expanding it into one
+        # tape per sample cost more in PennyLane than the simulation itself). PennyLane turns full jacobians
+        # into VJPs itself only for parameters of one shape, so without device VJPs tapes are expanded.
+        config = execution_config or ExecutionConfig()
+        if config.gradient_method is not None and config.use_device_jacobian_product is False:
+            program.add_transform(qp.transforms.broadcast_expand)
+        return program
+
+    # ------------------------------------------------------------------------------------------ running
+    def execute(self, circuits, execution_config=None):
+        tapes, single = _as_list(circuits)
+        results: list = [None] * len(tapes)
+        runner = self._runner
+        exact = [p for p, t in enumerate(tapes) if not runner.shots_of(t)]
+        sampled = [p for p, t in enumerate(tapes) if runner.shots_of(t)]
+        runner.forward_states = {}
+        if exact:
+            keep = self._keeps_forward_states(execution_config, [tapes[p] for p in exact])
+            for pos, res in zip(exact, execute_exact(runner, [tapes[p] for p in exact], keep)):
+                results[pos] = res
+        if sampled:
+            rows = sampled_results(runner, [(tapes[p], None) for p in sampled], self.name)
+            for pos, res in zip(sampled, rows):
+                results[pos] = res[0] if tapes[pos].batch_size is None else _stack_rows(res)
+        if self.tracker.active:
+            self.tracker.update(batches=1, simulations=len(tapes))
+            self.tracker.record()
+        return results[0] if single else tuple(results)
+
+    def _keeps_forward_states(self, config, tapes) -> bool:
+        """Whether a forward pass should keep the states an adjoint gradient of it will need.
+
+        A training step runs the forward pass, then the vector-Jacobian product; when the states are small
+        the forward run saves them, so the gradient needs one Aer run (the reversed circuits) instead of
+        two. Only the latest call's states are kept.
+        """
+        method = getattr(config, "gradient_method", None)
+        return (
+            method in ("device", "adjoint")
+            and self._adjoint_possible()
+            and all(
+                t.trainable_params and all(isinstance(m, qpm.ExpectationMP) for m in t.measurements) for t in tapes
+            )
+        )
+
+    # ------------------------------------------------------------------------------------- derivatives
+    def _resolve_gradient(self, config, tapes) -> str:
+        requested = getattr(config, "gradient_method", None) or "device"
+        if requested == "parameter-shift":
+            return "parameter-shift"
+        possible = self._adjoint_possible() and all(
+            not self._runner.shots_of(t) and all(isinstance(m, qpm.ExpectationMP) for m in t.measurements)
+            for t in tapes
+        )
+        if requested == "adjoint" and not possible:
+            raise ValueError(
+                "adjoint differentiation needs the exact statevector method without noise or shots and "
+                "expectation values only; use diff_method='parameter-shift'"
+            )
+        return "adjoint" if possible else "parameter-shift"
+
+    def _param_shift(self, tapes) -> list:
+        """Jacobians ``[measurement][trainable]`` by batched parameter shift, exact and sampled tapes apart."""
+        runner = self._runner
+        jacs: list = [None] * len(tapes)
+        exact = [p for p, t in enumerate(tapes) if not runner.shots_of(t)]
+        sampled = [p for p, t in enumerate(tapes) if runner.shots_of(t)]
+        if exact:
+            for pos, jac in zip(exact, param_shift.param_shift_exact(runner, [tapes[p] for p in exact])):
+                jacs[pos] = jac
+        if sampled:
+            for pos, jac in zip(sampled, param_shift.param_shift_sampled(runner, [tapes[p] for p in sampled], self.name)):
+                jacs[pos] = jac
+        return jacs
+
+    def _adjoint_fallback(self, tape, cotangent):
+        """Parameter shift for a tape whose adjoint states do not fit in memory."""
+        self.last_gradient_method = "parameter-shift"
+        jac = self._param_shift([tape])[0]
+        return jac if cotangent is None else param_shift.contract(tape, jac, cotangent)
+
+    def _raw_jacobians(self, tapes, config) -> list:
+        """Jacobians as nested lists ``[measurement][trainable]`` of arrays."""
+        method = self._resolve_gradient(config, tapes)
+        self.last_gradient_method = method
+        if method == "adjoint":
+            return adjoint.adjoint(self._runner, tapes, None, lambda i: self._adjoint_fallback(tapes[i], None))
+        return self._param_shift(tapes)
+
+    def compute_derivatives(self, circuits, execution_config=None):
+        tapes, single = _as_list(circuits)
+        jacs = [
+            _format_jacobian(j, len(t.measurements), len(t.trainable_params))
+            for t, j in zip(tapes, self._raw_jacobians(tapes, execution_config))
+        ]
+        return jacs[0] if single else tuple(jacs)
+
+    def execute_and_compute_derivatives(self, circuits, execution_config=None):
+        return self.execute(circuits, execution_config), self.compute_derivatives(circuits, execution_config)
+
+    def compute_vjp(self, circuits, cotangents, execution_config=None):
+        tapes, single = _as_list(circuits)
+        cots = [cotangents] if single else list(cotangents)
+        method = self._resolve_gradient(execution_config, tapes)
+        self.last_gradient_method = method
+        if method == "adjoint":
+            vjps = adjoint.adjoint(
+                self._runner, tapes, cots, lambda i: self._adjoint_fallback(tapes[i], cots[i])
+            )
+        else:
+            jacs = self._raw_jacobians(tapes, execution_config)
+            vjps = [param_shift.contract(t, j, c) for t, j, c in zip(tapes, jacs, cots)]
+        return vjps[0] if single else tuple(vjps)
+
+    def execute_and_compute_vjp(self, circuits, cotangents, execution_config=None):
+        return self.execute(circuits, execution_config), self.compute_vjp(circuits, cotangents, execution_config)
+
+
+def _stack_rows(rows: list):
+    """One broadcast result from per-sample results (a value, or tuples over shot partitions and
+    measurements): every leaf gets the batch as its leading axis."""
+    if isinstance(rows[0], tuple):
+        return tuple(_stack_rows([r[m] for r in rows]) for m in range(len(rows[0])))
+    return np.stack(rows)
