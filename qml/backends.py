@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import pennylane as qp
 
 from .aer import AerDevice, available_memory_bytes
-from .noise import as_noise_spec, noise_model
+from .noise import as_aer_noise_model, has_readout_error
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,8 @@ def make_device(
         wires: number of wires or their labels.
         shots: samples per circuit (required and > 0 for ``aer.shots``; ``None`` means exact).
         seed: seed of the sampler (Aer backends) for reproducible shots.
-        noise: a :class:`~qml.noise.NoiseSpec` or dict, for ``aer.density`` and ``aer.shots``.
+        noise: a :class:`~qhybrid.qml.noise.NoiseSpec`, a dict of its fields or a
+            ``qiskit_aer.noise.NoiseModel``, for ``aer.density`` and ``aer.shots``.
         max_parallel_threads: Aer's OpenMP threads; set it when torch and Aer share few cores.
         **options: extra ``AerSimulator`` options for Aer backends.
 
@@ -140,18 +141,17 @@ def make_device(
     _check_shots(shots)
     if info.needs_shots and shots is None:
         raise ValueError(f"backend {name!r} samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact")
-    spec = as_noise_spec(noise)
-    if spec is not None and not spec.is_trivial:
+    model = as_aer_noise_model(noise)
+    if model is not None:
         if not info.takes_noise:
             raise ValueError(
                 f"backend {name!r} cannot take a noise model; use 'aer.density' (exact, mixed states) or "
                 "'aer.shots' (sampled trajectories)"
             )
-        if spec.readout and shots is None:
+        if has_readout_error(model) and shots is None:
             raise ValueError("readout errors act only on sampled measurements: give shots > 0 with readout noise")
     check_fits(name, n)
     if info.aer_method is not None:
-        model = noise_model(spec) if spec is not None and not spec.is_trivial else None
         return AerDevice(
             wires,
             method=info.aer_method,

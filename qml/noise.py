@@ -75,7 +75,26 @@ def as_noise_spec(noise) -> NoiseSpec | None:
         return noise
     if isinstance(noise, dict):
         return NoiseSpec.from_dict(noise)
-    raise TypeError(f"noise must be a NoiseSpec, a dict of its fields or None, not {type(noise).__name__}")
+    raise TypeError(
+        f"noise must be a NoiseSpec, a dict of its fields, a qiskit_aer.noise.NoiseModel or None, not "
+        f"{type(noise).__name__}"
+    )
+
+
+def as_aer_noise_model(noise):
+    """The Aer ``NoiseModel`` for ``noise``: ``None``, a :class:`NoiseSpec` or dict of its fields, or a
+    ``qiskit_aer.noise.NoiseModel`` (used as it is). ``None`` where there is no noise at all."""
+    from qiskit_aer.noise import NoiseModel
+
+    if isinstance(noise, NoiseModel):
+        return None if noise.is_ideal() else noise
+    spec = as_noise_spec(noise)
+    return None if spec is None or spec.is_trivial else noise_model(spec)
+
+
+def has_readout_error(model) -> bool:
+    """Whether an Aer noise model acts on measurements (so it means something only with shots)."""
+    return model is not None and "measure" in model.noise_instructions
 
 
 def noise_model(spec: NoiseSpec | dict):

@@ -27,6 +27,7 @@ import numpy as np
 import pennylane as qp
 from pennylane import measurements as qpm
 
+from ..noise import has_readout_error
 from .compile import analyse_tape, observable_terms
 from .runner import AerRunner
 
@@ -116,12 +117,9 @@ def _basis_structure(runner: AerRunner, tape, ops_key, basis):
 
 def _exact_probabilities(runner: AerRunner) -> bool:
     """Whether the shots' distribution is the final state's exact probabilities (so numpy can draw them)."""
-    noise = runner.noise_model
     if runner.method == "statevector":
-        return noise is None
-    if runner.method == "density_matrix":
-        return noise is None or "measure" not in noise.noise_instructions
-    return False
+        return runner.noise_model is None
+    return runner.method == "density_matrix" and not has_readout_error(runner.noise_model)
 
 
 def _counts(runner: AerRunner, structure, qvals: np.ndarray, shots: int) -> tuple[np.ndarray, np.ndarray]:

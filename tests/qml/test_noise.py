@@ -86,3 +86,30 @@ def test_bad_specs_fail_clearly(spec, message):
 def test_noise_of_the_wrong_type():
     with pytest.raises(TypeError, match="noise must be a NoiseSpec"):
         make_device("aer.density", 1, noise=0.1)
+
+
+def test_an_aer_noise_model_is_used_as_it_is():
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+    model = NoiseModel()
+    model.add_all_qubit_quantum_error(depolarizing_error(0.1, 1), ["rx"])
+
+    def circuit():
+        qp.RX(0.0, 0)
+        return qp.expval(qp.Z(0))
+
+    dev = make_device("aer.density", 1, noise=model)
+    assert dev.noise_model is model
+    assert qp.QNode(circuit, dev)() == pytest.approx(0.9, abs=1e-12)  # <Z> x (1 - p)
+    assert make_device("aer.density", 1, noise=NoiseModel()).noise_model is None  # ideal: no noise
+
+
+def test_an_aer_noise_model_with_readout_needs_shots():
+    from qiskit_aer.noise import NoiseModel, ReadoutError
+
+    model = NoiseModel()
+    model.add_all_qubit_readout_error(ReadoutError([[0.9, 0.1], [0.1, 0.9]]))
+    with pytest.raises(ValueError, match="readout errors act only on sampled measurements"):
+        make_device("aer.density", 1, noise=model)
+    with pytest.raises(ValueError, match="cannot take a noise model"):
+        make_device("aer", 1, noise=model)
