@@ -16,7 +16,14 @@ module              what it holds
 """
 
 from .device import AerDevice
-from .memory import MemoryBudget, available_memory_bytes
+from .memory import InsufficientMemoryError, MemoryBudget, available_memory_bytes
 from .runner import AER_METHODS, AerRunner
 
-__all__ = ["AER_METHODS", "AerDevice", "AerRunner", "MemoryBudget", "available_memory_bytes"]
+__all__ = [
+    "AER_METHODS",
+    "AerDevice",
+    "AerRunner",
+    "InsufficientMemoryError",
+    "MemoryBudget",
+    "available_memory_bytes",
+]

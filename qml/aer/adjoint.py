@@ -19,9 +19,12 @@ from .param_shift import MixedVJP, batched_entry, trainable_slots
 from .runner import AerRunner, flatten
 
 
-def saved_bytes_per_row(structure, summable) -> int:
-    """Bytes one row of the adjoint holds: saved states at row-dependent rotations, plus the working states."""
-    n_saved = sum(1 for g in structure.gates if g.slot is not None and (summable is None or g.slot in summable))
+def saved_bytes_per_row(structure, trainable: set, summable) -> int:
+    """Bytes one row of the adjoint holds: saved states at trainable row-dependent rotations, plus the
+    working states (the paired state, its copy on return, the forward state)."""
+    n_saved = sum(
+        1 for g in structure.gates if g.slot in trainable and (summable is None or g.slot in summable)
+    )
     return (n_saved + 3) * 2**structure.n_wires * 16 * 2
 
 
@@ -36,7 +39,9 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
         # A VJP of a single tape sums every shared parameter's derivative over the rows, which Aer does
         # itself (an expectation value); only row-dependent rotations need saved states.
         summable = members[0][1].broadcast if cotangents is not None and len(members) == 1 else None
-        row_bytes = saved_bytes_per_row(structure, summable)
+        # only rotations some member trains need a derivative (inputs of a layer usually are not trained)
+        trainable = {s for i, _ in members for s in trainable_slots(tapes[i], structure)}
+        row_bytes = saved_bytes_per_row(structure, trainable, summable)
         if row_bytes > runner.memory.adjoint:
             for i, _ in members:
                 out[i] = fallback(i)
@@ -49,7 +54,7 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
         for rows in runner.chunks(structure, len(qvals), row_bytes, runner.memory.adjoint):
             grads[:, rows] = _block(
                 runner, key, structure, qvals[rows], row_datas[rows], None if weights is None else weights[rows],
-                summable,
+                trainable, summable,
             )
         for (i, data), rows in zip(members, slices):
             out[i] = _tape_result(grads[:, rows], data, trainable_slots(tapes[i], structure), weights, n_meas)
@@ -88,9 +93,10 @@ def _forward(runner: AerRunner, key, structure, qvals: np.ndarray) -> np.ndarray
     return np.stack(psi)
 
 
-def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summable) -> np.ndarray:
+def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, trainable, summable) -> np.ndarray:
     """Gradients ``(vectors, rows, n_params)`` of one block of rows by the adjoint method.
 
+    Derivatives are computed by the rotations of ``trainable`` tape parameters only (others stay 0).
     ``weights`` ``(rows, measurements)`` are the cotangents of a VJP (one back-propagated vector per
     row); without them every measurement gets its own vector (a jacobian). The reversed experiment
     carries each row's state and its back-propagated vector side by side (flag qubit); with
@@ -105,7 +111,7 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summabl
     applied = [observable_apply(structure, row_datas, m, psi) for m in range(n_meas)]
     lams = applied if weights is None else [sum(weights[:, m, None] * applied[m] for m in range(n_meas))]
     builder = JointCircuitBuilder(structure, qvals, pair=True)
-    rotations = [i for i, g in enumerate(structure.gates) if g.slot is not None]
+    rotations = [i for i, g in enumerate(structure.gates) if g.slot in trainable]
     summed = set()
     if summable is not None:
         summed = {i for i in rotations if structure.gates[i].slot not in summable and not builder.varies(i)}
@@ -115,7 +121,7 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summabl
         norm = float(np.linalg.norm(joint))
         scales.append(norm)
         if np.any(lam):
-            circuits.append(builder.reverse_pair(joint / norm, summed))
+            circuits.append(builder.reverse_pair(joint / norm, summed, set(rotations) - summed))
     rows = len(qvals)
     runs = iter(runner.run(circuits, rows=rows * len(circuits)) if circuits else [])
     grads = np.zeros((len(lams), rows, structure.n_params))

@@ -147,6 +147,11 @@ class AerDevice(Device):
         self._runner.memory.adjoint = value
 
     @property
+    def memory(self) -> MemoryBudget:
+        """The budgets the device plans against (available memory, adjoint states, joint registers)."""
+        return self._runner.memory
+
+    @property
     def name(self) -> str:
         return f"qhybrid.aer.{self.method}"
 

@@ -136,23 +136,22 @@ class JointCircuitBuilder:
             terms.append(("".join(letters), qubits, coeff))
         return SparsePauliOp.from_sparse_list(terms, num_qubits=self.n_qubits).simplify()
 
-    def reverse_pair(self, initial: np.ndarray, summed: set[int]) -> QuantumCircuit:
+    def reverse_pair(self, initial: np.ndarray, summed: set[int], saved: set[int]) -> QuantumCircuit:
         """The inverted circuit run backwards on the paired register from the joint state ``initial``.
 
         At rotation ``gates[i]`` it saves, for ``i`` in ``summed``, the expectation value ``g{i}`` of
         ``Y_flag ⊗ G_i``, which is ``-2 sum_rows Im <lambda_r|G_i|psi_r> / |initial|^2`` for a normalised
-        ``initial``; for any other rotation the joint state ``a{i}`` (split it with :meth:`split_pair`).
+        ``initial``; for ``i`` in ``saved`` the joint state ``a{i}`` (split it with :meth:`split_pair`).
         """
         qc = QuantumCircuit(self.n_qubits)
         qc.set_statevector(initial)
         everything = list(range(self.n_qubits))
         for i in range(len(self.s.gates) - 1, -1, -1):
             gate = self.s.gates[i]
-            if gate.slot is not None:
-                if i in summed:
-                    qc.save_expectation_value(self._flagged_generator(gate.generator), everything, label=f"g{i}")
-                else:
-                    qc.save_statevector(label=f"a{i}")
+            if i in summed:
+                qc.save_expectation_value(self._flagged_generator(gate.generator), everything, label=f"g{i}")
+            elif i in saved:
+                qc.save_statevector(label=f"a{i}")
             self._gate(qc, i, inverse=True)
         return qc
 

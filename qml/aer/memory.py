@@ -1,4 +1,10 @@
-"""How much memory the Aer paths may hold: what the machine has, and the budgets the device plans against."""
+"""How much memory the Aer paths may hold: what the machine has, and the budgets the device plans against.
+
+Every Aer job passes :meth:`MemoryBudget.require` first: a job whose state cannot fit stops with the
+numbers before Aer allocates anything. The paths that hold many states at once (adjoint snapshots, joint
+registers, kept forward states) plan against their own budgets and fall back to leaner layouts (fewer rows
+per experiment, parameter shift) when even one row does not fit.
+"""
 
 from __future__ import annotations
 
@@ -18,20 +24,47 @@ def available_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+class InsufficientMemoryError(ValueError):
+    """A job that cannot fit in the memory this device may use (raised before Aer allocates it)."""
+
+
 @dataclass
 class MemoryBudget:
     """Bytes each memory-hungry path may hold at once.
 
     Attributes:
-        adjoint: saved states of an adjoint gradient (default: a quarter of available memory, at most 2 GiB).
+        available: what one Aer job may allocate in all (default: the memory available when the device
+            was made).
+        adjoint: saved states of an adjoint gradient (default: a quarter of ``available``, at most 2 GiB).
         forward_states: final states a forward pass keeps for the gradient that follows it.
         joint: row states of one joint (batch-as-register) Aer experiment.
     """
 
+    available: int
     adjoint: int
     forward_states: int = 256 * 1024**2
     joint: int = 512 * 1024**2
 
     @classmethod
-    def default(cls, adjoint: int | None = None) -> MemoryBudget:
-        return cls(adjoint=adjoint or min(available_memory_bytes() // 4, 2 * 1024**3))
+    def default(cls, adjoint: int | None = None, available: int | None = None) -> MemoryBudget:
+        have = available or available_memory_bytes()
+        return cls(available=have, adjoint=adjoint or min(have // 4, 2 * 1024**3))
+
+    def joint_budget(self) -> int:
+        """Bytes of row states one joint experiment may hold: its own budget, within what is available."""
+        return min(self.joint, self.available // 4)
+
+    def require(self, n_qubits: int, density: bool, what: str) -> None:
+        """Refuse a job whose simulator state (Aer holds it, and hands back a copy) cannot fit."""
+        state = 16 * (4 if density else 2) ** n_qubits
+        if 2 * state > self.available:
+            kind = "density matrix" if density else "statevector"
+            raise InsufficientMemoryError(
+                f"{what} needs a {n_qubits}-qubit {kind} ({_gib(state)}, twice that while Aer returns it) but "
+                f"only {_gib(self.available)} may be used; use fewer qubits (or 'aer.mps' for wide, shallow "
+                "circuits)"
+            )

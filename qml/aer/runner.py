@@ -81,6 +81,9 @@ class AerRunner:
         ``rows``: how many circuit executions the job stands for (a joint circuit simulates many rows).
         With ``shots``, each entry holds the ``counts`` (or, with ``memory``, the per-shot ``memory``).
         """
+        if self.method != "matrix_product_state":
+            width = max(c.num_qubits for c in circuits)
+            self.memory.require(width, self.method == "density_matrix", f"an Aer job of {len(circuits)} circuit(s)")
         kwargs = {"shots": shots or 1}
         if binds is not None:
             kwargs["parameter_binds"] = binds
