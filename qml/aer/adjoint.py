@@ -51,7 +51,10 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
         n_meas = len(structure.meas)
         weights = None if cotangents is None else _weights(cotangents, members, n_meas)
         grads = np.zeros((1 if weights is not None else n_meas, len(qvals), structure.n_params))
-        for rows in runner.chunks(structure, len(qvals), row_bytes, runner.memory.adjoint):
+        # Rows per reversed experiment: within the adjoint budget, and within the joint budget so a wide
+        # circuit's paired register (and the copies Aer makes of it) stays a small multiple of one state.
+        budget = min(runner.memory.adjoint, runner.memory.joint_budget())
+        for rows in runner.chunks(structure, len(qvals), row_bytes, budget):
             grads[:, rows] = _block(
                 runner, key, structure, qvals[rows], row_datas[rows], None if weights is None else weights[rows],
                 trainable, summable,
@@ -104,41 +107,61 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, trainab
     by all rows and is not broadcast gets its derivative summed over rows by Aer itself, as the
     expectation value of ``Y_flag ⊗ G``; it is put in row 0.
     """
-    n = structure.n_wires
     psi = _forward(runner, key, structure, qvals)
-    n_meas = len(structure.meas)
-    # O_m |psi_r> for every measurement and row, with each row's own coefficients.
-    applied = [observable_apply(structure, row_datas, m, psi) for m in range(n_meas)]
-    lams = applied if weights is None else [sum(weights[:, m, None] * applied[m] for m in range(n_meas))]
     builder = JointCircuitBuilder(structure, qvals, pair=True)
     rotations = [i for i, g in enumerate(structure.gates) if g.slot in trainable]
     summed = set()
     if summable is not None:
         summed = {i for i in rotations if structure.gates[i].slot not in summable and not builder.varies(i)}
-    circuits, scales = [], []
-    for lam in lams:
-        joint = builder.join_pair(psi, lam)
-        norm = float(np.linalg.norm(joint))
-        scales.append(norm)
-        if np.any(lam):
-            circuits.append(builder.reverse_pair(joint / norm, summed, set(rotations) - summed))
-    rows = len(qvals)
-    runs = iter(runner.run(circuits, rows=rows * len(circuits)) if circuits else [])
-    grads = np.zeros((len(lams), rows, structure.n_params))
-    for v, (lam, norm) in enumerate(zip(lams, scales)):
-        if not np.any(lam):
-            continue
-        rev = next(runs)
-        for i in rotations:
-            gate = structure.gates[i]
-            if i in summed:
-                # <Y_flag ⊗ G> = -2 sum_r Im <lambda_r|G|psi_r> / norm^2, and each derivative is 2 Im <..>
-                grads[v, 0, gate.slot] += gate.scale * -(norm**2) * float(np.real(rev[f"g{i}"]))
-            else:
-                psi_i, lam_i = builder.split_pair(rev[f"a{i}"])
-                overlap = np.einsum("bi,bi->b", lam_i.conj(), gate.generator.apply(psi_i, n))
-                grads[v, :, gate.slot] += gate.scale * 2 * norm**2 * np.imag(overlap)
+    saved = set(rotations) - summed
+    n_vectors = 1 if weights is not None else len(structure.meas)
+    grads = np.zeros((n_vectors, len(qvals), structure.n_params))
+    # Reversed experiments go to Aer a few at a time, so that their paired states fit the joint budget
+    # (a jacobian has one per measurement; at 20 qubits x 8 rows each is 256 MB).
+    per_job = max(1, runner.memory.joint_budget() // (2 * 16 * 2**builder.n_qubits))
+    vectors = list(range(n_vectors))
+    for start in range(0, n_vectors, per_job):
+        circuits, norms = [], []
+        for v in vectors[start : start + per_job]:
+            lam = _back_vector(structure, row_datas, psi, weights, v)
+            if not np.any(lam):
+                continue  # a zero cotangent: no derivative
+            joint = builder.join_pair(psi, lam)
+            del lam
+            norm = float(np.linalg.norm(joint))
+            joint /= norm
+            circuits.append(builder.reverse_pair(joint, summed, saved))
+            norms.append((v, norm))
+            del joint
+        if circuits:
+            for (v, norm), rev in zip(norms, runner.run(circuits, rows=len(qvals) * len(circuits))):
+                _accumulate(grads[v], rev, structure, builder, rotations, summed, norm)
     return grads
+
+
+def _back_vector(structure, row_datas, psi, weights, v: int) -> np.ndarray:
+    """The back-propagated vectors ``(rows, 2**n)`` of vector ``v``: ``sum_m w_rm O_m |psi_r>`` for a VJP,
+    ``O_v |psi_r>`` for row ``v`` of a jacobian; built one term at a time (each is as large as ``psi``)."""
+    if weights is None:
+        return observable_apply(structure, row_datas, v, psi)
+    lam = np.zeros_like(psi)
+    for m in range(len(structure.meas)):
+        if np.any(weights[:, m]):
+            lam += weights[:, m, None] * observable_apply(structure, row_datas, m, psi)
+    return lam
+
+
+def _accumulate(grads, rev: dict, structure, builder, rotations, summed, norm: float) -> None:
+    """Add one reversed experiment's derivatives to ``grads`` ``(rows, n_params)``."""
+    for i in rotations:
+        gate = structure.gates[i]
+        if i in summed:
+            # <Y_flag ⊗ G> = -2 sum_r Im <lambda_r|G|psi_r> / norm^2, and each derivative is 2 Im <..>
+            grads[0, gate.slot] += gate.scale * -(norm**2) * float(np.real(rev[f"g{i}"]))
+        else:
+            psi_i, lam_i = builder.split_pair(rev[f"a{i}"])
+            overlap = np.einsum("bi,bi->b", lam_i.conj(), gate.generator.apply(psi_i, structure.n_wires))
+            grads[:, gate.slot] += gate.scale * 2 * norm**2 * np.imag(overlap)
 
 
 def observable_apply(structure, datas, m: int, psi: np.ndarray) -> np.ndarray:

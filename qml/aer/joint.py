@@ -26,6 +26,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import DiagonalGate
 from qiskit.quantum_info import SparsePauliOp
+from qiskit_aer.library import SaveExpectationValue
 
 from .compile import Generator, Structure
 
@@ -122,19 +123,30 @@ class JointCircuitBuilder:
         qc.save_statevector(label="psi")
         return qc
 
-    def _flagged_generator(self, generator: Generator) -> SparsePauliOp:
-        """``Y_flag ⊗ G`` on the whole register, for ``save_expectation_value``."""
-        flag = self.n
-        terms = []
+    def _flagged_generator(self, generator: Generator) -> tuple[SparsePauliOp, list[int]]:
+        """``Y_flag ⊗ G`` on the qubits it touches, and those qubits (flag first)."""
         ctrl = list(generator.ctrl)
+        qubits = [self.n] + [self.s.qubit(w) for w, _ in generator.word] + [self.s.qubit(w) for w in ctrl]
+        local = {q: j for j, q in enumerate(qubits)}
+        terms = []
         # |1..1><1..1| on the controls = prod (I - Z_c) / 2 = sum over subsets S of (-1)^|S| Z_S / 2^|ctrl|
         for mask in range(2 ** len(ctrl)):
             subset = [ctrl[j] for j in range(len(ctrl)) if mask >> j & 1]
             letters = ["Y"] + [p for _, p in generator.word] + ["Z"] * len(subset)
-            qubits = [flag] + [self.s.qubit(w) for w, _ in generator.word] + [self.s.qubit(w) for w in subset]
+            on = [0] + [local[self.s.qubit(w)] for w, _ in generator.word] + [local[self.s.qubit(w)] for w in subset]
             coeff = generator.coeff * (-1) ** len(subset) / 2 ** len(ctrl)
-            terms.append(("".join(letters), qubits, coeff))
-        return SparsePauliOp.from_sparse_list(terms, num_qubits=self.n_qubits).simplify()
+            terms.append(("".join(letters), on, coeff))
+        return SparsePauliOp.from_sparse_list(terms, num_qubits=len(qubits)).simplify(), qubits
+
+    def _save_flagged(self, qc: QuantumCircuit, i: int) -> None:
+        """Save ``<Y_flag ⊗ G_i>`` as ``g{i}``. The instruction depends only on the gate (the flag is the
+        qubit above the data whatever the number of rows), so it is built once per structure."""
+        key = ("flagged", i)
+        if key not in self.s.circuits:
+            op, qubits = self._flagged_generator(self.s.gates[i].generator)
+            self.s.circuits[key] = (SaveExpectationValue(op, label=f"g{i}"), qubits)
+        instruction, qubits = self.s.circuits[key]
+        qc.append(instruction, qubits)
 
     def reverse_pair(self, initial: np.ndarray, summed: set[int], saved: set[int]) -> QuantumCircuit:
         """The inverted circuit run backwards on the paired register from the joint state ``initial``.
@@ -145,11 +157,9 @@ class JointCircuitBuilder:
         """
         qc = QuantumCircuit(self.n_qubits)
         qc.set_statevector(initial)
-        everything = list(range(self.n_qubits))
         for i in range(len(self.s.gates) - 1, -1, -1):
-            gate = self.s.gates[i]
             if i in summed:
-                qc.save_expectation_value(self._flagged_generator(gate.generator), everything, label=f"g{i}")
+                self._save_flagged(qc, i)
             elif i in saved:
                 qc.save_statevector(label=f"a{i}")
             self._gate(qc, i, inverse=True)

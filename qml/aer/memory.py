@@ -47,7 +47,7 @@ class MemoryBudget:
     available: int
     adjoint: int
     forward_states: int = 256 * 1024**2
-    joint: int = 512 * 1024**2
+    joint: int = 256 * 1024**2
 
     @classmethod
     def default(cls, adjoint: int | None = None, available: int | None = None) -> MemoryBudget:
