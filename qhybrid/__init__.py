@@ -16,11 +16,12 @@ stays cheap:
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-# In a source checkout this folder holds only this file, and the subpackages are its sibling folders
+from qhybrid._lazy import lazy_exports
+
+# In a source checkout this folder holds only the top-level modules, and the subpackages are its sibling folders
 # (pyproject.toml maps qhybrid.qml -> qml/ and so on). When the checkout itself is on sys.path (the working
 # directory of `python -m ...`), Python finds this folder before the installed mapping, so the siblings
 # are added to the package's search path. An installed wheel has the subpackages inside and skips this.
@@ -52,17 +53,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qhybrid' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # static tools see the real names
