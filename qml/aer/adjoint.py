@@ -37,8 +37,10 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
     out: list = [None] * len(tapes)
     for key, (structure, members) in runner.group(tapes).items():
         # A VJP of a single tape sums every shared parameter's derivative over the rows, which Aer does
-        # itself (an expectation value); only row-dependent rotations need saved states.
-        summable = members[0][1].broadcast if cotangents is not None and len(members) == 1 else None
+        # itself (an expectation value); only row-dependent rotations need saved states. A single tape of
+        # one row (an optimiser's energy, say) is that sum whether a VJP or a jacobian is asked for.
+        single = len(members) == 1 and (cotangents is not None or members[0][1].rows == 1)
+        summable = members[0][1].broadcast if single else None
         # only rotations some member trains need a derivative (inputs of a layer usually are not trained)
         trainable = {s for i, _ in members for s in trainable_slots(tapes[i], structure)}
         row_bytes = saved_bytes_per_row(structure, trainable, summable)
