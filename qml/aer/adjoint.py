@@ -14,18 +14,39 @@ import numpy as np
 
 from .compile import apply_pauli_word
 from .exact import joint_states
-from .joint import JointCircuitBuilder
+from .joint import JointCircuitBuilder, layer_of
 from .param_shift import MixedVJP, batched_entry, trainable_slots
 from .runner import AerRunner, flatten
 
 
-def saved_bytes_per_row(structure, trainable: set, summable) -> int:
-    """Bytes one row of the adjoint holds: saved states at trainable row-dependent rotations, plus the
-    working states (the paired state, its copy on return, the forward state)."""
-    n_saved = sum(
-        1 for g in structure.gates if g.slot in trainable and (summable is None or g.slot in summable)
-    )
-    return (n_saved + 3) * 2**structure.n_wires * 16 * 2
+def _row_bytes(structure, n_snapshots: int) -> int:
+    """Bytes one row of the adjoint holds: its paired snapshots, plus the working states (the paired state,
+    its copy on return, the forward state)."""
+    return (n_snapshots + 3) * 2**structure.n_wires * 16 * 2
+
+
+def plan_layers(structure, trainable: set, summable, budget: int) -> tuple[set, set, int] | None:
+    """Which rotations the reversed pass measures in Aer (``summed``) and which from snapshots (``saved``),
+    and the bytes a row then holds; ``None`` when not even the leanest plan fits ``budget``.
+
+    Snapshots, one per layer of rotations (:func:`.joint.reversed_layers`), are the fast plan: one pass
+    copies the state, and numpy reads every rotation of the layer from it, where an Aer expectation value
+    costs about three gate passes per rotation (measured, 12 qubits x 32 rows). Where they do not fit,
+    shared rotations are measured in place (``summable``: O(1) states) and snapshots kept only for the
+    layers of rotations whose angle differs between rows.
+    """
+    needed = [i for i, g in enumerate(structure.gates) if g.slot in trainable]
+    layer = layer_of(structure)
+    all_layers = {layer[i] for i in needed}
+    if _row_bytes(structure, len(all_layers)) <= budget:
+        return set(), set(needed), _row_bytes(structure, len(all_layers))
+    if summable is None:
+        return None
+    varying = {i for i in needed if structure.gates[i].slot in summable}
+    row_bytes = _row_bytes(structure, len({layer[i] for i in varying}))
+    if row_bytes > budget:
+        return None
+    return set(needed) - varying, varying, row_bytes
 
 
 def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
@@ -43,11 +64,12 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
         summable = members[0][1].broadcast if single else None
         # only rotations some member trains need a derivative (inputs of a layer usually are not trained)
         trainable = {s for i, _ in members for s in trainable_slots(tapes[i], structure)}
-        row_bytes = saved_bytes_per_row(structure, trainable, summable)
-        if row_bytes > runner.memory.adjoint:
+        plan = plan_layers(structure, trainable, summable, runner.memory.adjoint)
+        if plan is None:
             for i, _ in members:
                 out[i] = fallback(i)
             continue
+        summed, saved, row_bytes = plan
         params, row_datas, slices = flatten(members)
         qvals = structure.gate_values(params)
         n_meas = len(structure.meas)
@@ -59,7 +81,7 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
         for rows in runner.chunks(structure, len(qvals), row_bytes, budget):
             grads[:, rows] = _block(
                 runner, key, structure, qvals[rows], row_datas[rows], None if weights is None else weights[rows],
-                trainable, summable,
+                summed, saved,
             )
         for (i, data), rows in zip(members, slices):
             out[i] = _tape_result(grads[:, rows], data, trainable_slots(tapes[i], structure), weights, n_meas)
@@ -98,29 +120,28 @@ def _forward(runner: AerRunner, key, structure, qvals: np.ndarray) -> np.ndarray
     return np.stack(psi)
 
 
-def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, trainable, summable) -> np.ndarray:
+def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summed, saved) -> np.ndarray:
     """Gradients ``(vectors, rows, n_params)`` of one block of rows by the adjoint method.
 
-    Derivatives are computed by the rotations of ``trainable`` tape parameters only (others stay 0).
-    ``weights`` ``(rows, measurements)`` are the cotangents of a VJP (one back-propagated vector per
-    row); without them every measurement gets its own vector (a jacobian). The reversed experiment
-    carries each row's state and its back-propagated vector side by side (flag qubit); with
-    ``summable`` (the broadcast parameters of the block's only tape) a rotation whose angle is shared
-    by all rows and is not broadcast gets its derivative summed over rows by Aer itself, as the
-    expectation value of ``Y_flag ⊗ G``; it is put in row 0.
+    Derivatives are computed for the rotations in ``summed`` and ``saved`` only (see :func:`plan_layers`;
+    others stay 0). ``weights`` ``(rows, measurements)`` are the cotangents of a VJP (one back-propagated
+    vector per row); without them every measurement gets its own vector (a jacobian). The reversed
+    experiment carries each row's state and its back-propagated vector side by side (flag qubit). A
+    rotation in ``summed`` (shared by all rows, not broadcast) gets its derivative summed over rows by Aer
+    itself, as the expectation value of ``Y_flag ⊗ G``; it is put in row 0. The others are read from the
+    snapshot of their layer.
     """
     psi = _forward(runner, key, structure, qvals)
     builder = JointCircuitBuilder(structure, qvals, pair=True)
-    rotations = [i for i, g in enumerate(structure.gates) if g.slot in trainable]
-    summed = set()
-    if summable is not None:
-        summed = {i for i in rotations if structure.gates[i].slot not in summable and not builder.varies(i)}
-    saved = set(rotations) - summed
+    moved = {i for i in summed if builder.varies(i)}  # defensive: a summed rotation must be shared by all rows
+    summed, saved = summed - moved, saved | moved
     n_vectors = 1 if weights is not None else len(structure.meas)
     grads = np.zeros((n_vectors, len(qvals), structure.n_params))
-    # Reversed experiments go to Aer a few at a time, so that their paired states fit the joint budget
-    # (a jacobian has one per measurement; at 20 qubits x 8 rows each is 256 MB).
-    per_job = max(1, runner.memory.joint_budget() // (2 * 16 * 2**builder.n_qubits))
+    # Reversed experiments go to Aer a few at a time, so that their paired states and snapshots fit the
+    # joint budget (a jacobian has one per measurement; at 20 qubits x 8 rows a paired state is 256 MB).
+    layer = layer_of(structure)
+    per_circuit = (1 + len({layer[i] for i in saved})) * 2 * 16 * 2**builder.n_qubits
+    per_job = max(1, runner.memory.joint_budget() // per_circuit)
     vectors = list(range(n_vectors))
     for start in range(0, n_vectors, per_job):
         circuits, norms = [], []
@@ -130,14 +151,15 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, trainab
                 continue  # a zero cotangent: no derivative
             joint = builder.join_pair(psi, lam)
             del lam
-            norm = float(np.linalg.norm(joint))
+            real = joint.view(np.float64)  # contiguous: np.linalg.norm of a complex array is several times slower
+            norm = float(np.sqrt(real @ real))
             joint /= norm
             circuits.append(builder.reverse_pair(joint, summed, saved))
             norms.append((v, norm))
             del joint
         if circuits:
             for (v, norm), rev in zip(norms, runner.run(circuits, rows=len(qvals) * len(circuits))):
-                _accumulate(grads[v], rev, structure, builder, rotations, summed, norm)
+                _accumulate(grads[v], rev, structure, builder, summed, saved, norm)
     return grads
 
 
@@ -153,16 +175,22 @@ def _back_vector(structure, row_datas, psi, weights, v: int) -> np.ndarray:
     return lam
 
 
-def _accumulate(grads, rev: dict, structure, builder, rotations, summed, norm: float) -> None:
+def _accumulate(grads, rev: dict, structure, builder, summed, saved, norm: float) -> None:
     """Add one reversed experiment's derivatives to ``grads`` ``(rows, n_params)``."""
-    for i in rotations:
+    for i in summed:
         gate = structure.gates[i]
-        if i in summed:
-            # <Y_flag ⊗ G> = -2 sum_r Im <lambda_r|G|psi_r> / norm^2, and each derivative is 2 Im <..>
-            grads[0, gate.slot] += gate.scale * -(norm**2) * float(np.real(rev[f"g{i}"]))
-        else:
-            psi_i, lam_i = builder.split_pair(rev[f"a{i}"])
-            overlap = np.einsum("bi,bi->b", lam_i.conj(), gate.generator.apply(psi_i, structure.n_wires))
+        # <Y_flag ⊗ G> = -2 sum_r Im <lambda_r|G|psi_r> / norm^2, and each derivative is 2 Im <..>
+        grads[0, gate.slot] += gate.scale * -(norm**2) * float(np.real(rev[f"g{i}"]))
+    layer = layer_of(structure)
+    by_layer: dict[int, list[int]] = {}
+    for i in saved:
+        by_layer.setdefault(layer[i], []).append(i)
+    for k, gates in by_layer.items():
+        psi_k, lam_k = builder.split_pair(rev.pop(f"L{k}"))
+        lam_conj = lam_k.conj()
+        for i in gates:
+            gate = structure.gates[i]
+            overlap = gate.generator.overlaps(lam_conj, psi_k, structure.n_wires)
             grads[:, gate.slot] += gate.scale * 2 * norm**2 * np.imag(overlap)
 
 

@@ -15,6 +15,7 @@ reordering.
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -64,6 +65,32 @@ class Generator:
             mask[tuple(index)] = True
             out = out * mask
         return (self.coeff * out).reshape(batch, -1)
+
+
+    def overlaps(self, lam_conj: np.ndarray, psi: np.ndarray, n_wires: int) -> np.ndarray:
+        """``<lambda_r| G |psi_r>`` for every row, from ``conj(lambda)`` and ``psi`` ``(rows, 2**n_wires)``.
+
+        Reads views of the two stacks (one slice per basis pattern of the word's wires, controls fixed to
+        1) instead of building ``G |psi>``: one pass over the states and no copies of them.
+        """
+        rows = psi.shape[0]
+        lam_t = lam_conj.reshape((rows,) + (2,) * n_wires)
+        psi_t = psi.reshape((rows,) + (2,) * n_wires)
+        base = [slice(None)] * (n_wires + 1)
+        for c in self.ctrl:
+            base[1 + c] = 1
+        total = np.zeros(rows, dtype=complex)
+        for bits in itertools.product((0, 1), repeat=len(self.word)):
+            at_lam, at_psi, phase = list(base), list(base), 1.0 + 0j
+            for (w, p), b in zip(self.word, bits):
+                at_lam[1 + w] = b
+                # (Z psi)_b = (-1)^b psi_b, (X psi)_b = psi_(1-b), (Y psi)_0 = -i psi_1, (Y psi)_1 = i psi_0
+                at_psi[1 + w] = b if p == "Z" else 1 - b
+                phase *= (1 - 2 * b) if p == "Z" else (1j if b else -1j) if p == "Y" else 1
+            a, b = lam_t[tuple(at_lam)], psi_t[tuple(at_psi)]
+            axes = list(range(a.ndim))
+            total += phase * np.einsum(a, axes, b, axes, [0])
+        return self.coeff * total
 
 
 def apply_pauli_word(psi: np.ndarray, word: tuple[tuple[int, str], ...]) -> np.ndarray:

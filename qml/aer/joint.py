@@ -151,18 +151,22 @@ class JointCircuitBuilder:
     def reverse_pair(self, initial: np.ndarray, summed: set[int], saved: set[int]) -> QuantumCircuit:
         """The inverted circuit run backwards on the paired register from the joint state ``initial``.
 
-        At rotation ``gates[i]`` it saves, for ``i`` in ``summed``, the expectation value ``g{i}`` of
-        ``Y_flag ⊗ G_i``, which is ``-2 sum_rows Im <lambda_r|G_i|psi_r> / |initial|^2`` for a normalised
-        ``initial``; for ``i`` in ``saved`` the joint state ``a{i}`` (split it with :meth:`split_pair`).
+        The gates run layer by layer (:func:`reversed_layers`). Before a layer it saves, for each rotation
+        ``i`` of it in ``summed``, the expectation value ``g{i}`` of ``Y_flag ⊗ G_i``, which is
+        ``-2 sum_rows Im <lambda_r|G_i|psi_r> / |initial|^2`` for a normalised ``initial``; and, when a
+        rotation of it is in ``saved``, the joint state ``L{layer}`` (split it with :meth:`split_pair`),
+        from which every rotation of the layer gets its overlaps.
         """
         qc = QuantumCircuit(self.n_qubits)
         qc.set_statevector(initial)
-        for i in range(len(self.s.gates) - 1, -1, -1):
-            if i in summed:
-                self._save_flagged(qc, i)
-            elif i in saved:
-                qc.save_statevector(label=f"a{i}")
-            self._gate(qc, i, inverse=True)
+        for layer_index, layer in enumerate(reversed_layers(self.s)):
+            for i in layer:
+                if i in summed:
+                    self._save_flagged(qc, i)
+            if any(i in saved for i in layer):
+                qc.save_statevector(label=f"L{layer_index}")
+            for i in layer:
+                self._gate(qc, i, inverse=True)
         return qc
 
     def join_pair(self, psi: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -181,3 +185,31 @@ class JointCircuitBuilder:
         """The rows' data states ``(rows, 2**n)`` from the joint state of :meth:`forward`."""
         states = np.asarray(joint, dtype=complex).reshape(2**self.k, 2**self.n)[: self.rows]
         return states * np.sqrt(2**self.k)
+
+
+def reversed_layers(structure: Structure) -> list[list[int]]:
+    """The structure's gates in reverse order, grouped into layers of gates on disjoint data wires.
+
+    Gates on disjoint wires commute (a multiplexed rotation acts on the index register only as a control),
+    so whatever a reversed pass saves for a layer's gates can stand before the whole layer: one snapshot
+    serves all its rotations, and the saves no longer split every run of gates that Aer would fuse.
+    """
+    key = "reversed_layers"
+    if key not in structure.circuits:
+        layers: list[list[int]] = []
+        depth: dict[int, int] = {}
+        for i in range(len(structure.gates) - 1, -1, -1):
+            wires = structure.gates[i].wires
+            level = max((depth.get(w, -1) for w in wires), default=-1) + 1
+            for w in wires:
+                depth[w] = level
+            if level == len(layers):
+                layers.append([])
+            layers[level].append(i)
+        structure.circuits[key] = layers
+    return structure.circuits[key]
+
+
+def layer_of(structure: Structure) -> dict[int, int]:
+    """Gate index -> index of its layer in :func:`reversed_layers`."""
+    return {i: k for k, layer in enumerate(reversed_layers(structure)) for i in layer}
