@@ -5,7 +5,7 @@ name       simulator                                                        grad
 ========== ================================================================ =====================
 aer        qhybrid's batched Aer device, statevector, exact                  adjoint from Aer
 aer.shots  the same, sampling ``shots`` per circuit (``shots`` required)     parameter shift
-aer.density Aer density matrix, exact, with an optional noise model          parameter shift
+aer.density Aer density matrix, exact, with an optional noise model          adjoint (depolarising)
 aer.mps    Aer matrix product state, for wide shallow circuits               parameter shift
 lightning  PennyLane's ``lightning.qubit`` (C++), for comparison             adjoint
 default    PennyLane's ``default.qubit`` (NumPy/torch), for comparison       backprop

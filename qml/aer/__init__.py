@@ -11,6 +11,7 @@ module              what it holds
 ``sampling``        finite shots: bases, one sampled run per structure, estimates in numpy
 ``param_shift``     batched parameter-shift jacobians, exact and sampled; jacobian -> VJP
 ``adjoint``         adjoint derivatives from Aer snapshots (exact statevector)
+``density_adjoint`` adjoint derivatives on the density matrix, depolarising noise included
 ``memory``          available memory and the budgets the paths plan against
 =================== ==========================================================================
 """

@@ -15,7 +15,7 @@ import numpy as np
 from .compile import apply_pauli_word
 from .exact import joint_states
 from .joint import JointCircuitBuilder, layer_of
-from .param_shift import MixedVJP, batched_entry, trainable_slots
+from .param_shift import cotangent_weights, tape_result, trainable_slots
 from .runner import AerRunner, flatten
 
 
@@ -73,7 +73,7 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
         params, row_datas, slices = flatten(members)
         qvals = structure.gate_values(params)
         n_meas = len(structure.meas)
-        weights = None if cotangents is None else _weights(cotangents, members, n_meas)
+        weights = None if cotangents is None else cotangent_weights(cotangents, members, n_meas)
         grads = np.zeros((1 if weights is not None else n_meas, len(qvals), structure.n_params))
         # Rows per reversed experiment: within the adjoint budget, and within the joint budget so a wide
         # circuit's paired register (and the copies Aer makes of it) stays a small multiple of one state.
@@ -84,30 +84,8 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
                 summed, saved,
             )
         for (i, data), rows in zip(members, slices):
-            out[i] = _tape_result(grads[:, rows], data, trainable_slots(tapes[i], structure), weights, n_meas)
+            out[i] = tape_result(grads[:, rows], data, trainable_slots(tapes[i], structure), weights is not None)
     return out
-
-
-def _weights(cotangents, members, n_meas: int) -> np.ndarray:
-    """One weight per (row, measurement): a broadcast tape's cotangents have one value per sample."""
-    blocks = []
-    for i, data in members:
-        per_meas = [cotangents[i]] if n_meas == 1 else cotangents[i]
-        stacked = np.stack([np.asarray(c, dtype=float).reshape(-1) for c in per_meas], axis=-1)
-        blocks.append(np.broadcast_to(stacked, (data.rows, n_meas)))
-    return np.vstack(blocks)
-
-
-def _tape_result(g: np.ndarray, data, slots, weights, n_meas: int):
-    """A tape's VJP or jacobian from its rows' gradients ``(vectors, rows, n_params)``."""
-    g = g[:, :, slots]
-    if weights is not None:
-        broadcast = [s in data.broadcast for s in slots]
-        vals = [g[0, :, t] if b else np.float64(g[0, :, t].sum()) for t, b in enumerate(broadcast)]
-        return MixedVJP(vals) if any(broadcast) else np.array(vals, dtype=float)
-    if data.batch_size is None:
-        return [[np.float64(v) for v in g[m, 0]] for m in range(n_meas)]
-    return [[batched_entry(g[m, :, t], s in data.broadcast) for t, s in enumerate(slots)] for m in range(n_meas)]
 
 
 def _forward(runner: AerRunner, key, structure, qvals: np.ndarray) -> np.ndarray:

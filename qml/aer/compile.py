@@ -275,7 +275,7 @@ class Structure:
             all_q = list(range(self.n_wires))
             for i, word in enumerate(self.words):
                 if word:
-                    qc.save_expectation_value(_pauli(word, self.n_wires), all_q, label=f"e{i}")
+                    qc.save_expectation_value(pauli_of(word, self.n_wires), all_q, label=f"e{i}")
             for j, m in enumerate(self.meas):
                 if m.kind == "probs":
                     qc.save_probabilities([self.qubit(w) for w in reversed(m.wires)], label=f"p{j}")
@@ -304,7 +304,7 @@ class Structure:
         return self.circuits["sample"]
 
 
-def _pauli(word: tuple[tuple[int, str], ...], n_wires: int) -> Pauli:
+def pauli_of(word: tuple[tuple[int, str], ...], n_wires: int) -> Pauli:
     # Pauli labels are written highest qubit first; qubit n-1-w holds wire w, so wire 0 comes first.
     letters = ["I"] * n_wires
     for w, p in word:

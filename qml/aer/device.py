@@ -13,8 +13,8 @@ own. This device instead
 
 Derivatives are computed by the device itself:
 
-* ``"adjoint"`` (exact statevector only, :mod:`.adjoint`): a training step is two Aer experiments whatever
-  the batch size.
+* ``"adjoint"`` (exact results: the statevector without noise, :mod:`.adjoint`; the density matrix with
+  depolarising noise, :mod:`.density_adjoint`): a training step is two Aer calls whatever the batch size.
 * ``"parameter-shift"`` (every Aer method, shots and noise included, :mod:`.param_shift`): all shifted rows
   of all tapes in one batched run.
 * ``"device"`` / ``"best"``: adjoint where it applies and fits in memory, parameter shift otherwise;
@@ -46,7 +46,7 @@ from pennylane.devices import Device, ExecutionConfig
 from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
 from pennylane.transforms.core import CompilePipeline
 
-from . import adjoint, param_shift
+from . import adjoint, density_adjoint, param_shift
 from .compile import NATIVE_OPS
 from .exact import execute_exact
 from .memory import MemoryBudget
@@ -56,6 +56,10 @@ from .sampling import sampled_results
 
 def _stopping_condition(op) -> bool:
     return op.name in NATIVE_OPS
+
+
+def _density_stopping_condition(op) -> bool:
+    return op.name in NATIVE_OPS and op.name != "CSWAP"  # Aer's density-matrix method has no cswap
 
 
 def _analytic_mp(mp) -> bool:
@@ -172,7 +176,12 @@ class AerDevice(Device):
 
     # ----------------------------------------------------------------------------------- configuration
     def _adjoint_possible(self, circuit=None) -> bool:
-        if self.method != "statevector" or self.noise_model is not None or self.default_shots:
+        if self.default_shots:
+            return False
+        if self.method == "statevector":
+            if self.noise_model is not None:
+                return False
+        elif self.method != "density_matrix" or not density_adjoint.noise_allows_adjoint(self.noise_model):
             return False
         if circuit is None:
             return True
@@ -210,7 +219,7 @@ class AerDevice(Device):
         program = CompilePipeline()
         program.add_transform(
             decompose,
-            stopping_condition=_stopping_condition,
+            stopping_condition=_density_stopping_condition if self.method == "density_matrix" else _stopping_condition,
             device_wires=self.wires,
             name=self.name,
             skip_initial_state_prep=False,  # state preparation becomes gates, so it caches like any other
@@ -240,7 +249,11 @@ class AerDevice(Device):
         runner.forward_states = {}
         if exact:
             keep = self._keeps_forward_states(execution_config, [tapes[p] for p in exact])
-            for pos, res in zip(exact, execute_exact(runner, [tapes[p] for p in exact], keep)):
+            if keep and self.method == "density_matrix":
+                values = density_adjoint.execute_keeping(runner, [tapes[p] for p in exact])
+            else:
+                values = execute_exact(runner, [tapes[p] for p in exact], keep)
+            for pos, res in zip(exact, values):
                 results[pos] = res
         if sampled:
             rows = sampled_results(runner, [(tapes[p], None) for p in sampled], self.name)
@@ -255,8 +268,9 @@ class AerDevice(Device):
         """Whether a forward pass should keep the states an adjoint gradient of it will need.
 
         A training step runs the forward pass, then the vector-Jacobian product; when the states are small
-        the forward run saves them, so the gradient needs one Aer run (the reversed circuits) instead of
-        two. Only the latest call's states are kept.
+        the forward run saves them (the final statevectors; on the density matrix, the matrices at the
+        trainable rotations), so the gradient runs only the reversed circuits. Only the latest call's
+        states are kept.
         """
         method = getattr(config, "gradient_method", None)
         return (
@@ -278,8 +292,9 @@ class AerDevice(Device):
         )
         if requested == "adjoint" and not possible:
             raise ValueError(
-                "adjoint differentiation needs the exact statevector method without noise or shots and "
-                "expectation values only; use diff_method='parameter-shift'"
+                "adjoint differentiation needs exact expectation values (no shots) on the statevector method "
+                "without noise, or on the density-matrix method with depolarising noise only (no thermal "
+                "relaxation, readout or other errors); use diff_method='parameter-shift'"
             )
         return "adjoint" if possible else "parameter-shift"
 
@@ -308,7 +323,8 @@ class AerDevice(Device):
         method = self._resolve_gradient(config, tapes)
         self.last_gradient_method = method
         if method == "adjoint":
-            return adjoint.adjoint(self._runner, tapes, None, lambda i: self._adjoint_fallback(tapes[i], None))
+            run = density_adjoint.adjoint if self.method == "density_matrix" else adjoint.adjoint
+            return run(self._runner, tapes, None, lambda i: self._adjoint_fallback(tapes[i], None))
         return self._param_shift(tapes)
 
     def compute_derivatives(self, circuits, execution_config=None):
@@ -328,9 +344,8 @@ class AerDevice(Device):
         method = self._resolve_gradient(execution_config, tapes)
         self.last_gradient_method = method
         if method == "adjoint":
-            vjps = adjoint.adjoint(
-                self._runner, tapes, cots, lambda i: self._adjoint_fallback(tapes[i], cots[i])
-            )
+            run = density_adjoint.adjoint if self.method == "density_matrix" else adjoint.adjoint
+            vjps = run(self._runner, tapes, cots, lambda i: self._adjoint_fallback(tapes[i], cots[i]))
         else:
             jacs = self._raw_jacobians(tapes, execution_config)
             vjps = [param_shift.contract(t, j, c) for t, j, c in zip(tapes, jacs, cots)]

@@ -183,3 +183,28 @@ def contract(tape, jac, cotangent):
         )
         out.append(terms if broadcast[t] else np.float64(terms))
     return MixedVJP(out) if any(broadcast) else np.array(out, dtype=float)
+
+
+def cotangent_weights(cotangents, members, n_meas: int) -> np.ndarray:
+    """One weight per (row, measurement): a broadcast tape's cotangents have one value per sample."""
+    blocks = []
+    for i, data in members:
+        per_meas = [cotangents[i]] if n_meas == 1 else cotangents[i]
+        stacked = np.stack([np.asarray(c, dtype=float).reshape(-1) for c in per_meas], axis=-1)
+        blocks.append(np.broadcast_to(stacked, (data.rows, n_meas)))
+    return np.vstack(blocks)
+
+
+def tape_result(g: np.ndarray, data, slots, vjp: bool):
+    """A tape's VJP or jacobian from its rows' gradients ``(vectors, rows, n_params)`` (layouts as PennyLane expects them)."""
+    g = g[:, :, slots]
+    if vjp:
+        broadcast = [s in data.broadcast for s in slots]
+        vals = [g[0, :, t] if b else np.float64(g[0, :, t].sum()) for t, b in enumerate(broadcast)]
+        return MixedVJP(vals) if any(broadcast) else np.array(vals, dtype=float)
+    if data.batch_size is None:
+        return [[np.float64(v) for v in g[m, 0]] for m in range(g.shape[0])]
+    return [
+        [batched_entry(g[m, :, t], s in data.broadcast) for t, s in enumerate(slots)]
+        for m in range(g.shape[0])
+    ]
