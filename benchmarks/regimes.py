@@ -194,33 +194,45 @@ def shots_contenders(cell: Cell, x) -> list[Contender]:
 
 # ------------------------------------------------------------------------------------------ noise contenders
 def depolarizing_model(p: float) -> NoiseModel:
-    """Qiskit's one-qubit depolarising error after every gate; on two-qubit gates one per qubit.
-
-    Qiskit's 2-qubit ``depolarizing_error`` is a two-qubit channel PennyLane lacks; the tensor product of two
-    one-qubit errors is exactly ``DepolarizingChannel`` on each wire, so default.mixed can match it.
-    """
-    one = depolarizing_error(p, 1)
+    """Qiskit's depolarising error after every gate: one-qubit ``depolarizing_error(p, 1)`` after one-qubit
+    gates, the two-qubit ``depolarizing_error(p, 2)`` after two-qubit gates (what ``NoiseSpec`` builds)."""
     model = NoiseModel()
-    model.add_all_qubit_quantum_error(one, list(ONE_QUBIT_GATES))
-    model.add_all_qubit_quantum_error(one.tensor(one), list(TWO_QUBIT_GATES))
+    model.add_all_qubit_quantum_error(depolarizing_error(p, 1), list(ONE_QUBIT_GATES))
+    model.add_all_qubit_quantum_error(depolarizing_error(p, 2), list(TWO_QUBIT_GATES))
     return model
 
 
-def mixed_circuit(n: int, p: float) -> Callable:
-    """qhybrid's circuit in the gates Aer runs, with a PennyLane channel after each gate on each of its wires.
+def two_qubit_depolarizing_kraus(p: float) -> list[np.ndarray]:
+    """Kraus operators of Qiskit's ``depolarizing_error(p, 2)``: rho -> (1 - p) rho + p I/4, i.e.
+    ``sqrt(1 - 15p/16) I`` and ``sqrt(p/16) P`` for the 15 other two-qubit Paulis (a set that does not
+    depend on which wire comes first)."""
+    paulis = [np.eye(2), np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]), np.diag([1.0, -1.0])]
+    kraus = [np.sqrt(1 - 15 * p / 16) * np.eye(4, dtype=complex)]
+    kraus += [
+        np.sqrt(p / 16) * np.kron(a, b) for i, a in enumerate(paulis) for j, b in enumerate(paulis) if i or j
+    ]
+    return kraus
 
-    Qiskit's ``depolarizing_error(p)`` maps rho -> (1 - p) rho + p I/2 (<Z> x (1 - p)); PennyLane's
-    ``DepolarizingChannel(q)`` scales <Z> by 1 - 4q/3: so q = 3p/4. qhybrid compiles RX to rx and
-    Rot(phi, theta, omega) to rz(phi), ry(theta), rz(omega). Its strongly entangling ansatz closes a ring of
-    CNOT(i, i + 1) in every layer (PennyLane's template uses range l % (n - 1) + 1 instead); the check in
-    ``run_cell`` aborts if this circuit and qhybrid's ever part.
+
+def mixed_circuit(n: int, p: float) -> Callable:
+    """qhybrid's circuit in the gates Aer runs, with PennyLane's version of each Aer channel after each gate.
+
+    Qiskit's ``depolarizing_error(p, 1)`` maps rho -> (1 - p) rho + p I/2 (<Z> x (1 - p)); PennyLane's
+    ``DepolarizingChannel(q)`` scales <Z> by 1 - 4q/3: so q = 3p/4. The two-qubit error has no PennyLane
+    channel of its own and becomes a ``QubitChannel`` of its 16 Kraus operators. qhybrid compiles RX to rx
+    and Rot(phi, theta, omega) to rz(phi), ry(theta), rz(omega). Its strongly entangling ansatz closes a
+    ring of CNOT(i, i + 1) in every layer (PennyLane's template uses range l % (n - 1) + 1 instead); the
+    check in ``run_cell`` aborts if this circuit and qhybrid's ever part.
     """
     q = 3 * p / 4
+    kraus2 = two_qubit_depolarizing_kraus(p)
 
     def noisy(gate, *params, wires):
         gate(*params, wires=wires)
-        for w in wires:
-            qp.DepolarizingChannel(q, wires=w)
+        if len(wires) == 1:
+            qp.DepolarizingChannel(q, wires=wires[0])
+        else:
+            qp.QubitChannel(kraus2, wires=wires)
 
     def circuit(inputs, weights):
         for i in range(n):
