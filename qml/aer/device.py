@@ -246,7 +246,7 @@ class AerDevice(Device):
         runner = self._runner
         exact = [p for p, t in enumerate(tapes) if not runner.shots_of(t)]
         sampled = [p for p, t in enumerate(tapes) if runner.shots_of(t)]
-        runner.forward_states = {}
+        runner.new_call()
         if exact:
             keep = self._keeps_forward_states(execution_config, [tapes[p] for p in exact])
             if keep and self.method == "density_matrix":

@@ -68,6 +68,8 @@ class AerRunner:
         self.joint = method == "statevector" and noise_model is None
         #: Forward states of the latest execute call, by (structure key, gate angles) (see adjoint.py).
         self.forward_states: dict = {}
+        #: Analysed tapes of the latest execute call, by id (the tape is kept, so its id stays its own).
+        self.analysed: dict = {}
 
     def shots_of(self, tape) -> int | None:
         """The samples a tape asks for, or the device's default."""
@@ -127,12 +129,26 @@ class AerRunner:
         """
         groups: dict = {}
         for pos, tape in enumerate(tapes):
-            key, data, build = analyse_tape(tape, self.wire_index)
+            key, data, build = self.analyse(tape)
             key = prefix + key
             if key not in groups:
                 groups[key] = (self.cache.get(key, build), [])
             groups[key][1].append((pos, data))
         return groups
+
+    def analyse(self, tape) -> tuple:
+        """:func:`.compile.analyse_tape` of a tape, remembered for the tapes of the latest execute call: a
+        training step hands the same tapes to the forward pass and then to the gradient."""
+        entry = self.analysed.get(id(tape))
+        if entry is None or entry[0] is not tape:
+            entry = (tape, analyse_tape(tape, self.wire_index))
+            self.analysed[id(tape)] = entry
+        return entry[1]
+
+    def new_call(self) -> None:
+        """Forget what the previous execute call kept (its forward states and analysed tapes)."""
+        self.forward_states = {}
+        self.analysed = {}
 
     @staticmethod
     def chunks(structure, n_rows: int, bytes_per_row: int, budget: int) -> list[slice]:
