@@ -13,7 +13,9 @@ print(qhybrid.QAOA.__module__)
 
 def test_one_top_level_package(tmp_path):
     # from a folder outside the checkout, as a user's script would run
-    out = subprocess.run([sys.executable, "-c", _CODE], cwd=tmp_path, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CODE], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     squatted, modules, solvers = out.stdout.strip().splitlines()
     assert squatted == "[]"
     assert modules == "qhybrid.qml.layer qhybrid.classical.trainer qhybrid.hybrid.models"

@@ -76,11 +76,19 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
         budget = min(runner.memory.adjoint, runner.memory.joint_budget())
         for rows in runner.chunks(structure, len(qvals), row_bytes, budget):
             grads[:, rows] = _block(
-                runner, key, structure, qvals[rows], row_datas[rows], None if weights is None else weights[rows],
-                summed, saved,
+                runner,
+                key,
+                structure,
+                qvals[rows],
+                row_datas[rows],
+                None if weights is None else weights[rows],
+                summed,
+                saved,
             )
         for (i, data), rows in zip(members, slices):
-            out[i] = tape_result(grads[:, rows], data, trainable_slots(tapes[i], structure), weights is not None)
+            out[i] = tape_result(
+                grads[:, rows], data, trainable_slots(tapes[i], structure), weights is not None
+            )
     return out
 
 
@@ -107,7 +115,9 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summed,
     """
     psi = _forward(runner, key, structure, qvals)
     builder = JointCircuitBuilder(structure, qvals, pair=True)
-    moved = {i for i in summed if builder.varies(i)}  # defensive: a summed rotation must be shared by all rows
+    moved = {
+        i for i in summed if builder.varies(i)
+    }  # defensive: a summed rotation must be shared by all rows
     summed, saved = summed - moved, saved | moved
     n_vectors = 1 if weights is not None else len(structure.meas)
     grads = np.zeros((n_vectors, len(qvals), structure.n_params))
@@ -125,7 +135,9 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summed,
                 continue  # a zero cotangent: no derivative
             joint = builder.join_pair(psi, lam)
             del lam
-            real = joint.view(np.float64)  # contiguous: np.linalg.norm of a complex array is several times slower
+            real = joint.view(
+                np.float64
+            )  # contiguous: np.linalg.norm of a complex array is several times slower
             norm = float(np.sqrt(real @ real))
             joint /= norm
             circuits.append(builder.reverse_pair(joint, summed, saved))

@@ -66,7 +66,6 @@ class Generator:
             out = out * mask
         return (self.coeff * out).reshape(batch, -1)
 
-
     def overlaps(self, lam_conj: np.ndarray, psi: np.ndarray, n_wires: int) -> np.ndarray:
         """``<lambda_r| G |psi_r>`` for every row, from ``conj(lambda)`` and ``psi`` ``(rows, 2**n_wires)``.
 
@@ -151,10 +150,16 @@ _ROTATIONS = {
     "IsingYY": lambda w, k: [Gate("ryy", w, k, 1.0, Generator((), _word(w, "YY"), 0.5))],
     "IsingZZ": lambda w, k: [Gate("rzz", w, k, 1.0, Generator((), _word(w, "ZZ"), 0.5))],
     "CRZ": lambda w, k: [
-        _rot("rz", "Z", w[1], k, 0.5), Gate("cx", w), _rot("rz", "Z", w[1], k, -0.5), Gate("cx", w)
+        _rot("rz", "Z", w[1], k, 0.5),
+        Gate("cx", w),
+        _rot("rz", "Z", w[1], k, -0.5),
+        Gate("cx", w),
     ],
     "CRY": lambda w, k: [
-        _rot("ry", "Y", w[1], k, 0.5), Gate("cx", w), _rot("ry", "Y", w[1], k, -0.5), Gate("cx", w)
+        _rot("ry", "Y", w[1], k, 0.5),
+        Gate("cx", w),
+        _rot("ry", "Y", w[1], k, -0.5),
+        Gate("cx", w),
     ],
     "CRX": lambda w, k: [
         Gate("rz", (w[1],), angle=np.pi / 2),

@@ -125,7 +125,13 @@ class AerDevice(Device):
         if max_parallel_threads is not None:
             aer_options["max_parallel_threads"] = max_parallel_threads
         self._runner = AerRunner(
-            self.wires, method, shots, seed, noise_model, MemoryBudget.default(adjoint_memory), self._on_run,
+            self.wires,
+            method,
+            shots,
+            seed,
+            noise_model,
+            MemoryBudget.default(adjoint_memory),
+            self._on_run,
             aer_options,
         )
         #: The gradient method of the most recent derivative computation ("adjoint" or "parameter-shift").
@@ -219,7 +225,9 @@ class AerDevice(Device):
         program = CompilePipeline()
         program.add_transform(
             decompose,
-            stopping_condition=_density_stopping_condition if self.method == "density_matrix" else _stopping_condition,
+            stopping_condition=_density_stopping_condition
+            if self.method == "density_matrix"
+            else _stopping_condition,
             device_wires=self.wires,
             name=self.name,
             skip_initial_state_prep=False,  # state preparation becomes gates, so it caches like any other
@@ -277,7 +285,8 @@ class AerDevice(Device):
             method in ("device", "adjoint")
             and self._adjoint_possible()
             and all(
-                t.trainable_params and all(isinstance(m, qpm.ExpectationMP) for m in t.measurements) for t in tapes
+                t.trainable_params and all(isinstance(m, qpm.ExpectationMP) for m in t.measurements)
+                for t in tapes
             )
         )
 
@@ -308,7 +317,9 @@ class AerDevice(Device):
             for pos, jac in zip(exact, param_shift.param_shift_exact(runner, [tapes[p] for p in exact])):
                 jacs[pos] = jac
         if sampled:
-            for pos, jac in zip(sampled, param_shift.param_shift_sampled(runner, [tapes[p] for p in sampled], self.name)):
+            for pos, jac in zip(
+                sampled, param_shift.param_shift_sampled(runner, [tapes[p] for p in sampled], self.name)
+            ):
                 jacs[pos] = jac
         return jacs
 
@@ -352,7 +363,9 @@ class AerDevice(Device):
         return vjps[0] if single else tuple(vjps)
 
     def execute_and_compute_vjp(self, circuits, cotangents, execution_config=None):
-        return self.execute(circuits, execution_config), self.compute_vjp(circuits, cotangents, execution_config)
+        return self.execute(circuits, execution_config), self.compute_vjp(
+            circuits, cotangents, execution_config
+        )
 
 
 def _stack_rows(rows: list):

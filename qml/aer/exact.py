@@ -62,7 +62,9 @@ def exact_rows(runner: AerRunner, structure, qvals: np.ndarray, datas: list[Tape
 def joint_states(runner: AerRunner, structure, qvals: np.ndarray) -> np.ndarray:
     """Final states ``(rows, 2**n)`` of every row, from joint experiments (one per chunk of rows)."""
     states = []
-    for rows in runner.chunks(structure, len(qvals), 3 * 16 * 2**structure.n_wires, runner.memory.joint_budget()):
+    for rows in runner.chunks(
+        structure, len(qvals), 3 * 16 * 2**structure.n_wires, runner.memory.joint_budget()
+    ):
         builder = JointCircuitBuilder(structure, qvals[rows])
         (data,) = runner.run([builder.forward()], rows=rows.stop - rows.start)
         states.append(builder.split(data["psi"]))

@@ -133,7 +133,11 @@ class JointCircuitBuilder:
         for mask in range(2 ** len(ctrl)):
             subset = [ctrl[j] for j in range(len(ctrl)) if mask >> j & 1]
             letters = ["Y"] + [p for _, p in generator.word] + ["Z"] * len(subset)
-            on = [0] + [local[self.s.qubit(w)] for w, _ in generator.word] + [local[self.s.qubit(w)] for w in subset]
+            on = (
+                [0]
+                + [local[self.s.qubit(w)] for w, _ in generator.word]
+                + [local[self.s.qubit(w)] for w in subset]
+            )
             coeff = generator.coeff * (-1) ** len(subset) / 2 ** len(ctrl)
             terms.append(("".join(letters), on, coeff))
         return SparsePauliOp.from_sparse_list(terms, num_qubits=len(qubits)).simplify(), qubits

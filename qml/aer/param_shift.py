@@ -58,7 +58,10 @@ def stack_jacobian(data: TapeData, slots: list[int], jac_rows: list) -> list:
     if data.batch_size is None:
         return jac_rows[0]
     return [
-        [batched_entry(np.stack([jr[m][t] for jr in jac_rows]), s in data.broadcast) for t, s in enumerate(slots)]
+        [
+            batched_entry(np.stack([jr[m][t] for jr in jac_rows]), s in data.broadcast)
+            for t, s in enumerate(slots)
+        ]
         for m in range(len(jac_rows[0]))
     ]
 
@@ -125,7 +128,9 @@ def param_shift_exact(runner: AerRunner, tapes) -> list:
             qvals = np.stack([r[0] for r in rows])
             values = exact_rows(runner, structure, qvals, [row_datas[r] for _, r in rows], linear=True)
         for i, data, per_row in plan:
-            jac_rows = [combine(tapes[i], entries, values, structure.meas, base_row) for entries, base_row in per_row]
+            jac_rows = [
+                combine(tapes[i], entries, values, structure.meas, base_row) for entries, base_row in per_row
+            ]
             jacs[i] = stack_jacobian(data, trainable_slots(tapes[i], structure), jac_rows)
     return jacs
 

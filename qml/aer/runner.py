@@ -56,7 +56,9 @@ class AerRunner:
         try:
             self.simulator = AerSimulator(**opts)
         except AerError as exc:
-            raise ValueError(f"bad AerSimulator option: {exc}; see qiskit_aer.AerSimulator's options") from None
+            raise ValueError(
+                f"bad AerSimulator option: {exc}; see qiskit_aer.AerSimulator's options"
+            ) from None
         self.wire_index = {w: i for i, w in enumerate(wires)}
         self.cache = StructureCache()
         #: Circuit executions: parameter sets run, each row of a joint run counted.
@@ -85,7 +87,9 @@ class AerRunner:
         """
         if self.method != "matrix_product_state":
             width = max(c.num_qubits for c in circuits)
-            self.memory.require(width, self.method == "density_matrix", f"an Aer job of {len(circuits)} circuit(s)")
+            self.memory.require(
+                width, self.method == "density_matrix", f"an Aer job of {len(circuits)} circuit(s)"
+            )
         kwargs = {"shots": shots or 1}
         if binds is not None:
             kwargs["parameter_binds"] = binds
@@ -166,7 +170,9 @@ def flatten(members) -> tuple[np.ndarray, list[TapeData], list[slice]]:
         if data.rows == 1:
             row_datas.append(data)
         else:
-            row_datas.extend(TapeData(data.key, data.params[r : r + 1], data.coeffs) for r in range(data.rows))
+            row_datas.extend(
+                TapeData(data.key, data.params[r : r + 1], data.coeffs) for r in range(data.rows)
+            )
         slices.append(slice(start, start + data.rows))
         start += data.rows
     return np.vstack([d.params for _, d in members]), row_datas, slices

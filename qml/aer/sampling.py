@@ -31,7 +31,11 @@ from ..noise import has_readout_error
 from .compile import analyse_tape, observable_terms
 from .runner import AerRunner
 
-_BASIS_GATES = {"X": lambda w: [qp.Hadamard(w)], "Y": lambda w: [qp.Z(w), qp.S(w), qp.Hadamard(w)], "Z": lambda w: []}
+_BASIS_GATES = {
+    "X": lambda w: [qp.Hadamard(w)],
+    "Y": lambda w: [qp.Z(w), qp.S(w), qp.Hadamard(w)],
+    "Z": lambda w: [],
+}
 
 
 @dataclass
@@ -74,7 +78,9 @@ def _plan(tape, wire_index) -> _Plan | None:
                 return None
             words, coeffs = observable_terms(mp.obs, wire_index)
             if isinstance(mp, qpm.ExpectationMP):
-                reads.append(_Read("expval", tuple(_merge(bases, dict(w)) for w in words), tuple(words), coeffs))
+                reads.append(
+                    _Read("expval", tuple(_merge(bases, dict(w)) for w in words), tuple(words), coeffs)
+                )
                 continue
             unit: dict = {}
             for word in words:
@@ -207,7 +213,9 @@ def _row_results(plan: _Plan, samples: list, rows: slice, shots_obj, n: int, wir
     """A tape's result for each row of ``rows`` (one tuple over measurements, or the single value)."""
     partitions = []
     for p, shots in enumerate(shots_obj):
-        per_read = [_estimates(r, [s[p] for s in samples], rows, shots, n, wire_order, rng) for r in plan.reads]
+        per_read = [
+            _estimates(r, [s[p] for s in samples], rows, shots, n, wire_order, rng) for r in plan.reads
+        ]
         partitions.append([vals[0] if len(vals) == 1 else tuple(vals) for vals in zip(*per_read)])
     if len(partitions) == 1:
         return partitions[0]

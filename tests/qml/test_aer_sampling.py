@@ -84,7 +84,10 @@ def _estimates(n):
     "backend, noise",
     [
         ("aer.shots", None),  # exact probabilities drawn in numpy
-        ("aer.density", {"depolarizing_1q": 0.05, "depolarizing_2q": 0.05}),  # noisy probabilities, numpy draws
+        (
+            "aer.density",
+            {"depolarizing_1q": 0.05, "depolarizing_2q": 0.05},
+        ),  # noisy probabilities, numpy draws
         ("aer.shots", {"depolarizing_1q": 0.05, "depolarizing_2q": 0.05}),  # Aer's trajectories and counts
         ("aer.mps", None),  # Aer's sampler
     ],
@@ -99,8 +102,12 @@ def test_sampled_estimates_within_five_standard_errors(backend, noise):
         return _estimates(n)
 
     exact_name = "aer.density" if noise else "default"
-    exact = qp.QNode(circuit, make_device(exact_name, n, noise=noise) if noise else qp.device("default.qubit", wires=n))
-    got = qp.set_shots(qp.QNode(circuit, make_device(backend, n, shots=shots, seed=5, noise=noise)), shots)(x, w)
+    exact = qp.QNode(
+        circuit, make_device(exact_name, n, noise=noise) if noise else qp.device("default.qubit", wires=n)
+    )
+    got = qp.set_shots(qp.QNode(circuit, make_device(backend, n, shots=shots, seed=5, noise=noise)), shots)(
+        x, w
+    )
     want = exact(x, w)
     # a weighted sum of independently sampled Pauli means: variance at most (sum |c|)^2 / shots
     assert np.all(np.abs(got[0] - want[0]) < 5 * 2.0 / np.sqrt(shots))

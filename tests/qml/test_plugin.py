@@ -35,7 +35,10 @@ def test_torch_layer_gradients_match_default_qubit(diff_method):
 
     x = torch.tensor(np.random.default_rng(0).uniform(0, 1, (4, n)))
     grads = []
-    for dev, method in ((qp.device("qhybrid.aer", wires=n), diff_method), (qp.device("default.qubit", wires=n), "backprop")):
+    for dev, method in (
+        (qp.device("qhybrid.aer", wires=n), diff_method),
+        (qp.device("default.qubit", wires=n), "backprop"),
+    ):
         layer = qp.qnn.TorchLayer(qp.QNode(circuit, dev, diff_method=method), {"weights": (2, n)})
         with torch.no_grad():
             layer.weights.copy_(torch.linspace(0.1, 1.2, 2 * n).reshape(2, n))
