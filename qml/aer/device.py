@@ -46,6 +46,7 @@ from pennylane.devices import Device, ExecutionConfig
 from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
 from pennylane.transforms.core import CompilePipeline
 
+from ..noise import as_aer_noise_model, has_readout_error
 from . import adjoint, density_adjoint, param_shift
 from .compile import NATIVE_OPS
 from .exact import execute_exact
@@ -97,6 +98,9 @@ class AerDevice(Device):
             ``"matrix_product_state"``.
         shots: default number of samples per circuit for tapes that set none (``None``: exact results).
         seed: seed for Aer's sampling; each call draws a fresh seed from a generator seeded with it.
+        noise: what ``make_device`` takes as noise: a :class:`~qhybrid.qml.noise.NoiseSpec`, a dict of its
+            fields or a ``qiskit_aer.noise.NoiseModel`` (the plugin's way: ``qml.device("qhybrid.aer",
+            wires=3, method="density_matrix", noise={"depolarizing_1q": 0.01})``).
         noise_model: a ``qiskit_aer.noise.NoiseModel`` (density matrix, or any method with shots).
         max_parallel_threads: Aer's thread count (``None``: Aer's default, all cores).
         adjoint_memory: bytes the adjoint method may hold in saved states at once (default: a quarter of
@@ -111,6 +115,7 @@ class AerDevice(Device):
         method: str = "statevector",
         shots: int | None = None,
         seed: int | None = None,
+        noise=None,
         noise_model=None,
         max_parallel_threads: int | None = None,
         adjoint_memory: int | None = None,
@@ -122,6 +127,14 @@ class AerDevice(Device):
         # qhybrid keeps shots on the device for every backend (PennyLane deprecates passing them to its own
         # devices); QNodes carry them into their tapes, so sampled measurements are validated as such.
         self._shots = qpm.Shots(shots)
+        if noise is not None:
+            if noise_model is not None:
+                raise ValueError("give noise= or noise_model=, not both")
+            noise_model = as_aer_noise_model(noise)
+        if has_readout_error(noise_model) and shots is None:
+            raise ValueError(
+                "readout errors act only on sampled measurements: give shots > 0 with readout noise"
+            )
         if max_parallel_threads is not None:
             aer_options["max_parallel_threads"] = max_parallel_threads
         self._runner = AerRunner(

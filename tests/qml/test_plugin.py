@@ -59,3 +59,16 @@ def test_the_tracker_counts_our_executions():
     with qp.Tracker(dev) as tracker:
         circuit(np.array([0.1, 0.2, 0.3]))
     assert tracker.totals["executions"] == 3 and tracker.totals["aer_calls"] == 1
+
+
+def test_the_plugin_takes_noise_as_make_device_does():
+    def circuit():
+        qp.RX(0.0, 0)
+        return qp.expval(qp.Z(0))
+
+    dev = qp.device("qhybrid.aer", wires=1, method="density_matrix", noise={"depolarizing_1q": 0.1})
+    assert qp.QNode(circuit, dev)() == pytest.approx(0.9, abs=1e-12)  # <Z> x (1 - p)
+    with pytest.raises(ValueError, match="readout errors act only on sampled measurements"):
+        qp.device("qhybrid.aer", wires=1, method="density_matrix", noise={"readout": 0.1})
+    with pytest.raises(ValueError, match="not both"):
+        AerDevice(1, noise={"depolarizing_1q": 0.1}, noise_model=dev.noise_model)
