@@ -46,7 +46,7 @@ from pennylane.devices import Device, ExecutionConfig
 from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
 from pennylane.transforms.core import CompilePipeline
 
-from ..noise import as_aer_noise_model, has_readout_error
+from ..noise import as_aer_noise_model
 from . import adjoint, density_adjoint, param_shift
 from .compile import NATIVE_OPS
 from .exact import execute_exact
@@ -131,10 +131,6 @@ class AerDevice(Device):
             if noise_model is not None:
                 raise ValueError("give noise= or noise_model=, not both")
             noise_model = as_aer_noise_model(noise)
-        if has_readout_error(noise_model) and shots is None:
-            raise ValueError(
-                "readout errors act only on sampled measurements: give shots > 0 with readout noise"
-            )
         if max_parallel_threads is not None:
             aer_options["max_parallel_threads"] = max_parallel_threads
         self._runner = AerRunner(
