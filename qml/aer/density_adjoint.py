@@ -16,7 +16,7 @@ and unitaries carry ``c I`` unchanged, ``Tr(I G rho)`` is real, so with ``B_k`` 
 ``d<O>/dt_k = 2 N Im Tr(B_k G rho_k)``, and ``Tr(B G rho) = vdot(B, G rho)`` as ``B`` is Hermitian.
 
 One Aer job holds the forward circuit (saving ``rho_k`` at every trainable rotation, rows as parameter
-sets; skipped when the forward pass of the same call kept them, :func:`execute_keeping`) and the reversed
+sets; skipped when the forward pass of the same call kept them, :func:`keep_matrices`) and the reversed
 circuits, one per distinct starting observable, each run for the rows that need it (:func:`_plan`). A
 training step (forward, then vector-Jacobian product) is two Aer calls whatever the batch size.
 """
@@ -32,7 +32,6 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import PTM
 
 from .compile import apply_pauli_word, pauli_of
-from .exact import assemble, exact_rows, row_values
 from .param_shift import cotangent_weights, tape_result, trainable_slots
 from .runner import AerRunner, flatten
 
@@ -206,25 +205,18 @@ def _state_key(key, row: np.ndarray) -> tuple:
     return ("density", key, row.tobytes())
 
 
-def execute_keeping(runner: AerRunner, tapes) -> list:
-    """Exact results of tapes, keeping the forward matrices at their trainable rotations in
-    ``runner.forward_states`` for the adjoint gradient that follows (when they fit its budget)."""
-    results: list = [None] * len(tapes)
-    for key, (structure, members) in runner.group(tapes).items():
-        params, datas, slices = flatten(members)
-        qvals = structure.gate_values(params)
-        saved = saved_rotations(structure, [tapes[i] for i, _ in members])
-        size = len(qvals) * len(saved) * 16 * 4**structure.n_wires
-        if saved and size <= runner.memory.forward_states:
-            raws = runner.run_rows(forward_circuit(structure, saved), structure, qvals)
-            for row, raw in zip(qvals, raws):
-                runner.forward_states[_state_key(key, row)] = (saved, _conjugates(raw, "r", saved))
-            values = [row_values(structure, raw, d) for raw, d in zip(raws, datas)]
-        else:
-            values = exact_rows(runner, structure, qvals, datas)
-        for (i, data), rows in zip(members, slices):
-            results[i] = assemble(data, values[rows])
-    return results
+def keep_matrices(runner: AerRunner, key, structure, qvals: np.ndarray, tapes) -> list | None:
+    """Run rows keeping the forward matrices at their trainable rotations in ``runner.forward_states`` for
+    the adjoint gradient that follows; ``None`` when they do not fit its budget (see
+    :func:`.exact.execute_exact`)."""
+    saved = saved_rotations(structure, tapes)
+    size = len(qvals) * len(saved) * 16 * 4**structure.n_wires
+    if not saved or size > runner.memory.forward_states:
+        return None
+    raws = runner.run_rows(forward_circuit(structure, saved), structure, qvals)
+    for row, raw in zip(qvals, raws):
+        runner.forward_states[_state_key(key, row)] = (saved, _conjugates(raw, "r", saved))
+    return raws
 
 
 # ------------------------------------------------------------------------------------------ gradients

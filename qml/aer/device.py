@@ -49,7 +49,7 @@ from pennylane.transforms.core import CompilePipeline
 from ..noise import as_aer_noise_model
 from . import adjoint, density_adjoint, param_shift
 from .compile import NATIVE_OPS
-from .exact import execute_exact
+from .exact import execute_exact, keep_final_states
 from .memory import MemoryBudget
 from .runner import AerRunner
 from .sampling import sampled_results
@@ -266,10 +266,12 @@ class AerDevice(Device):
         runner.new_call()
         if exact:
             keep = self._keeps_forward_states(execution_config, [tapes[p] for p in exact])
-            if keep and self.method == "density_matrix":
-                values = density_adjoint.execute_keeping(runner, [tapes[p] for p in exact])
-            else:
-                values = execute_exact(runner, [tapes[p] for p in exact], keep)
+            keeper = None
+            if keep:
+                keeper = (
+                    density_adjoint.keep_matrices if self.method == "density_matrix" else keep_final_states
+                )
+            values = execute_exact(runner, [tapes[p] for p in exact], keeper)
             for pos, res in zip(exact, values):
                 results[pos] = res
         if sampled:

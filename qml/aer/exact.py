@@ -116,24 +116,33 @@ def assemble(data: TapeData, row_vals: list):
     return vals[0] if len(vals) == 1 else tuple(vals)
 
 
-def execute_exact(runner: AerRunner, tapes, keep_states: bool) -> list:
+def execute_exact(runner: AerRunner, tapes, keeper=None) -> list:
     """Exact results of tapes without shots, one Aer call per structure.
 
-    With ``keep_states`` the final states of small structures are kept in ``runner.forward_states`` for
-    the adjoint gradient that follows (see :func:`.adjoint.adjoint_jacobians`).
+    ``keeper(runner, key, structure, qvals, tapes)`` runs a structure's rows itself when the gradient that
+    follows wants their states kept (:func:`keep_final_states`, or the density matrices of
+    :func:`.density_adjoint.keep_matrices`): it returns what the exact circuit would have saved per row, or
+    ``None`` (the states do not fit its budget) to run them here.
     """
     results: list = [None] * len(tapes)
     for key, (structure, members) in runner.group(tapes).items():
         params, datas, slices = flatten(members)
         qvals = structure.gate_values(params)
-        if keep_states and len(qvals) * 16 * 2**structure.n_wires <= runner.memory.forward_states:
-            psi = joint_states(runner, structure, qvals)
-            for row, state in zip(qvals, psi):
-                runner.forward_states[(key, row.tobytes())] = state
-            raws = raws_from_states(structure, psi)
+        raws = keeper(runner, key, structure, qvals, [tapes[i] for i, _ in members]) if keeper else None
+        if raws is not None:
             values = [row_values(structure, raw, d) for raw, d in zip(raws, datas)]
         else:
             values = exact_rows(runner, structure, qvals, datas)
         for (i, data), rows in zip(members, slices):
             results[i] = assemble(data, values[rows])
     return results
+
+
+def keep_final_states(runner: AerRunner, key, structure, qvals: np.ndarray, tapes) -> list[dict] | None:
+    """Run rows as joint experiments and keep their final states for :func:`.adjoint.adjoint`."""
+    if len(qvals) * 16 * 2**structure.n_wires > runner.memory.forward_states:
+        return None
+    psi = joint_states(runner, structure, qvals)
+    for row, state in zip(qvals, psi):
+        runner.forward_states[(key, row.tobytes())] = state
+    return raws_from_states(structure, psi)
