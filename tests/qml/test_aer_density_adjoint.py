@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pennylane as qp
 import pytest
+import random_circuits  # tests/qml/random_circuits.py, on sys.path through conftest.py
 import torch
 from pennylane import numpy as pnp
 from pennylane.devices import ExecutionConfig
@@ -40,20 +41,7 @@ GATES = [
 
 
 def random_circuit(n_wires: int, n_gates: int, seed: int):
-    """A circuit function ``f(params)`` and the number of parameters it takes."""
-    rng = np.random.default_rng(seed)
-    plan, n_params = [], 0
-    for _ in range(n_gates):
-        gate, n_p, n_w = GATES[rng.integers(len(GATES))]
-        wires = rng.choice(n_wires, size=n_w, replace=False).tolist()
-        plan.append((gate, list(range(n_params, n_params + n_p)), wires))
-        n_params += n_p
-
-    def ops(params):
-        for gate, idx, wires in plan:
-            gate(*[params[i] for i in idx], wires=wires)
-
-    return ops, n_params
+    return random_circuits.random_circuit(GATES, n_wires, n_gates, seed)
 
 
 def observables(n):

@@ -3,6 +3,7 @@
 import numpy as np
 import pennylane as qp
 import pytest
+import random_circuits  # tests/qml/random_circuits.py, on sys.path through conftest.py
 from pennylane import numpy as pnp
 
 from qhybrid.qml import AerDevice, make_device
@@ -17,25 +18,11 @@ GATES = [
     (qp.CNOT, 0, 2), (qp.CZ, 0, 2), (qp.SWAP, 0, 2), (qp.IsingXX, 1, 2), (qp.IsingYY, 1, 2),
     (qp.IsingZZ, 1, 2), (qp.CRX, 1, 2), (qp.CRY, 1, 2), (qp.CRZ, 1, 2), (qp.ControlledPhaseShift, 1, 2),
     (qp.MultiRZ, 1, 3), (qp.Toffoli, 0, 3), (qp.U3, 3, 1),
-]
+]  # fmt: skip
 
 
 def random_circuit(n_wires: int, n_gates: int, seed: int):
-    """A circuit function ``f(params)`` and the number of parameters it takes."""
-    rng = np.random.default_rng(seed)
-    plan = []
-    n_params = 0
-    for _ in range(n_gates):
-        gate, n_p, n_w = GATES[rng.integers(len(GATES))]
-        wires = rng.choice(n_wires, size=n_w, replace=False).tolist()
-        plan.append((gate, list(range(n_params, n_params + n_p)), wires))
-        n_params += n_p
-
-    def ops(params):
-        for gate, idx, wires in plan:
-            gate(*[params[i] for i in idx], wires=wires)
-
-    return ops, n_params
+    return random_circuits.random_circuit(GATES, n_wires, n_gates, seed)
 
 
 def observables(n_wires):
@@ -88,9 +75,11 @@ def test_variance_and_probabilities_with_parameter_shift(kind):
     params = pnp.array(np.linspace(-2, 2, n_params), requires_grad=True)
     ref = make_qnode(qp.device("default.qubit", wires=n), ops, n, "backprop", kind)
     ours = make_qnode(AerDevice(n), ops, n, "parameter-shift", kind)
-    close(qp.math.stack(ours(params)) if kind == "var" else ours(params),
-          qp.math.stack(ref(params)) if kind == "var" else ref(params))
-    f = (lambda q: (lambda p: qp.math.stack(q(p)))) if kind == "var" else (lambda q: q)
+    close(
+        qp.math.stack(ours(params)) if kind == "var" else ours(params),
+        qp.math.stack(ref(params)) if kind == "var" else ref(params),
+    )
+    f = (lambda q: lambda p: qp.math.stack(q(p))) if kind == "var" else (lambda q: q)
     close(qp.jacobian(f(ours))(params), qp.jacobian(f(ref))(params))
 
 
@@ -139,7 +128,10 @@ def test_adjoint_falls_back_to_parameter_shift_when_states_do_not_fit():
     dev = AerDevice(n, adjoint_memory=1)
     q = make_qnode(dev, ops, n, "device")
     ref = make_qnode(qp.device("default.qubit", wires=n), ops, n, "backprop")
-    close(qp.jacobian(lambda p: qp.math.stack(q(p)))(params), qp.jacobian(lambda p: qp.math.stack(ref(p)))(params))
+    close(
+        qp.jacobian(lambda p: qp.math.stack(q(p)))(params),
+        qp.jacobian(lambda p: qp.math.stack(ref(p)))(params),
+    )
     assert dev.last_gradient_method == "parameter-shift"
 
 
@@ -160,7 +152,10 @@ def test_every_aer_method_matches_default_qubit(method):
     ours = make_qnode(AerDevice(n, method=method), ops, n, "parameter-shift")
     ref = make_qnode(qp.device("default.qubit", wires=n), ops, n, "backprop")
     close(qp.math.stack(ours(params)), qp.math.stack(ref(params)))
-    close(qp.jacobian(lambda p: qp.math.stack(ours(p)))(params), qp.jacobian(lambda p: qp.math.stack(ref(p)))(params))
+    close(
+        qp.jacobian(lambda p: qp.math.stack(ours(p)))(params),
+        qp.jacobian(lambda p: qp.math.stack(ref(p)))(params),
+    )
 
 
 def test_shots_agree_within_five_standard_errors():
@@ -174,11 +169,13 @@ def test_shots_agree_within_five_standard_errors():
     exact = np.asarray(ref(params))
     # Standard error of a Pauli-word mean is sqrt(1 - <P>^2)/sqrt(shots); a weighted sum adds variances
     # of its (independently measured) commuting groups, bounded by (sum |c|)^2 / shots.
-    se = np.array([
-        np.sqrt(max(1 - exact[0] ** 2, 1e-3) / shots),
-        np.sqrt(max(1 - exact[1] ** 2, 1e-3) / shots),
-        (0.5 + 1.3 + 0.2) / np.sqrt(shots),
-    ])
+    se = np.array(
+        [
+            np.sqrt(max(1 - exact[0] ** 2, 1e-3) / shots),
+            np.sqrt(max(1 - exact[1] ** 2, 1e-3) / shots),
+            (0.5 + 1.3 + 0.2) / np.sqrt(shots),
+        ]
+    )
     assert np.all(np.abs(got - exact) < 5 * se), (got, exact, se)
 
 
