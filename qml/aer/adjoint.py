@@ -14,7 +14,7 @@ import numpy as np
 
 from .compile import apply_pauli_word
 from .exact import joint_states
-from .joint import JointCircuitBuilder, layer_of
+from .joint import JointCircuitBuilder, layer_of, reversed_layers
 from .param_shift import cotangent_weights, tape_result, trainable_slots
 from .runner import AerRunner, flatten
 
@@ -163,11 +163,15 @@ def _back_vector(structure, row_datas, psi, weights, v: int) -> np.ndarray:
 
 def _accumulate(grads, rev: dict, structure, builder, summed, saved, norm: float) -> None:
     """Add one reversed experiment's derivatives to ``grads`` ``(rows, n_params)``."""
-    for i in summed:
-        gate = structure.gates[i]
-        # <Y_flag ⊗ G> = -2 sum_r Im <lambda_r|G|psi_r> / norm^2, and each derivative is 2 Im <..>
-        grads[0, gate.slot] += gate.scale * -(norm**2) * float(np.real(rev[f"g{i}"]))
     layer = layer_of(structure)
+    measured: dict[int, list[int]] = {}
+    for k, gates in enumerate(reversed_layers(structure)):
+        measured[k] = [i for i in gates if i in summed]
+    for i in summed:
+        gate, k = structure.gates[i], layer[i]
+        value = builder.flagged_expectation(rev[f"P{k}"], k, measured[k], i)
+        # <Y_flag ⊗ G> = -2 sum_r Im <lambda_r|G|psi_r> / norm^2, and each derivative is 2 Im <..>
+        grads[0, gate.slot] += gate.scale * -(norm**2) * value
     by_layer: dict[int, list[int]] = {}
     for i in saved:
         by_layer.setdefault(layer[i], []).append(i)

@@ -25,10 +25,8 @@ from __future__ import annotations
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import DiagonalGate
-from qiskit.quantum_info import SparsePauliOp
-from qiskit_aer.library import SaveExpectationValue
 
-from .compile import Generator, Structure
+from .compile import Structure
 
 # Clifford frames that turn a Z-type rotation into the rotation named: (before, after) gate names, per qubit.
 _FRAMES = {
@@ -123,50 +121,75 @@ class JointCircuitBuilder:
         qc.save_statevector(label="psi")
         return qc
 
-    def _flagged_generator(self, generator: Generator) -> tuple[SparsePauliOp, list[int]]:
-        """``Y_flag ⊗ G`` on the qubits it touches, and those qubits (flag first)."""
-        ctrl = list(generator.ctrl)
-        qubits = [self.n] + [self.s.qubit(w) for w, _ in generator.word] + [self.s.qubit(w) for w in ctrl]
-        local = {q: j for j, q in enumerate(qubits)}
-        terms = []
-        # |1..1><1..1| on the controls = prod (I - Z_c) / 2 = sum over subsets S of (-1)^|S| Z_S / 2^|ctrl|
-        for mask in range(2 ** len(ctrl)):
-            subset = [ctrl[j] for j in range(len(ctrl)) if mask >> j & 1]
-            letters = ["Y"] + [p for _, p in generator.word] + ["Z"] * len(subset)
-            on = (
-                [0]
-                + [local[self.s.qubit(w)] for w, _ in generator.word]
-                + [local[self.s.qubit(w)] for w in subset]
-            )
-            coeff = generator.coeff * (-1) ** len(subset) / 2 ** len(ctrl)
-            terms.append(("".join(letters), on, coeff))
-        return SparsePauliOp.from_sparse_list(terms, num_qubits=len(qubits)).simplify(), qubits
+    def _layer_basis(self, measured: list[int]) -> tuple[list[int], dict[int, str]]:
+        """The qubits a layer's probabilities cover (flag first, then the data qubits its rotations'
+        generators touch) and the Pauli letter each is read in (``Y`` on the flag)."""
+        letters = {self.n: "Y"}
+        for i in measured:
+            generator = self.s.gates[i].generator
+            for w, p in generator.word:
+                letters[self.s.qubit(w)] = p
+            for w in generator.ctrl:
+                letters[self.s.qubit(w)] = "Z"
+        return [self.n] + sorted(q for q in letters if q != self.n), letters
 
-    def _save_flagged(self, qc: QuantumCircuit, i: int) -> None:
-        """Save ``<Y_flag ⊗ G_i>`` as ``g{i}``. The instruction depends only on the gate (the flag is the
-        qubit above the data whatever the number of rows), so it is built once per structure."""
-        key = ("flagged", i)
-        if key not in self.s.circuits:
-            op, qubits = self._flagged_generator(self.s.gates[i].generator)
-            self.s.circuits[key] = (SaveExpectationValue(op, label=f"g{i}"), qubits)
-        instruction, qubits = self.s.circuits[key]
-        qc.append(instruction, qubits)
+    def _save_layer_probabilities(self, qc: QuantumCircuit, layer_index: int, measured: list[int]) -> None:
+        """Rotate each covered qubit so its letter reads as Z, save the probabilities, rotate back.
+
+        One pass over the state serves every rotation of the layer (generators on disjoint wires): an
+        expectation value per rotation cost about three gate passes each (measured, 12 qubits x 32 rows).
+        """
+        qubits, letters = self._layer_basis(measured)
+        for q in qubits:
+            if letters[q] == "Y":
+                qc.sdg(q)
+            if letters[q] in "XY":
+                qc.h(q)
+        qc.save_probabilities(qubits, label=f"P{layer_index}")
+        for q in qubits:
+            if letters[q] in "XY":
+                qc.h(q)
+            if letters[q] == "Y":
+                qc.s(q)
+
+    def flagged_expectation(self, probabilities, layer_index: int, measured: list[int], i: int) -> float:
+        """``<Y_flag ⊗ G_i>`` from the probabilities :meth:`reverse_pair` saved before layer ``layer_index``.
+
+        With every covered qubit read in its letter's basis, ``Y_flag ⊗ P_word`` is the parity of the flag
+        and word bits, and a control projector ``|1><1|`` keeps the outcomes where its bit is 1.
+        """
+        qubits, _ = self._layer_basis(measured)
+        m = len(qubits)
+        # Aer indexes the probabilities with the first listed qubit as the lowest bit; as a C-ordered
+        # tensor, axis m - 1 - j holds qubit qubits[j].
+        tensor = np.asarray(probabilities, dtype=float).reshape((2,) * m)
+        generator = self.s.gates[i].generator
+        axis = {q: m - 1 - j for j, q in enumerate(qubits)}
+        keep = [axis[self.n]] + [axis[self.s.qubit(w)] for w, _ in generator.word]
+        ctrl = [axis[self.s.qubit(w)] for w in generator.ctrl]
+        marginal = tensor.sum(axis=tuple(a for a in range(m) if a not in keep + ctrl))
+        order = sorted(keep + ctrl)
+        marginal = np.transpose(marginal, [order.index(a) for a in keep + ctrl])
+        if ctrl:
+            marginal = marginal[(Ellipsis,) + (1,) * len(ctrl)]
+        parity = np.indices((2,) * len(keep)).sum(axis=0) % 2
+        return generator.coeff * float(np.sum(marginal * (1 - 2 * parity)))
 
     def reverse_pair(self, initial: np.ndarray, summed: set[int], saved: set[int]) -> QuantumCircuit:
         """The inverted circuit run backwards on the paired register from the joint state ``initial``.
 
-        The gates run layer by layer (:func:`reversed_layers`). Before a layer it saves, for each rotation
-        ``i`` of it in ``summed``, the expectation value ``g{i}`` of ``Y_flag ⊗ G_i``, which is
-        ``-2 sum_rows Im <lambda_r|G_i|psi_r> / |initial|^2`` for a normalised ``initial``; and, when a
-        rotation of it is in ``saved``, the joint state ``L{layer}`` (split it with :meth:`split_pair`),
-        from which every rotation of the layer gets its overlaps.
+        The gates run layer by layer (:func:`reversed_layers`). Before a layer whose rotations are in
+        ``summed`` it saves the probabilities ``P{layer}`` from which :meth:`flagged_expectation` reads
+        each one's ``<Y_flag ⊗ G_i>`` (``-2 sum_rows Im <lambda_r|G_i|psi_r> / |initial|^2`` for a
+        normalised ``initial``); and, when a rotation of it is in ``saved``, the joint state ``L{layer}``
+        (split it with :meth:`split_pair`), from which every rotation of the layer gets its overlaps.
         """
         qc = QuantumCircuit(self.n_qubits)
         qc.set_statevector(initial)
         for layer_index, layer in enumerate(reversed_layers(self.s)):
-            for i in layer:
-                if i in summed:
-                    self._save_flagged(qc, i)
+            measured = [i for i in layer if i in summed]
+            if measured:
+                self._save_layer_probabilities(qc, layer_index, measured)
             if any(i in saved for i in layer):
                 qc.save_statevector(label=f"L{layer_index}")
             for i in layer:
