@@ -52,20 +52,6 @@ class Generator:
         s = np.pi / (4 * r)
         return ((r, s), (-r, -s))
 
-    def apply(self, states: np.ndarray, n_wires: int) -> np.ndarray:
-        """``G |psi>`` for a stack of statevectors of shape ``(batch, 2**n_wires)`` (PennyLane ordering)."""
-        batch = states.shape[0]
-        psi = states.reshape((batch,) + (2,) * n_wires)
-        out = apply_pauli_word(psi, self.word)
-        if self.ctrl:
-            mask = np.zeros((2,) * n_wires, dtype=bool)
-            index = [slice(None)] * n_wires
-            for w in self.ctrl:
-                index[w] = 1
-            mask[tuple(index)] = True
-            out = out * mask
-        return (self.coeff * out).reshape(batch, -1)
-
     def overlaps(self, lam_conj: np.ndarray, psi: np.ndarray, n_wires: int) -> np.ndarray:
         """``<lambda_r| G |psi_r>`` for every row, from ``conj(lambda)`` and ``psi`` ``(rows, 2**n_wires)``.
 

@@ -33,10 +33,8 @@ from qiskit.quantum_info import PTM
 
 from .compile import apply_pauli_word, pauli_of
 from .param_shift import cotangent_weights, tape_result, trainable_slots
-from .runner import AerRunner, flatten
+from .runner import MAX_BINDS_PER_JOB, AerRunner, flatten
 
-# Aer slows down with very many parameter sets in one job (see runner.py); rows go in blocks of at most this.
-_MAX_ROWS_PER_JOB = 1024
 # Names whose inverse Aer runs under another name in the reversed circuit (rotations keep theirs).
 _INVERSE_NAMES = (("s", "sdg"), ("t", "tdg"), ("sx", "sxdg"))
 _TOL = 1e-10
@@ -246,8 +244,8 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
                     out[i] = fallback(i)
                 continue
             for block in runner.chunks(structure, len(qvals), row_bytes, budget):
-                for start in range(block.start, block.stop, _MAX_ROWS_PER_JOB):
-                    rows = slice(start, min(start + _MAX_ROWS_PER_JOB, block.stop))
+                for start in range(block.start, block.stop, MAX_BINDS_PER_JOB):
+                    rows = slice(start, min(start + MAX_BINDS_PER_JOB, block.stop))
                     block_plan = _plan(coeffs[:, rows], plan.kind)
                     grads[:, rows] = _block(
                         runner, key, structure, saved, qvals[rows], block_plan, len(coeffs)

@@ -20,7 +20,7 @@ AER_METHODS = ("statevector", "density_matrix", "matrix_product_state")
 
 # Aer slows down when one job carries very many parameter sets (measured: 102 -> 342 us per experiment at
 # 4 qubits); jobs are split into chunks of at most this many sets.
-_MAX_BINDS_PER_JOB = 1024
+MAX_BINDS_PER_JOB = 1024
 # Joint (batch-as-register) runs: at most this many qubits in one experiment.
 MAX_JOINT_QUBITS = 28
 
@@ -79,11 +79,11 @@ class AerRunner:
             return tape.shots.total_shots
         return self.default_shots
 
-    def run(self, circuits, binds=None, shots: int | None = None, memory: bool = False, rows=None) -> list:
+    def run(self, circuits, binds=None, shots: int | None = None, rows=None) -> list:
         """One Aer job. Returns one data dict per (circuit, parameter set), circuit-major.
 
         ``rows``: how many circuit executions the job stands for (a joint circuit simulates many rows).
-        With ``shots``, each entry holds the ``counts`` (or, with ``memory``, the per-shot ``memory``).
+        With ``shots``, each entry holds the ``counts``.
         """
         if self.method != "matrix_product_state":
             width = max(c.num_qubits for c in circuits)
@@ -96,7 +96,6 @@ class AerRunner:
             kwargs["runtime_parameter_bind_enable"] = True
         if shots:
             kwargs["seed_simulator"] = int(self.rng.integers(2**31 - 1))
-            kwargs["memory"] = memory
         start = time.perf_counter()
         result = self.simulator.run(circuits, **kwargs).result()
         self.aer_seconds += time.perf_counter() - start
@@ -107,23 +106,21 @@ class AerRunner:
         executed = n if rows is None else rows
         self.circuit_executions += executed
         self._on_run(executed)
-        if memory:
-            return [{"memory": result.get_memory(i)} for i in range(n)]
         if shots:
             return [{"counts": result.results[i].data.counts} for i in range(n)]
         return [result.data(i) for i in range(n)]
 
-    def run_rows(self, circuit, structure, qvals: np.ndarray, shots=None, memory=False) -> list[dict]:
+    def run_rows(self, circuit, structure, qvals: np.ndarray, shots=None) -> list[dict]:
         """Run one circuit for every row of gate angles ``qvals`` (``(rows, n_gate_params)``), in chunks."""
         rows = qvals.shape[0]
         if structure.n_gate_params == 0:
-            return self.run([circuit] * rows, None, shots, memory)
+            return self.run([circuit] * rows, None, shots)
         out: list[dict] = []
         vec = structure.params
-        for start in range(0, rows, _MAX_BINDS_PER_JOB):
-            block = qvals[start : start + _MAX_BINDS_PER_JOB]
+        for start in range(0, rows, MAX_BINDS_PER_JOB):
+            block = qvals[start : start + MAX_BINDS_PER_JOB]
             binds = [{vec[j]: block[:, j].tolist() for j in range(structure.n_gate_params)}]
-            out.extend(self.run([circuit], binds, shots, memory))
+            out.extend(self.run([circuit], binds, shots))
         return out
 
     def group(self, tapes, prefix: tuple = ()) -> dict:

@@ -1,6 +1,7 @@
-"""Random circuits over a list of gates, shared by the device tests (imported via tests/qml/conftest.py)."""
+"""Random circuits and observables shared by the device tests (imported via tests/qml/conftest.py)."""
 
 import numpy as np
+import pennylane as qp
 
 
 def random_circuit(gates, n_wires: int, n_gates: int, seed: int):
@@ -19,3 +20,12 @@ def random_circuit(gates, n_wires: int, n_gates: int, seed: int):
             gate(*[params[i] for i in idx], wires=wires)
 
     return ops, n_params
+
+
+def observables(n_wires: int) -> list:
+    """A Pauli word, a product of two, and a Hamiltonian with an identity term, on ``n_wires >= 3`` wires."""
+    return [
+        qp.Z(0),
+        qp.X(1) @ qp.Y(2),
+        0.5 * qp.Z(0) @ qp.Z(n_wires - 1) - 1.3 * qp.X(2) + 0.2 * qp.Y(0) @ qp.X(1) @ qp.Z(2) + 0.7 * qp.I(0),
+    ]

@@ -44,12 +44,7 @@ def random_circuit(n_wires: int, n_gates: int, seed: int):
     return random_circuits.random_circuit(GATES, n_wires, n_gates, seed)
 
 
-def observables(n):
-    return [
-        qp.Z(0),
-        qp.X(1) @ qp.Y(2),
-        0.5 * qp.Z(0) @ qp.Z(n - 1) - 1.3 * qp.X(2) + 0.2 * qp.Y(0) @ qp.X(1) @ qp.Z(2) + 0.7 * qp.I(0),
-    ]
+observables = random_circuits.observables
 
 
 def close(a, b):

@@ -47,7 +47,9 @@ def test_gradients_match_default_qubit_on_every_exact_backend(backend):
 
 def test_separable_control_has_no_two_qubit_gates():
     layer = QuantumLayer(3, n_layers=2, backend="default", entangling=False, seed=0)
-    tape = qp.workflow.construct_tape(layer.qnode, level="device")(torch.zeros(3, dtype=torch.float64), layer.weights)
+    tape = qp.workflow.construct_tape(layer.qnode, level="device")(
+        torch.zeros(3, dtype=torch.float64), layer.weights
+    )
     assert tape.operations and all(len(op.wires) == 1 for op in tape.operations)
     # without entanglement qubit 0 depends on feature 0 only
     x = torch.zeros(2, 3, dtype=torch.float64)
@@ -130,8 +132,9 @@ def test_callables_are_accepted_as_embedding_and_ansatz():
             qp.RX(w[i, 1], wires=wire)
 
     assert get_embedding(my_embedding).name == "my_embedding"
-    layer = QuantumLayer(2, n_layers=2, backend="aer", embedding=my_embedding, ansatz=my_layer,
-                         weights_per_wire=2, seed=1)
+    layer = QuantumLayer(
+        2, n_layers=2, backend="aer", embedding=my_embedding, ansatz=my_layer, weights_per_wire=2, seed=1
+    )
     assert tuple(layer.weights.shape) == (2, 2, 2)
     x = torch.rand(3, 2, dtype=torch.float64)
     np.testing.assert_allclose(layer(x).detach().numpy(), reference(layer, x), rtol=1e-8, atol=1e-10)
@@ -147,7 +150,10 @@ def test_layer_pickles_and_deep_copies_with_its_weights(backend, tmp_path):
     x = torch.rand(2, 3, dtype=torch.float64)
     expected = layer(x)
     torch.save(layer, tmp_path / "layer.pt")
-    for other in (pickle.loads(pickle.dumps(layer)), copy.deepcopy(layer),
-                  torch.load(tmp_path / "layer.pt", weights_only=False)):
+    for other in (
+        pickle.loads(pickle.dumps(layer)),
+        copy.deepcopy(layer),
+        torch.load(tmp_path / "layer.pt", weights_only=False),
+    ):
         assert other.device is not layer.device  # a fresh simulator, same circuit and weights
         torch.testing.assert_close(other(x), expected)
