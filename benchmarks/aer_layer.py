@@ -54,7 +54,9 @@ def make_step(backend: str, n: int, seed: int = 0):
         layer = QuantumLayer(n, n_layers=N_LAYERS, backend=backend, seed=seed)
     else:  # the stock plugin: same circuit, the plugin's device, parameter shift
         layer = QuantumLayer(n, n_layers=N_LAYERS, backend="default", seed=seed)
-        layer.qnode = qp.QNode(layer._circuit, plugin_device(n), interface="torch", diff_method="parameter-shift")
+        layer.qnode = qp.QNode(
+            layer._circuit, plugin_device(n), interface="torch", diff_method="parameter-shift"
+        )
     weights = torch.nn.Parameter(layer.weights.detach().clone())
 
     def step(x):
@@ -67,7 +69,9 @@ def make_step(backend: str, n: int, seed: int = 0):
     return step, layer
 
 
-def time_backend(backend: str, n: int, batch: int, repeats: int, warmup: bool = True) -> tuple[float, int | None]:
+def time_backend(
+    backend: str, n: int, batch: int, repeats: int, warmup: bool = True
+) -> tuple[float, int | None]:
     x = torch.rand(batch, n, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 3.0
     step, layer = make_step(backend, n)
     if warmup:
@@ -113,7 +117,9 @@ def check_agreement(n: int = 4, batch: int = 8) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4, 8, 12 qubits; fewer repeats (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="4, 8, 12 qubits; fewer repeats (about a minute)"
+    )
     args = parser.parse_args(argv)
 
     qubits = [4, 8, 12] if args.quick else [4, 8, 12, 16]
@@ -141,10 +147,14 @@ def main(argv=None) -> int:
             return False
         return True
 
-    print(f"QuantumLayer forward+backward, angle embedding + {N_LAYERS} strongly entangling layers, "
-          f"torch {torch.__version__}, pennylane {qp.__version__}, {os.cpu_count()} cores")
+    print(
+        f"QuantumLayer forward+backward, angle embedding + {N_LAYERS} strongly entangling layers, "
+        f"torch {torch.__version__}, pennylane {qp.__version__}, {os.cpu_count()} cores"
+    )
     print(f"max |grad(aer) - grad(default.qubit)| at 4 qubits: {check_agreement():.2e}")
-    header = f"{'qubits':>6} {'batch':>6} " + " ".join(f"{b:>12}" for b in backends) + f" {'aer circuits':>13}"
+    header = (
+        f"{'qubits':>6} {'batch':>6} " + " ".join(f"{b:>12}" for b in backends) + f" {'aer circuits':>13}"
+    )
     print(header)
     print("-" * len(header))
     results: dict = {}
@@ -167,8 +177,10 @@ def main(argv=None) -> int:
                 if backend == "aer":
                     circuits = c
                 cells.append(f"{t:>11.4f}s")
-            print(f"{n:>6} {batch:>6} " + " ".join(cells) + f" {circuits if circuits is not None else '-':>13}",
-                  flush=True)
+            print(
+                f"{n:>6} {batch:>6} " + " ".join(cells) + f" {circuits if circuits is not None else '-':>13}",
+                flush=True,
+            )
 
     print()
     print(breakdown(4, 32))
@@ -179,7 +191,9 @@ def main(argv=None) -> int:
         print(f"* plugin timed at batch {plugin_batch} and scaled linearly (it runs each circuit separately)")
     print(f"\naer vs plugin at 4 qubits, batch 32: {speedup:.0f}x faster (target >= 300x)")
     print(f"aer / lightning.qubit adjoint at 12 qubits, batch 8: {ratio:.2f} (target <= 2.0)")
-    print(f"RESULT speedup_vs_plugin={speedup:.1f} ratio_vs_lightning_12q={ratio:.2f} plugin_batch_timed={plugin_batch}")
+    print(
+        f"RESULT speedup_vs_plugin={speedup:.1f} ratio_vs_lightning_12q={ratio:.2f} plugin_batch_timed={plugin_batch}"
+    )
     return 0
 
 

@@ -48,8 +48,16 @@ def _mlp_workload(quick: bool):
         torch.manual_seed(SEED)
         return MLP(64, 10, hidden=(256, 256))
 
-    return {"name": "mlp", "X": X, "y": y, "make": make, "batch_size": 64, "epochs": 10 if quick else 30,
-            "unit": "samples/s", "per_sample": 1}
+    return {
+        "name": "mlp",
+        "X": X,
+        "y": y,
+        "make": make,
+        "batch_size": 64,
+        "epochs": 10 if quick else 30,
+        "unit": "samples/s",
+        "per_sample": 1,
+    }
 
 
 def _gpt_workload(quick: bool):
@@ -61,8 +69,16 @@ def _gpt_workload(quick: bool):
         torch.manual_seed(SEED)
         return GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=64))
 
-    return {"name": "gpt", "X": X, "y": y, "make": make, "batch_size": 32, "epochs": 1 if quick else 2,
-            "unit": "tokens/s", "per_sample": 64}
+    return {
+        "name": "gpt",
+        "X": X,
+        "y": y,
+        "make": make,
+        "batch_size": 32,
+        "epochs": 1 if quick else 2,
+        "unit": "tokens/s",
+        "per_sample": 64,
+    }
 
 
 def _loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -95,8 +111,14 @@ def run_plain(w) -> tuple[float, torch.nn.Module]:
 def run_trainer(w) -> tuple[float, torch.nn.Module]:
     model = w["make"]()
     t0 = time.perf_counter()
-    Trainer(max_epochs=w["epochs"], batch_size=w["batch_size"], lr=1e-3, optimizer="adam", seed=SEED,
-            accelerator="cpu").fit(model, (w["X"], w["y"]))
+    Trainer(
+        max_epochs=w["epochs"],
+        batch_size=w["batch_size"],
+        lr=1e-3,
+        optimizer="adam",
+        seed=SEED,
+        accelerator="cpu",
+    ).fit(model, (w["X"], w["y"]))
     return time.perf_counter() - t0, model
 
 
@@ -125,8 +147,15 @@ def run_lightning(w, L) -> tuple[float, torch.nn.Module]:
     model = w["make"]()
     t0 = time.perf_counter()
     loader = DataLoader(TensorDataset(w["X"], w["y"]), batch_size=w["batch_size"], shuffle=True)
-    trainer = L.Trainer(max_epochs=w["epochs"], accelerator="cpu", devices=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        max_epochs=w["epochs"],
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(Module(model), loader)
     return time.perf_counter() - t0, model
 
@@ -160,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     threads = set_threads(args.threads)
     repeats = args.repeats or (3 if args.quick else 5)
     L = _lightning()
-    print(f"torch {torch.__version__}, {threads} thread(s), repeats={repeats}, "
-          f"lightning: {'yes' if L else 'not installed'}")
+    print(
+        f"torch {torch.__version__}, {threads} thread(s), repeats={repeats}, "
+        f"lightning: {'yes' if L else 'not installed'}"
+    )
     overheads = {}
     extra = []
     for make in (_mlp_workload, _gpt_workload):
@@ -169,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         r = bench(w, repeats, L)
         over = r["plain"] / r["trainer"] - 1
         overheads[w["name"]] = over
-        line = (f"{w['name']:4s} ({w['epochs']} epochs, batch {w['batch_size']}): "
-                f"plain {r['plain']:,.0f} {w['unit']} | trainer {r['trainer']:,.0f} ({over:+.1%} time)")
+        line = (
+            f"{w['name']:4s} ({w['epochs']} epochs, batch {w['batch_size']}): "
+            f"plain {r['plain']:,.0f} {w['unit']} | trainer {r['trainer']:,.0f} ({over:+.1%} time)"
+        )
         if "lightning" in r:
             lover = r["plain"] / r["lightning"] - 1
             line += f" | lightning {r['lightning']:,.0f} ({lover:+.1%})"
@@ -179,8 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
         extra.append(f"{w['name']}_plain={r['plain']:.0f} {w['name']}_trainer={r['trainer']:.0f}")
     worst = max(overheads.values())
-    print(f"RESULT trainer_overhead={worst:.4f} "
-          + " ".join(f"{k}={v:.4f}" for k, v in overheads.items()) + " " + " ".join(extra))
+    print(
+        f"RESULT trainer_overhead={worst:.4f} "
+        + " ".join(f"{k}={v:.4f}" for k, v in overheads.items())
+        + " "
+        + " ".join(extra)
+    )
     return 0
 
 

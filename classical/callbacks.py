@@ -49,7 +49,9 @@ class Callback:
 
     def on_train_epoch_start(self, trainer: Trainer, model: nn.Module) -> None: ...
 
-    def on_train_batch_end(self, trainer: Trainer, model: nn.Module, loss: torch.Tensor, batch_idx: int) -> None: ...
+    def on_train_batch_end(
+        self, trainer: Trainer, model: nn.Module, loss: torch.Tensor, batch_idx: int
+    ) -> None: ...
 
     def on_validation_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, float]) -> None: ...
 
@@ -95,10 +97,17 @@ class EarlyStopping(Callback):
         min_delta: smallest change that counts as improvement.
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 3, mode: str = "min", min_delta: float = 0.0):
+    def __init__(
+        self, monitor: str = "val_loss", patience: int = 3, mode: str = "min", min_delta: float = 0.0
+    ):
         if not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
-        self.monitor, self.patience, self.mode, self.min_delta = monitor, patience, _check_mode(mode), min_delta
+        self.monitor, self.patience, self.mode, self.min_delta = (
+            monitor,
+            patience,
+            _check_mode(mode),
+            min_delta,
+        )
         self.best: float | None = None
         self.wait = 0
         self.stopped_epoch: int | None = None
@@ -116,9 +125,7 @@ class EarlyStopping(Callback):
         if self.wait > self.patience:
             self.stopped_epoch = trainer.current_epoch
             trainer.should_stop = True
-            trainer.stop_reason = (
-                f"early stopping: {self.monitor} did not improve for {self.wait} epochs (best {self.best:.6g})"
-            )
+            trainer.stop_reason = f"early stopping: {self.monitor} did not improve for {self.wait} epochs (best {self.best:.6g})"
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "wait": self.wait}
@@ -204,7 +211,9 @@ class ProgressBar(Callback):
         )
         self._pending = 0
 
-    def on_train_batch_end(self, trainer: Trainer, model: nn.Module, loss: torch.Tensor, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, model: nn.Module, loss: torch.Tensor, batch_idx: int
+    ) -> None:
         if self._bar is None:
             return
         self._pending += 1
@@ -244,7 +253,9 @@ class LRMonitor(Callback):
         self.lrs: list[tuple[int, list[float]]] = []
         self._last_step = -1
 
-    def on_train_batch_end(self, trainer: Trainer, model: nn.Module, loss: torch.Tensor, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, model: nn.Module, loss: torch.Tensor, batch_idx: int
+    ) -> None:
         if trainer.global_step != self._last_step and trainer.optimizer is not None:
             self._last_step = trainer.global_step
             self.lrs.append((trainer.global_step, [g["lr"] for g in trainer.optimizer.param_groups]))

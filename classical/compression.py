@@ -108,7 +108,9 @@ class Int8Linear(nn.Module):
         return F.linear(x, w, None if self.bias is None else self.bias.to(x.dtype))
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        )
 
 
 def _replace_linears(module: nn.Module) -> None:
@@ -119,7 +121,9 @@ def _replace_linears(module: nn.Module) -> None:
             _replace_linears(child)
 
 
-def quantize_int8(model: nn.Module, *, mode: str = "weight_only", backend: str = "auto", inplace: bool = False) -> nn.Module:
+def quantize_int8(
+    model: nn.Module, *, mode: str = "weight_only", backend: str = "auto", inplace: bool = False
+) -> nn.Module:
     """Post-training int8 quantisation of every ``nn.Linear`` in ``model`` (for inference).
 
     Args:
@@ -141,7 +145,9 @@ def quantize_int8(model: nn.Module, *, mode: str = "weight_only", backend: str =
     if backend == "auto":
         backend = "torchao" if has_ao else "native"
     if backend == "torchao" and not has_ao:
-        raise ValueError("backend 'torchao' is not usable here (not installed or built for another torch); use 'native'")
+        raise ValueError(
+            "backend 'torchao' is not usable here (not installed or built for another torch); use 'native'"
+        )
     if backend == "native" and mode == "dynamic":
         raise ValueError("mode 'dynamic' needs backend 'torchao'; the native backend is weight-only")
     if not any(type(m) is nn.Linear for m in model.modules()):
@@ -214,7 +220,9 @@ def prune_linear(model: nn.Module, amount: float = 0.5, *, inplace: bool = False
             keep = torch.sort(torch.topk(score, n_keep).indices).values
             seq[i], seq[j] = _shrink(first, second, keep)
     if not found:
-        raise ValueError("model has no Linear -> (activation) -> Linear chain inside an nn.Sequential to prune")
+        raise ValueError(
+            "model has no Linear -> (activation) -> Linear chain inside an nn.Sequential to prune"
+        )
     return out
 
 
@@ -272,13 +280,16 @@ def compression_report(
     rows: list[dict[str, Any]] = []
     batch = X[:batch_size]
     for name, model in models.items():
-        rows.append({
-            "model": name,
-            "params": sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers()),
-            "size_bytes": model_size_bytes(model),
-            "latency_ms": measure_latency(model, batch, repeats=repeats),
-            "accuracy": _accuracy(model, X, y, batch_size),
-        })
+        rows.append(
+            {
+                "model": name,
+                "params": sum(p.numel() for p in model.parameters())
+                + sum(b.numel() for b in model.buffers()),
+                "size_bytes": model_size_bytes(model),
+                "latency_ms": measure_latency(model, batch, repeats=repeats),
+                "accuracy": _accuracy(model, X, y, batch_size),
+            }
+        )
     ref = rows[0]
     for row in rows:
         row["size_ratio"] = row["size_bytes"] / ref["size_bytes"]

@@ -71,12 +71,26 @@ def cleanup(*, barrier: bool = True) -> None:
             dist.destroy_process_group()
 
 
-def _worker(rank: int, nprocs: int, backend: str, port: int, threads: int, fn: Callable[..., Any],
-            args: tuple, queue: Any) -> None:
-    os.environ.update({
-        "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nprocs),
-        "LOCAL_WORLD_SIZE": str(nprocs), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-    })
+def _worker(
+    rank: int,
+    nprocs: int,
+    backend: str,
+    port: int,
+    threads: int,
+    fn: Callable[..., Any],
+    args: tuple,
+    queue: Any,
+) -> None:
+    os.environ.update(
+        {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(nprocs),
+            "LOCAL_WORLD_SIZE": str(nprocs),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
+    )
     set_threads(threads)
     try:
         if backend == "nccl":
@@ -120,7 +134,9 @@ def launch(
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
     if backend == "nccl" and torch.cuda.device_count() < nprocs:
-        raise ValueError(f"backend 'nccl' needs one GPU per process: {nprocs} processes, {torch.cuda.device_count()} GPUs")
+        raise ValueError(
+            f"backend 'nccl' needs one GPU per process: {nprocs} processes, {torch.cuda.device_count()} GPUs"
+        )
     if threads_per_process is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         threads_per_process = max(1, cores // nprocs)
@@ -187,7 +203,9 @@ def shard_model(model: nn.Module, *, mesh: Any = None, reshard_after_forward: bo
     stay in the root unit. Needs an initialised process group.
     """
     if not (dist.is_available() and dist.is_initialized()):
-        raise ValueError("shard_model needs an initialised process group (torchrun or classical.distributed.launch)")
+        raise ValueError(
+            "shard_model needs an initialised process group (torchrun or classical.distributed.launch)"
+        )
     from torch.distributed.fsdp import fully_shard
 
     for block in _blocks(model):
@@ -216,7 +234,9 @@ def split_sequential(model: nn.Sequential, n_stages: int) -> list[nn.Sequential]
         raise TypeError(f"split_sequential takes an nn.Sequential, got {type(model).__name__}")
     layers = list(model)
     if isinstance(n_stages, bool) or not isinstance(n_stages, int) or not 1 <= n_stages <= len(layers):
-        raise ValueError(f"n_stages must be an integer in 1..{len(layers)} (the number of layers), got {n_stages!r}")
+        raise ValueError(
+            f"n_stages must be an integer in 1..{len(layers)} (the number of layers), got {n_stages!r}"
+        )
     sizes = [sum(p.numel() for p in layer.parameters()) + 1 for layer in layers]
     total, parts, start, acc = sum(sizes), [], 0, 0
     for i, size in enumerate(sizes):
@@ -258,7 +278,9 @@ class Pipeline:
         device: torch.device | str | None = None,
     ) -> None:
         if not (dist.is_available() and dist.is_initialized()):
-            raise ValueError("Pipeline needs an initialised process group (torchrun or classical.distributed.launch)")
+            raise ValueError(
+                "Pipeline needs an initialised process group (torchrun or classical.distributed.launch)"
+            )
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; allowed: {', '.join(SCHEDULES)}")
         if isinstance(n_microbatches, bool) or not isinstance(n_microbatches, int) or n_microbatches < 1:
@@ -269,7 +291,11 @@ class Pipeline:
         if len(stages) != self.world_size:
             raise ValueError(f"got {len(stages)} stages for {self.world_size} ranks: need one stage per rank")
         if device is None:
-            device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+            device = (
+                torch.device("cuda", torch.cuda.current_device())
+                if dist.get_backend() == "nccl"
+                else torch.device("cpu")
+            )
         self.device = torch.device(device)
         self.module = stages[self.rank].to(self.device)
         self.is_first, self.is_last = self.rank == 0, self.rank == self.world_size - 1
@@ -281,7 +307,9 @@ class Pipeline:
     def step(self, x: torch.Tensor, target: torch.Tensor) -> float | None:
         """Forward and backward one batch through all stages; the last rank returns the mean loss."""
         if x.shape[0] % self.n_microbatches:
-            raise ValueError(f"batch size {x.shape[0]} is not divisible by n_microbatches={self.n_microbatches}")
+            raise ValueError(
+                f"batch size {x.shape[0]} is not divisible by n_microbatches={self.n_microbatches}"
+            )
         losses: list[torch.Tensor] = []
         if self.is_first and self.is_last:
             self._schedule.step(x.to(self.device), target=target.to(self.device), losses=losses)

@@ -92,7 +92,9 @@ class _BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(c_out)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -125,16 +127,22 @@ class ResNet(nn.Module):
         _positive_int("num_classes", num_classes)
         _positive_int("blocks", blocks)
         if len(image_shape) != 3 or any(not isinstance(s, int) or s < 1 for s in image_shape):
-            raise ValueError(f"image_shape must be (channels, height, width) of positive ints, got {image_shape!r}")
+            raise ValueError(
+                f"image_shape must be (channels, height, width) of positive ints, got {image_shape!r}"
+            )
         if not widths:
             raise ValueError("widths must name at least one stage")
         self.image_shape = tuple(image_shape)
         c = widths[0]
-        self.stem = nn.Sequential(nn.Conv2d(image_shape[0], c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(image_shape[0], c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()
+        )
         stages: list[nn.Module] = []
         for i, w in enumerate(widths):
             for j in range(blocks):
-                stages.append(_BasicBlock(c, _positive_int("width", w), stride=2 if (i > 0 and j == 0) else 1))
+                stages.append(
+                    _BasicBlock(c, _positive_int("width", w), stride=2 if (i > 0 and j == 0) else 1)
+                )
                 c = w
         self.stages = nn.Sequential(*stages)
         self.head = nn.Linear(c, num_classes)
@@ -179,7 +187,9 @@ class _CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        y = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
+        )
         return self.resid_drop(self.proj(y.transpose(1, 2).reshape(B, T, C)))
 
 

@@ -93,7 +93,9 @@ class CharLMDataset(Dataset):
         if not isinstance(stride, int) or stride < 1:
             raise ValueError(f"stride must be a positive integer, got {stride!r}")
         if ids.dim() != 1 or len(ids) < block_size + 1:
-            raise ValueError(f"need a 1-D token stream longer than block_size={block_size}, got shape {tuple(ids.shape)}")
+            raise ValueError(
+                f"need a 1-D token stream longer than block_size={block_size}, got shape {tuple(ids.shape)}"
+            )
         self.ids, self.block_size, self.stride = ids.long(), block_size, stride
         self._n = (len(ids) - block_size - 1) // stride + 1
 

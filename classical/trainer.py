@@ -148,8 +148,15 @@ class _TensorLoader:
     """
 
     def __init__(
-        self, X: torch.Tensor, y: torch.Tensor | None, batch_size: int, shuffle: bool, seed: int,
-        rank: int = 0, world: int = 1, pad: bool = True,
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor | None,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        pad: bool = True,
     ) -> None:
         self.X, self.y, self.batch_size, self.shuffle, self.seed = X, y, batch_size, shuffle, seed
         self.rank, self.world, self.pad = rank, world, pad
@@ -294,7 +301,9 @@ def _check_positive_int(name: str, value: Any, allow_none: bool = False) -> None
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}")
+        raise ValueError(
+            f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}"
+        )
 
 
 class Trainer:
@@ -336,17 +345,25 @@ class Trainer:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
         if isinstance(optimizer, str) and optimizer.lower() not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; allowed: {', '.join(OPTIMIZERS)} or a callable")
+            raise ValueError(
+                f"unknown optimizer {optimizer!r}; allowed: {', '.join(OPTIMIZERS)} or a callable"
+            )
         if not isinstance(optimizer, str) and not callable(optimizer):
-            raise TypeError(f"optimizer must be a name or a callable params -> Optimizer, got {type(optimizer).__name__}")
+            raise TypeError(
+                f"optimizer must be a name or a callable params -> Optimizer, got {type(optimizer).__name__}"
+            )
         if isinstance(scheduler, str) and scheduler.lower() not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {scheduler!r}; allowed: {', '.join(SCHEDULERS)}, None or a callable")
+            raise ValueError(
+                f"unknown scheduler {scheduler!r}; allowed: {', '.join(SCHEDULERS)}, None or a callable"
+            )
         if scheduler is not None and not isinstance(scheduler, str) and not callable(scheduler):
             raise TypeError(f"scheduler must be a name, None or a callable, got {type(scheduler).__name__}")
         if isinstance(loss, str) and loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; allowed: {', '.join(LOSSES)} or a callable")
         if not isinstance(loss, str) and not callable(loss):
-            raise TypeError(f"loss must be a name or a callable (output, target) -> loss, got {type(loss).__name__}")
+            raise TypeError(
+                f"loss must be a name or a callable (output, target) -> loss, got {type(loss).__name__}"
+            )
         if not (isinstance(lr, (int, float)) and lr > 0):
             raise ValueError(f"lr must be a positive number, got {lr!r}")
         if gradient_clip_val is not None and not gradient_clip_val > 0:
@@ -355,7 +372,9 @@ class Trainer:
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
         seed = None if seed is None else int(seed)
         if not isinstance(compile, (bool, dict)):
-            raise TypeError(f"compile must be a bool or a dict of torch.compile options, got {type(compile).__name__}")
+            raise TypeError(
+                f"compile must be a bool or a dict of torch.compile options, got {type(compile).__name__}"
+            )
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -366,11 +385,20 @@ class Trainer:
                 f"precision '16-mixed' needs CUDA (float16 autocast with a gradient scaler); this run is on "
                 f"{self.accelerator.kind}: use 'bf16-mixed' or '32'"
             )
-        self.max_epochs, self.max_steps, self.precision, self.strategy = max_epochs, max_steps, precision, strategy
+        self.max_epochs, self.max_steps, self.precision, self.strategy = (
+            max_epochs,
+            max_steps,
+            precision,
+            strategy,
+        )
         self.optimizer_spec, self.lr, self.weight_decay = optimizer, float(lr), weight_decay
         self.optimizer_kwargs = dict(optimizer_kwargs or {})
         self.scheduler_spec, self.scheduler_kwargs = scheduler, dict(scheduler_kwargs or {})
-        self.loss_spec, self.batch_size, self.accumulate_grad_batches = loss, batch_size, accumulate_grad_batches
+        self.loss_spec, self.batch_size, self.accumulate_grad_batches = (
+            loss,
+            batch_size,
+            accumulate_grad_batches,
+        )
         self.gradient_clip_val, self.seed, self.log_every_n_steps = gradient_clip_val, seed, log_every_n_steps
         self.compile, self.num_workers = compile, num_workers
         self.log_dir = None if log_dir is None else Path(log_dir)
@@ -405,14 +433,29 @@ class Trainer:
 
     def hparams(self) -> dict[str, Any]:
         """The options of this trainer, as stored in logs and checkpoints."""
-        spec = {k: getattr(self, k) for k in (
-            "max_epochs", "max_steps", "precision", "strategy", "lr", "weight_decay", "optimizer_kwargs",
-            "scheduler_kwargs", "batch_size", "accumulate_grad_batches", "gradient_clip_val", "seed",
-        )}
+        spec = {
+            k: getattr(self, k)
+            for k in (
+                "max_epochs",
+                "max_steps",
+                "precision",
+                "strategy",
+                "lr",
+                "weight_decay",
+                "optimizer_kwargs",
+                "scheduler_kwargs",
+                "batch_size",
+                "accumulate_grad_batches",
+                "gradient_clip_val",
+                "seed",
+            )
+        }
         spec["accelerator"] = str(self.accelerator.device)
         for name in ("optimizer_spec", "scheduler_spec", "loss_spec"):
             v = getattr(self, name)
-            spec[name.removesuffix("_spec")] = v if v is None or isinstance(v, str) else getattr(v, "__name__", repr(v))
+            spec[name.removesuffix("_spec")] = (
+                v if v is None or isinstance(v, str) else getattr(v, "__name__", repr(v))
+            )
         spec["world_size"] = self.world_size
         return spec
 
@@ -423,14 +466,18 @@ class Trainer:
 
         env_world = int(os.environ.get("WORLD_SIZE", "1") or 1)
         wanted = self.strategy in ("ddp", "fsdp") or (
-            self.strategy == "auto" and (env_world > 1 or (dist.is_available() and dist.is_initialized()
-                                                            and dist.get_world_size() > 1))
+            self.strategy == "auto"
+            and (
+                env_world > 1 or (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1)
+            )
         )
         if not wanted:
             self.rank, self.world_size = 0, 1
             return False
         if not dist.is_available():
-            raise ValueError(f"strategy {self.strategy!r} needs torch.distributed, which this torch build lacks")
+            raise ValueError(
+                f"strategy {self.strategy!r} needs torch.distributed, which this torch build lacks"
+            )
         if not dist.is_initialized():
             if "MASTER_ADDR" not in os.environ:
                 raise ValueError(
@@ -460,24 +507,37 @@ class Trainer:
                 from torch.utils.data import DistributedSampler, RandomSampler
 
                 sampler = DistributedSampler(
-                    data.dataset, num_replicas=self.world_size, rank=self.rank,
-                    shuffle=isinstance(data.sampler, RandomSampler), seed=seed, drop_last=False,
+                    data.dataset,
+                    num_replicas=self.world_size,
+                    rank=self.rank,
+                    shuffle=isinstance(data.sampler, RandomSampler),
+                    seed=seed,
+                    drop_last=False,
                 )
                 return DataLoader(
-                    data.dataset, batch_size=data.batch_size, sampler=sampler, num_workers=data.num_workers,
-                    collate_fn=data.collate_fn, pin_memory=data.pin_memory, drop_last=data.drop_last,
+                    data.dataset,
+                    batch_size=data.batch_size,
+                    sampler=sampler,
+                    num_workers=data.num_workers,
+                    collate_fn=data.collate_fn,
+                    pin_memory=data.pin_memory,
+                    drop_last=data.drop_last,
                 )
             return data
         if isinstance(data, Dataset):
             if self.world_size > 1:
                 from torch.utils.data import DistributedSampler
 
-                sampler = DistributedSampler(data, num_replicas=self.world_size, rank=self.rank,
-                                             shuffle=train, seed=seed)
-                return DataLoader(data, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers)
+                sampler = DistributedSampler(
+                    data, num_replicas=self.world_size, rank=self.rank, shuffle=train, seed=seed
+                )
+                return DataLoader(
+                    data, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers
+                )
             g = torch.Generator().manual_seed(seed)
-            return DataLoader(data, batch_size=self.batch_size, shuffle=train, generator=g,
-                              num_workers=self.num_workers)
+            return DataLoader(
+                data, batch_size=self.batch_size, shuffle=train, generator=g, num_workers=self.num_workers
+            )
         if isinstance(data, (tuple, list)) and len(data) == 2:
             X, y = _to_tensor(data[0], f"{what} X"), _to_tensor(data[1], f"{what} y")
             if len(X) != len(y):
@@ -487,8 +547,16 @@ class Trainer:
             if self.precision == "64" and X.is_floating_point():
                 X = X.double()
             X, y = X.to(self._device), y.to(self._device)
-            return _TensorLoader(X, y, self.batch_size, shuffle=train, seed=seed, rank=self.rank,
-                                 world=self.world_size, pad=train)
+            return _TensorLoader(
+                X,
+                y,
+                self.batch_size,
+                shuffle=train,
+                seed=seed,
+                rank=self.rank,
+                world=self.world_size,
+                pad=train,
+            )
         raise TypeError(
             f"{what} must be a DataLoader, a Dataset or an (X, y) pair, got {type(data).__name__}"
         )
@@ -521,8 +589,12 @@ class Trainer:
         if name == "cosine":
             return sched.CosineAnnealingLR(optimizer, T_max=kw.pop("T_max", total_steps), **kw)
         if name == "step":
-            return sched.StepLR(optimizer, step_size=kw.pop("step_size", max(1, total_steps // 3)),
-                                gamma=kw.pop("gamma", 0.1), **kw)
+            return sched.StepLR(
+                optimizer,
+                step_size=kw.pop("step_size", max(1, total_steps // 3)),
+                gamma=kw.pop("gamma", 0.1),
+                **kw,
+            )
         return sched.OneCycleLR(optimizer, max_lr=kw.pop("max_lr", self.lr), total_steps=total_steps, **kw)
 
     def _resolve_loss(self, y: torch.Tensor | None) -> None:
@@ -559,15 +631,16 @@ class Trainer:
             y = y.to(dev, non_blocking=True)
         return x, y
 
-    def _checked_forward(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _checked_forward(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The first batch: turn shape errors into a message about model and data."""
         try:
             with self._autocast():
                 out = model(x)
         except (RuntimeError, ValueError) as err:
             raise ValueError(
-                f"the model cannot take a batch of inputs of shape {tuple(x.shape)} "
-                f"(dtype {x.dtype}): {err}"
+                f"the model cannot take a batch of inputs of shape {tuple(x.shape)} (dtype {x.dtype}): {err}"
             ) from err
         if self._classify and self._loss_name == "cross_entropy":
             n_classes = out.shape[-1]
@@ -689,7 +762,9 @@ class Trainer:
 
     # --------------------------------------------------------------------------------- fit
 
-    def fit(self, model: nn.Module, train_data: Any, val_data: Any = None, resume_from: str | Path | None = None) -> Trainer:
+    def fit(
+        self, model: nn.Module, train_data: Any, val_data: Any = None, resume_from: str | Path | None = None
+    ) -> Trainer:
         """Train ``model`` on ``train_data`` for ``max_epochs`` (or ``max_steps``), validating each epoch.
 
         Returns the trainer; ``trainer.history`` holds one dict of metrics per epoch and
@@ -699,7 +774,9 @@ class Trainer:
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         ckpt = None if resume_from is None else self.load_checkpoint(resume_from)
         if ckpt is not None and ckpt.get("version") != _CHECKPOINT_VERSION:
-            raise ValueError(f"checkpoint {str(resume_from)!r} has format {ckpt.get('version')!r}, expected {_CHECKPOINT_VERSION}")
+            raise ValueError(
+                f"checkpoint {str(resume_from)!r} has format {ckpt.get('version')!r}, expected {_CHECKPOINT_VERSION}"
+            )
         distributed = self._setup_distributed()
         if self.seed is not None:
             seed_everything(self.seed)
@@ -740,8 +817,12 @@ class Trainer:
             if ckpt["optimizer"] is not None and self._sharded():
                 from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
-                set_optimizer_state_dict(wrapped, self.optimizer, optim_state_dict=ckpt["optimizer"],
-                                         options=StateDictOptions(full_state_dict=True))
+                set_optimizer_state_dict(
+                    wrapped,
+                    self.optimizer,
+                    optim_state_dict=ckpt["optimizer"],
+                    options=StateDictOptions(full_state_dict=True),
+                )
             elif ckpt["optimizer"] is not None:
                 self.optimizer.load_state_dict(ckpt["optimizer"])
             if self.scheduler is not None and ckpt["scheduler"] is not None:
@@ -795,7 +876,9 @@ class Trainer:
         model.train()
         opt, sched, scaler, accel = self.optimizer, self.scheduler, self.scaler, self.accelerator
         accum, clip = self.accumulate_grad_batches, self.gradient_clip_val
-        batch_cbs = [cb for cb in self.callbacks if type(cb).on_train_batch_end is not Callback.on_train_batch_end]
+        batch_cbs = [
+            cb for cb in self.callbacks if type(cb).on_train_batch_end is not Callback.on_train_batch_end
+        ]
         n_batches = self.num_training_batches
         ddp_no_sync = getattr(model, "no_sync", None)
         no_ctx = contextlib.nullcontext()
@@ -833,8 +916,9 @@ class Trainer:
             # Under DDP, skip the gradient all-reduce on accumulation-only micro-batches.
             sync_ctx = ddp_no_sync() if (ddp_no_sync is not None and not step_now) else no_ctx
             with sync_ctx:
-                if self._loss_fn is None or (batch_idx == 0 and epoch == self.current_epoch and n_seen == 0
-                                             and self.global_step == 0):
+                if self._loss_fn is None or (
+                    batch_idx == 0 and epoch == self.current_epoch and n_seen == 0 and self.global_step == 0
+                ):
                     if self._loss_fn is None:
                         self._resolve_loss(y)
                     out, loss = self._checked_forward(model, x, y)
@@ -917,7 +1001,11 @@ class Trainer:
         if bool(torch.isfinite(loss_sum)):
             return
         where = f"epoch {epoch + 1}" + ("" if batch_idx is None else f", batch {batch_idx + 1}")
-        kept = [cb.last_model_path for cb in self.callbacks if isinstance(cb, ModelCheckpoint) and cb.last_model_path]
+        kept = [
+            cb.last_model_path
+            for cb in self.callbacks
+            if isinstance(cb, ModelCheckpoint) and cb.last_model_path
+        ]
         self.should_stop = True
         self.stop_reason = f"non-finite training loss in {where} (step {self.global_step})"
         raise NonFiniteLossError(
@@ -1016,6 +1104,10 @@ class Trainer:
                 out = model(x)
             if self.accelerator.is_xla:
                 self.accelerator.sync()
-            outs.append(out.float().cpu() if out.is_floating_point() and self.precision.endswith("mixed") else out.cpu())
+            outs.append(
+                out.float().cpu()
+                if out.is_floating_point() and self.precision.endswith("mixed")
+                else out.cpu()
+            )
         model.train(was_training)
         return torch.cat(outs)

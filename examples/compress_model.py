@@ -50,7 +50,9 @@ def main() -> None:
     versions["pruned + fine-tune + int8"] = quantize_int8(tuned, backend="native")
 
     rows = compression_report(versions, *test, batch_size=256, repeats=args.repeats)
-    print(f"digits test set ({len(test[0])} samples), torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    print(
+        f"digits test set ({len(test[0])} samples), torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+    )
     print(format_table(rows))
     print("(latency: median of one batch of 256 on CPU; shared machines make it noisy)")
 

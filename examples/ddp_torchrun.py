@@ -23,8 +23,15 @@ def train(batch_size: int, strategy: str) -> tuple[torch.Tensor, list[dict]]:
     data = load_dataset("digits", random_state=0)
     torch.manual_seed(0)
     model = MLP(data.n_features, data.n_classes, hidden=(256, 256))
-    trainer = Trainer(max_epochs=10, batch_size=batch_size, optimizer="sgd", lr=0.05, strategy=strategy,
-                      accelerator="cpu", seed=0)
+    trainer = Trainer(
+        max_epochs=10,
+        batch_size=batch_size,
+        optimizer="sgd",
+        lr=0.05,
+        strategy=strategy,
+        accelerator="cpu",
+        seed=0,
+    )
     # A whole number of global batches: with a ragged tail, DDP pads the last shard (as
     # DistributedSampler does) and its last step would differ from the single-process one.
     n = len(data.X_train) // (2 * BATCH_PER_RANK) * (2 * BATCH_PER_RANK)
@@ -44,8 +51,10 @@ def ddp_main() -> tuple[torch.Tensor, list[dict]]:
         same = all(torch.equal(gathered[0], g) for g in gathered)
         print(f"[rank 0 of {dist.get_world_size()}] replicas identical: {same}")
         for h in history[-3:]:
-            print(f"  epoch {h['epoch']:2d}: train loss {h['train_loss']:.4f}, test acc {h['val_acc']:.4f}, "
-                  f"{h['samples_per_s']:,.0f} samples/s per rank")
+            print(
+                f"  epoch {h['epoch']:2d}: train loss {h['train_loss']:.4f}, test acc {h['val_acc']:.4f}, "
+                f"{h['samples_per_s']:,.0f} samples/s per rank"
+            )
     return flat, history
 
 
@@ -56,13 +65,17 @@ def main() -> None:
         world = dist.get_world_size()
         if dist.get_rank() == 0:
             ref, _ = train(BATCH_PER_RANK * world, "single")
-            print(f"max |w_ddp - w_single| = {(flat - ref).abs().max():.2e} "
-                  f"(single process, batch {BATCH_PER_RANK * world})")
+            print(
+                f"max |w_ddp - w_single| = {(flat - ref).abs().max():.2e} "
+                f"(single process, batch {BATCH_PER_RANK * world})"
+            )
         cleanup()
         return
     results = launch(ddp_main, nprocs=2)
     ref, _ = train(BATCH_PER_RANK * 2, "single")
-    print(f"max |w_ddp - w_single| = {(results[0][0] - ref).abs().max():.2e} (single process, batch {BATCH_PER_RANK * 2})")
+    print(
+        f"max |w_ddp - w_single| = {(results[0][0] - ref).abs().max():.2e} (single process, batch {BATCH_PER_RANK * 2})"
+    )
 
 
 if __name__ == "__main__":

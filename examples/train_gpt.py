@@ -36,19 +36,32 @@ def main() -> None:
 
     train, val, tok = char_lm_datasets(block_size=args.block_size, val_fraction=0.1)
     torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=args.block_size, n_layer=2, n_head=4, n_embd=64))
-    trainer = Trainer(
-        max_epochs=args.epochs, batch_size=32, optimizer="adamw", lr=3e-3, weight_decay=0.01,
-        scheduler="cosine", gradient_clip_val=1.0, accelerator=args.accelerator,
-        precision="bf16-mixed" if args.bf16 else "32", callbacks=[LRMonitor(), ProgressBar(refresh_rate=50)],
+    model = GPT(
+        GPTConfig(vocab_size=tok.vocab_size, block_size=args.block_size, n_layer=2, n_head=4, n_embd=64)
     )
-    print(f"GPT: {count_parameters(model):,} parameters, vocabulary {tok.vocab_size} characters, "
-          f"{len(train) * args.block_size:,} training tokens, on {trainer.accelerator}")
+    trainer = Trainer(
+        max_epochs=args.epochs,
+        batch_size=32,
+        optimizer="adamw",
+        lr=3e-3,
+        weight_decay=0.01,
+        scheduler="cosine",
+        gradient_clip_val=1.0,
+        accelerator=args.accelerator,
+        precision="bf16-mixed" if args.bf16 else "32",
+        callbacks=[LRMonitor(), ProgressBar(refresh_rate=50)],
+    )
+    print(
+        f"GPT: {count_parameters(model):,} parameters, vocabulary {tok.vocab_size} characters, "
+        f"{len(train) * args.block_size:,} training tokens, on {trainer.accelerator}"
+    )
     t0 = time.perf_counter()
     trainer.fit(model, train.tensors(), val.tensors())
     for h in trainer.history:
-        print(f"epoch {h['epoch']}: train loss {h['train_loss']:.3f}, val perplexity {h['val_ppl']:.2f}, "
-              f"{h['tokens_per_s']:,.0f} tokens/s")
+        print(
+            f"epoch {h['epoch']}: train loss {h['train_loss']:.3f}, val perplexity {h['val_ppl']:.2f}, "
+            f"{h['tokens_per_s']:,.0f} tokens/s"
+        )
     print(f"trained in {time.perf_counter() - t0:.1f} s\n")
 
     prompt = tok.encode(args.prompt).unsqueeze(0).to(trainer.device)

@@ -40,13 +40,22 @@ def main() -> None:
     model = ResNet(num_classes=data.n_classes, image_shape=(1, 8, 8), widths=(16, 32, 64), blocks=1)
     ckpt = ModelCheckpoint(f"{args.out}/checkpoints", monitor="val_acc", mode="max")
     trainer = Trainer(
-        max_epochs=args.epochs, batch_size=64, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
-        scheduler="onecycle", accelerator=args.accelerator, precision=args.precision, seed=0,
+        max_epochs=args.epochs,
+        batch_size=64,
+        optimizer="adamw",
+        lr=3e-3,
+        weight_decay=1e-4,
+        scheduler="onecycle",
+        accelerator=args.accelerator,
+        precision=args.precision,
+        seed=0,
         callbacks=[EarlyStopping("val_loss", patience=8), ckpt, LRMonitor(), ProgressBar()],
         log_dir=args.out,
     )
-    print(f"ResNet: {count_parameters(model):,} parameters on {trainer.accelerator}; "
-          f"{len(train[0])} train / {len(val[0])} val / {len(data.X_test)} test digits")
+    print(
+        f"ResNet: {count_parameters(model):,} parameters on {trainer.accelerator}; "
+        f"{len(train[0])} train / {len(val[0])} val / {len(data.X_test)} test digits"
+    )
     t0 = time.perf_counter()
     trainer.fit(model, train, val)
     elapsed = time.perf_counter() - t0
@@ -55,8 +64,10 @@ def main() -> None:
     best.load_state_dict(Trainer.load_checkpoint(ckpt.best_model_path)["model"])
     test = trainer.evaluate(best, (data.X_test, data.y_test))
     speed = sum(h["samples_per_s"] for h in trainer.history) / len(trainer.history)
-    print(f"{len(trainer.history)} epochs in {elapsed:.1f} s ({speed:,.0f} samples/s); "
-          f"best val_acc {ckpt.best_score:.4f}; stop: {trainer.stop_reason or 'max_epochs'}")
+    print(
+        f"{len(trainer.history)} epochs in {elapsed:.1f} s ({speed:,.0f} samples/s); "
+        f"best val_acc {ckpt.best_score:.4f}; stop: {trainer.stop_reason or 'max_epochs'}"
+    )
     print(f"test accuracy {test['acc']:.4f} (loss {test['loss']:.4f}); logs in {args.out}/metrics.csv")
 
 

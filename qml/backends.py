@@ -48,7 +48,9 @@ BACKENDS: dict[str, BackendInfo] = {
     "aer.density": BackendInfo(
         "aer.density", "Aer density matrix, exact or sampled, with noise", "density_matrix", False, True, 2
     ),
-    "aer.mps": BackendInfo("aer.mps", "Aer matrix product state (wide, shallow circuits)", "matrix_product_state"),
+    "aer.mps": BackendInfo(
+        "aer.mps", "Aer matrix product state (wide, shallow circuits)", "matrix_product_state"
+    ),
     "lightning": BackendInfo("lightning", "PennyLane lightning.qubit (C++ statevector)", None),
     "default": BackendInfo("default", "PennyLane default.qubit (NumPy/torch statevector)", None),
 }
@@ -73,7 +75,9 @@ def _n_wires(wires) -> int:
         try:
             return len(list(wires))
         except TypeError:
-            raise TypeError(f"wires must be an int or a sequence of labels, not {type(wires).__name__}") from None
+            raise TypeError(
+                f"wires must be an int or a sequence of labels, not {type(wires).__name__}"
+            ) from None
     if wires < 1:
         raise ValueError(f"wires={wires}: need at least one wire")
     return wires
@@ -140,7 +144,9 @@ def make_device(
         raise ValueError(f"{n} qubits requested; qhybrid's backends accept at most {MAX_QUBITS}")
     _check_shots(shots)
     if info.needs_shots and shots is None:
-        raise ValueError(f"backend {name!r} samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact")
+        raise ValueError(
+            f"backend {name!r} samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"
+        )
     model = as_aer_noise_model(noise)
     if model is not None:
         if not info.takes_noise:
@@ -149,7 +155,9 @@ def make_device(
                 "'aer.shots' (sampled trajectories)"
             )
         if has_readout_error(model) and shots is None:
-            raise ValueError("readout errors act only on sampled measurements: give shots > 0 with readout noise")
+            raise ValueError(
+                "readout errors act only on sampled measurements: give shots > 0 with readout noise"
+            )
     check_fits(name, n)
     if info.aer_method is not None:
         return AerDevice(

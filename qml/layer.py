@@ -141,7 +141,9 @@ class QuantumLayer(nn.Module):
         if squeeze:
             x = x.unsqueeze(0)
         if x.ndim != 2 or x.shape[1] != self.n_inputs:
-            raise ValueError(f"QuantumLayer expects inputs of shape (batch, {self.n_inputs}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"QuantumLayer expects inputs of shape (batch, {self.n_inputs}), got {tuple(x.shape)}"
+            )
         if not torch.isfinite(x).all():
             raise ValueError("QuantumLayer inputs contain NaN or infinite values")
         # Simulators run on the CPU in double precision; results return to the caller's device and dtype.

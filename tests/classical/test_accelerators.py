@@ -33,7 +33,9 @@ def _fake_xla(monkeypatch, device_type="TPU"):
     xla.runtime = runtime
     monkeypatch.setitem(sys.modules, "torch_xla", xla)
     monkeypatch.setitem(sys.modules, "torch_xla.runtime", runtime)
-    monkeypatch.setattr(acc_mod.importlib.util, "find_spec", lambda name: object() if name == "torch_xla" else None)
+    monkeypatch.setattr(
+        acc_mod.importlib.util, "find_spec", lambda name: object() if name == "torch_xla" else None
+    )
     return calls
 
 
@@ -102,7 +104,9 @@ def test_torch_xla_tpu_detected_only_when_runtime_reports_tpu(monkeypatch):
 
 
 def test_torch_accelerator_tpu(monkeypatch):
-    tpu = types.SimpleNamespace(type="tpu", index=0)  # torch.device("tpu") exists only once TorchTPU registers
+    tpu = types.SimpleNamespace(
+        type="tpu", index=0
+    )  # torch.device("tpu") exists only once TorchTPU registers
     fake = types.SimpleNamespace(
         is_available=lambda: True,
         current_accelerator=lambda: tpu,

@@ -41,7 +41,9 @@ def test_native_int8_layer_matches_float_within_quantisation_error():
     assert q.weight_int8.dtype == torch.int8 and q(x.double()).dtype == torch.float64
 
 
-@pytest.mark.parametrize("backend,mode", [("native", "weight_only"), ("torchao", "weight_only"), ("torchao", "dynamic")])
+@pytest.mark.parametrize(
+    "backend,mode", [("native", "weight_only"), ("torchao", "weight_only"), ("torchao", "dynamic")]
+)
 def test_quantize_shrinks_and_keeps_accuracy(trained, backend, mode):
     if backend == "torchao" and not torchao_available():
         pytest.skip("torchao not usable with this torch")

@@ -32,7 +32,9 @@ def _flat(model):
 
 def _train_data_parallel(strategy):
     X, y = _data()
-    trainer = Trainer(max_epochs=2, batch_size=B, optimizer="sgd", lr=0.1, strategy=strategy, accelerator="cpu")
+    trainer = Trainer(
+        max_epochs=2, batch_size=B, optimizer="sgd", lr=0.1, strategy=strategy, accelerator="cpu"
+    )
     trainer.fit(_model(), (X, y), (X[:100], y[:100]))
     state = trainer._raw_state() if strategy == "fsdp" else trainer.model.state_dict()
     flat = torch.cat([v.detach().flatten().cpu() for v in state.values()]) if state else None
@@ -69,8 +71,15 @@ def _fsdp_resume(ckdir):
     X, y = _data()
 
     def trainer(*extra):
-        return Trainer(max_epochs=2, batch_size=B, optimizer="adam", lr=1e-2, strategy="fsdp", accelerator="cpu",
-                       callbacks=[ModelCheckpoint(ckdir), *extra])
+        return Trainer(
+            max_epochs=2,
+            batch_size=B,
+            optimizer="adam",
+            lr=1e-2,
+            strategy="fsdp",
+            accelerator="cpu",
+            callbacks=[ModelCheckpoint(ckdir), *extra],
+        )
 
     try:
         trainer(_Kill()).fit(_model(), (X, y))
@@ -153,7 +162,9 @@ def test_launch_reports_worker_errors_and_bad_arguments():
 
 
 def test_single_process_helpers_without_group():
-    parts = split_sequential(nn.Sequential(nn.Linear(4, 100), nn.ReLU(), nn.Linear(100, 100), nn.Linear(100, 2)), 2)
+    parts = split_sequential(
+        nn.Sequential(nn.Linear(4, 100), nn.ReLU(), nn.Linear(100, 100), nn.Linear(100, 2)), 2
+    )
     assert [len(p) for p in parts] == [3, 1] or [len(p) for p in parts] == [2, 2]
     assert sum(len(p) for p in parts) == 4
     with pytest.raises(ValueError, match="n_stages must be an integer in 1..2"):

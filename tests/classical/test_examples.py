@@ -22,7 +22,12 @@ def test_example_runs(script, tmp_path):
     args, expected = CASES[script]
     if script == "train_resnet_digits.py":
         args = [*args, "--out", str(tmp_path)]
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], capture_output=True,
-                          text=True, cwd=tmp_path, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert expected in proc.stdout

@@ -72,15 +72,26 @@ def test_resume_equals_uninterrupted(digits, tmp_path, as_loader):
 
     def trainer(ckdir, *extra):
         return Trainer(
-            max_epochs=4, optimizer="sgd", lr=0.05, scheduler="cosine", seed=7, accelerator="cpu",
-            callbacks=[EarlyStopping("val_loss", patience=10), ModelCheckpoint(ckdir, monitor="val_acc", mode="max"), *extra],
+            max_epochs=4,
+            optimizer="sgd",
+            lr=0.05,
+            scheduler="cosine",
+            seed=7,
+            accelerator="cpu",
+            callbacks=[
+                EarlyStopping("val_loss", patience=10),
+                ModelCheckpoint(ckdir, monitor="val_acc", mode="max"),
+                *extra,
+            ],
         )
 
     full = trainer(tmp_path / "full").fit(_mlp(dropout=0.3), train, val)
     with pytest.raises(KeyboardInterrupt):
         trainer(tmp_path / "part", Kill()).fit(_mlp(dropout=0.3), train, val)
     resumed_trainer = trainer(tmp_path / "part")
-    resumed = resumed_trainer.fit(_mlp(seed=99, dropout=0.3), train, val, resume_from=tmp_path / "part" / "last.pt")
+    resumed = resumed_trainer.fit(
+        _mlp(seed=99, dropout=0.3), train, val, resume_from=tmp_path / "part" / "last.pt"
+    )
     assert torch.equal(_params(resumed.model), _params(full.model))
     assert resumed.global_step == full.global_step and len(resumed.history) == 4
     assert [h["val_loss"] for h in resumed.history] == [h["val_loss"] for h in full.history]
@@ -121,8 +132,13 @@ def test_optimizer_and_scheduler_objects_and_schedules(digits):
     assert tr.optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-9)
     tr = Trainer(max_epochs=2, lr=0.1, scheduler="onecycle", accelerator="cpu").fit(_mlp(), train)
     assert tr.optimizer.param_groups[0]["lr"] < 1e-3
-    tr = Trainer(max_epochs=1, lr=0.1, scheduler="step", scheduler_kwargs={"step_size": 10, "gamma": 0.5},
-                 accelerator="cpu").fit(_mlp(), train)
+    tr = Trainer(
+        max_epochs=1,
+        lr=0.1,
+        scheduler="step",
+        scheduler_kwargs={"step_size": 10, "gamma": 0.5},
+        accelerator="cpu",
+    ).fit(_mlp(), train)
     assert tr.optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** (tr.global_step // 10))
     tr = Trainer(
         max_steps=3,
@@ -130,7 +146,9 @@ def test_optimizer_and_scheduler_objects_and_schedules(digits):
         scheduler=lambda opt, total: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1 / (1 + s)),
         accelerator="cpu",
     ).fit(_mlp(), train)
-    assert type(tr.optimizer) is torch.optim.RMSprop and tr.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 / 4)
+    assert type(tr.optimizer) is torch.optim.RMSprop and tr.optimizer.param_groups[0]["lr"] == pytest.approx(
+        1e-3 / 4
+    )
 
 
 def test_precisions(digits):
@@ -171,8 +189,13 @@ def test_callbacks_logs_and_progress(digits, tmp_path):
     # "max" on a falling val_loss never improves after epoch 1: patience 1 stops after epoch 3.
     es = EarlyStopping("val_loss", patience=1, mode="max")
     ck = ModelCheckpoint(tmp_path / "ck", monitor="val_acc", mode="max")
-    tr = Trainer(max_epochs=10, scheduler="cosine", log_dir=tmp_path / "logs", accelerator="cpu",
-                 callbacks=[ck, es, lrmon, ProgressBar(refresh_rate=5, file=stream), Recorder()])
+    tr = Trainer(
+        max_epochs=10,
+        scheduler="cosine",
+        log_dir=tmp_path / "logs",
+        accelerator="cpu",
+        callbacks=[ck, es, lrmon, ProgressBar(refresh_rate=5, file=stream), Recorder()],
+    )
     tr.fit(_mlp(), train, val)
     assert len(tr.history) == 3 and tr.should_stop and "early stopping: val_loss" in tr.stop_reason
     assert order == ["fit_start"] + ["epoch_start", "val_end", "epoch_end"] * 3 + ["fit_end"]
@@ -184,7 +207,9 @@ def test_callbacks_logs_and_progress(digits, tmp_path):
     assert rows[0].startswith("epoch,step,train_loss") and len(rows) == 4
     js = json.loads((tmp_path / "logs" / "metrics.json").read_text())
     assert js["hparams"]["optimizer"] == "adam" and js["epochs"][2]["val_acc"] == tr.history[2]["val_acc"]
-    with pytest.raises(ValueError, match="EarlyStopping: metric 'val_f1' not found; this run logs: epoch, epoch_time_s"):
+    with pytest.raises(
+        ValueError, match="EarlyStopping: metric 'val_f1' not found; this run logs: epoch, epoch_time_s"
+    ):
         Trainer(max_epochs=1, callbacks=[EarlyStopping("val_f1")], accelerator="cpu").fit(_mlp(), train, val)
 
 
@@ -208,7 +233,10 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(digits, tmp_path):
     ck = ModelCheckpoint(tmp_path)
     model = Poisoned()
     tr = Trainer(max_epochs=5, callbacks=[PoisonAtEpoch3(), ck], accelerator="cpu")
-    with pytest.raises(NonFiniteLossError, match=r"non-finite training loss in epoch 3.*Last good checkpoint kept: .*last\.pt"):
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"non-finite training loss in epoch 3.*Last good checkpoint kept: .*last\.pt",
+    ):
         tr.fit(model, train)
     saved = Trainer.load_checkpoint(tmp_path / "last.pt")
     assert saved["epoch"] == 2 and all(torch.isfinite(v).all() for v in saved["model"].values())
@@ -222,7 +250,9 @@ def test_bad_input_errors(digits):
         tr.fit(MLP(64, 10), (X[:, :13], y))
     with pytest.raises(ValueError, match="targets contain class 9 but the model outputs 5 classes"):
         tr.fit(MLP(64, 5), (X, y))
-    with pytest.raises(ValueError, match=r"model output shape \(64, 10\) does not match targets of shape \(64, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"model output shape \(64, 10\) does not match targets of shape \(64, 2\)"
+    ):
         tr.fit(MLP(64, 10), (X, np.stack([y, y], 1)))
     with pytest.raises(ValueError, match="train_data is empty"):
         tr.fit(MLP(64, 10), (X[:0], y[:0]))
@@ -256,7 +286,9 @@ def test_regression_and_binary_losses():
     w = torch.tensor([1.0, -2.0, 0.5])
     tr = Trainer(max_epochs=30, lr=0.05, accelerator="cpu").fit(nn.Linear(3, 1), (X, X @ w))
     assert tr.history[-1]["train_loss"] < 1e-3 and "train_acc" not in tr.history[-1]
-    tr = Trainer(max_epochs=20, lr=0.05, loss="bce", accelerator="cpu").fit(nn.Linear(3, 1), (X, (X @ w > 0).float()), (X, (X @ w > 0).float()))
+    tr = Trainer(max_epochs=20, lr=0.05, loss="bce", accelerator="cpu").fit(
+        nn.Linear(3, 1), (X, (X @ w > 0).float()), (X, (X @ w > 0).float())
+    )
     assert tr.history[-1]["val_acc"] > 0.95
 
 
@@ -264,7 +296,10 @@ def test_dataset_and_dataloader_inputs(digits):
     (X, y), val = digits
     ds = TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
     tr = Trainer(max_epochs=2, lr=1e-2, accelerator="cpu").fit(_mlp(), ds, DataLoader(ds, batch_size=100))
-    assert tr.history[-1]["val_acc"] > 0.8 and tr.predict(tr.model, DataLoader(ds, batch_size=50)).shape == (1200, 10)
+    assert tr.history[-1]["val_acc"] > 0.8 and tr.predict(tr.model, DataLoader(ds, batch_size=50)).shape == (
+        1200,
+        10,
+    )
 
 
 def test_xla_path_syncs_every_step_and_eval_batch(digits, monkeypatch):
@@ -305,7 +340,9 @@ def test_gpt_language_model_reports_perplexity():
     assert h[-1]["val_ppl"] == pytest.approx(math.exp(h[-1]["val_loss"]))
     assert h[-1]["tokens_per_s"] == pytest.approx(32 * h[-1]["samples_per_s"])
     assert 0 < h[-1]["train_acc"] < 1
-    out = model.generate(tok.encode("def ").unsqueeze(0), 20, top_k=5, generator=torch.Generator().manual_seed(0))
+    out = model.generate(
+        tok.encode("def ").unsqueeze(0), 20, top_k=5, generator=torch.Generator().manual_seed(0)
+    )
     assert tok.decode(out[0]).startswith("def ") and out.shape == (1, 24)
 
 
@@ -331,7 +368,9 @@ def test_tensorboard_events_when_installed(digits, tmp_path, monkeypatch):
     fake.SummaryWriter = FakeWriter
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "tensorboard" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "tensorboard" else real(name, *a)
+    )
     tr = Trainer(max_epochs=2, log_dir=tmp_path, accelerator="cpu").fit(_mlp(), digits[0])
     assert ("train_loss", tr.history[1]["step"]) in scalars and scalars[-1] == ("closed", -1)
 

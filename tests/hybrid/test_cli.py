@@ -36,8 +36,14 @@ def test_info_reports_versions_backends_and_accelerators(capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["versions"]["pennylane"] and info["versions"]["qiskit-aer"] and info["versions"]["torch"]
     names = {row["name"]: row["available"] for row in info["backends"]}
-    assert names == {"aer": True, "aer.shots": True, "aer.density": True, "aer.mps": True,
-                     "lightning": True, "default": True}
+    assert names == {
+        "aer": True,
+        "aer.shots": True,
+        "aer.density": True,
+        "aer.mps": True,
+        "lightning": True,
+        "default": True,
+    }
     assert "cpu" in info["accelerators"]["available"]
 
 
