@@ -1,5 +1,6 @@
 """Accelerator resolution, with CUDA / MPS / TPU runtimes faked where this machine has none."""
 
+import os
 import subprocess
 import sys
 import types
@@ -129,12 +130,28 @@ def test_import_classical_is_light():
     assert out.strip() == "[]"
 
 
+def _pin_cores(monkeypatch, n):
+    """Make set_threads see ``n`` usable cores, whatever this host has."""
+    monkeypatch.setattr(acc_mod.os, "cpu_count", lambda: n)
+    if hasattr(acc_mod.os, "sched_getaffinity"):
+        monkeypatch.setattr(acc_mod.os, "sched_getaffinity", lambda pid: set(range(n)))
+
+
 def test_set_threads_and_describe(monkeypatch):
+    # set_threads writes OMP_NUM_THREADS for child processes; setting it here first makes monkeypatch
+    # restore the old value (or its absence) after the test instead of leaking it into later tests
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
     before = torch.get_num_threads()
     try:
         assert set_threads(1) == 1 and torch.get_num_threads() == 1
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+        _pin_cores(monkeypatch, 8)
         monkeypatch.setenv("LOCAL_WORLD_SIZE", "64")
-        assert set_threads() == 1
+        assert set_threads() == 1  # fewer cores than local processes: still one thread each
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+        assert set_threads() == 2
+        monkeypatch.delenv("LOCAL_WORLD_SIZE")
+        assert set_threads() == 8 and os.environ["OMP_NUM_THREADS"] == "8"
     finally:
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match="integer >= 1, got 0"):

@@ -63,14 +63,30 @@ def test_readout_noise_needs_shots():
         make_device("aer.density", 2, noise={"readout": 0.05})
 
 
-def test_width_that_cannot_fit_in_memory_fails_before_allocating():
-    with pytest.raises(ValueError, match=r"34 qubits on backend 'aer' need a statevector of 256.0 GiB"):
+def test_width_that_cannot_fit_in_memory_fails_before_allocating(monkeypatch):
+    # the guard reads the host's available memory: pin it so the result does not depend on the machine
+    import qhybrid.qml.backends as backends_mod
+
+    monkeypatch.setattr(backends_mod, "available_memory_bytes", lambda: 16 * 2**30)
+    with pytest.raises(
+        ValueError,
+        match=r"34 qubits on backend 'aer' need a statevector of 256.0 GiB but only 16.0 GiB.*at most 30",
+    ):
         make_device("aer", 34)
     with pytest.raises(ValueError, match="density matrix"):
         make_device("aer.density", 20)
     # matrix product states have no such bound
     assert required_memory_bytes("aer.mps", 34) == 0
     check_fits("aer.mps", 34)
+
+
+def test_width_that_fits_the_reported_memory_passes(monkeypatch):
+    import qhybrid.qml.backends as backends_mod
+
+    monkeypatch.setattr(backends_mod, "available_memory_bytes", lambda: 512 * 2**30)
+    check_fits("aer", 34)  # 256 GiB fits in 512 GiB: the guard follows the memory it is given
+    with pytest.raises(ValueError, match="at most 17 qubits"):
+        check_fits("aer.density", 18)
 
 
 def test_diff_method_per_backend():
