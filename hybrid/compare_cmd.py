@@ -73,19 +73,30 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
-def build_config(args: argparse.Namespace):
-    """The validated experiment of a ``compare`` command line."""
-    from qhybrid.hybrid.config import default_raw, parse_config, read_toml
+_OVERRIDES = ("models", "datasets", "backends", "accelerators")
 
+
+def build_config(args: argparse.Namespace, *, check: bool = True):
+    """The validated experiment of a ``compare`` command line. With ``check`` every data set is loaded and
+    every estimator built on every data set and platform (:func:`hybrid.validation.check_experiment`), so
+    that a value that would fail every cell stops here, before the first cell."""
+    from qhybrid.hybrid.config import default_raw, parse_config, read_toml
+    from qhybrid.hybrid.validation import check_experiment, locate, read_text
+
+    text = None
     if getattr(args, "config", None):
         raw, source = read_toml(args.config), str(args.config)
+        text = read_text(args.config, "--config")
     else:
         raw, source = default_raw(), "built-in default"
-    for key in ("models", "datasets", "backends", "accelerators"):
+    for key in _OVERRIDES:
         value = getattr(args, key, None)
         if value is not None:
             if not value:
                 raise ValueError(f"--{key} needs at least one name")
+            repeated = sorted({v for v in value if value.count(v) > 1})
+            if repeated:
+                raise ValueError(f"--{key} names {', '.join(map(repr, repeated))} more than once")
             raw[key] = value
     if getattr(args, "seeds", None) is not None:
         if args.seeds < 1:
@@ -94,10 +105,17 @@ def build_config(args: argparse.Namespace):
     if raw.get("variants") and getattr(args, "models", None):
         # variants not chosen on the command line would fail as "defined but not listed"
         raw["variants"] = {k: v for k, v in raw["variants"].items() if k in args.models}
-    return parse_config(raw, source=source)
+    overridden = tuple(k for k in (*_OVERRIDES, "seeds") if getattr(args, k, None) is not None)
+    try:
+        config = parse_config(raw, source=source)
+    except ValueError as err:
+        raise ValueError(locate(str(err), source, text, skip=overridden)) from None
+    if check:
+        check_experiment(config, raw, source=source, text=text)
+    return config
 
 
-def _print_report(out: Path, plots: bool) -> None:
+def _print_report(out: Path, plots: bool) -> dict:
     from qhybrid.hybrid.report import render_report
 
     report = render_report(out, plots=plots)
@@ -108,17 +126,26 @@ def _print_report(out: Path, plots: bool) -> None:
             file=sys.stderr,
         )
     print("\nwritten: " + ", ".join(str(f) for f in report["files"]))
+    return report
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    jobs = getattr(args, "jobs", None)
+    jobs = 1 if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs!r}")
+    return jobs
 
 
 def run(args: argparse.Namespace) -> int:
     """``qhybrid compare``: validate, run (resuming), print the table and write the report."""
     from qhybrid.hybrid.runner import Runner
+    from qhybrid.hybrid.validation import check_output_dir
 
+    jobs = _jobs(args)
     config = build_config(args)
-    jobs = getattr(args, "jobs", 1) or 1
-    if jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {jobs}")
     out = Path(args.out) if getattr(args, "out", None) else Path("results") / f"compare-{config.name}"
+    check_output_dir(out, "--out" if getattr(args, "out", None) else "results folder")
     executor = None
     if jobs > 1:
         import multiprocessing
@@ -141,7 +168,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
-    _print_report(out, plots=not getattr(args, "no_plots", False))
+    report = _print_report(out, plots=not getattr(args, "no_plots", False))
+    if report["errors"]:
+        sys.stdout.flush()
+        print(
+            f'qhybrid: {len(report["errors"])} of {n_all} cells failed; their records (status "error") '
+            f"are in {out / 'results.jsonl'}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -136,7 +136,16 @@ def _str_list(value: Any, key: str) -> list[str]:
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         _fail(f"{key!r} must be a non-empty list of names, got {value!r}")
-    return list(dict.fromkeys(value))  # keep order, drop repeats
+    _no_repeats(value, key)
+    return list(value)
+
+
+def _no_repeats(values: list, key: str) -> None:
+    seen = set()
+    for v in values:
+        if v in seen:
+            _fail(f"{key!r} names {v!r} twice; each {key[:-1]} may appear once")
+        seen.add(v)
 
 
 def _check_backends(backends: list[str]) -> None:
@@ -180,6 +189,7 @@ def _check_shots(specs: dict[str, tuple[str, dict]], backends: list[str]) -> Non
 
 def _check_model_params(label: str, registry_name: str, params: dict, where: str) -> None:
     from qhybrid.hybrid.models import make_model
+    from qhybrid.hybrid.validation import check_param_types
 
     probe = make_model(registry_name)
     allowed = sorted(k for k in probe.get_params(deep=False) if k != "random_state")
@@ -188,12 +198,32 @@ def _check_model_params(label: str, registry_name: str, params: dict, where: str
             _fail(
                 f"unknown parameter {key!r} in {where} for model {registry_name!r}; allowed: {', '.join(allowed)}"
             )
+    check_param_types(registry_name, params, where)
     try:
         est = make_model(registry_name, **params)
         if hasattr(est, "_check_params"):
             est._check_params()
     except (TypeError, ValueError) as err:
         _fail(f"bad value in {where} for model {label!r}: {err}")
+
+
+# [data] key -> (accepted types, what the message says); values are checked further by load_dataset
+_DATA_TYPES = {
+    "test_size": ((float, int), "a float in (0, 1)"),
+    "random_state": ((int,), "a non-negative integer"),
+    "standardize": ((bool,), "true or false"),
+    "n_samples": ((int,), "an integer >= 4"),
+    "n_features": ((int,), "a positive integer"),
+}
+
+
+def _check_data_types(data: dict) -> None:
+    for key, value in data.items():
+        types, allowed = _DATA_TYPES[key]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            from qhybrid.hybrid.validation import toml_value
+
+            _fail(f"data.{key} = {toml_value(value)}: must be {allowed}")
 
 
 def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
@@ -274,7 +304,8 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
         and seeds_raw
         and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds_raw)
     ):
-        seeds = list(dict.fromkeys(seeds_raw))
+        _no_repeats(seeds_raw, "seeds")
+        seeds = list(seeds_raw)
     else:
         _fail(f"'seeds' must be a positive count or a non-empty list of non-negative ints, got {seeds_raw!r}")
 
@@ -282,6 +313,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
     if not isinstance(data, dict):
         _fail(f"'data' must be a table, got {data!r}")
     _check_keys(data, _DATA_KEYS, "[data]")
+    _check_data_types(data)
     if data:
         from qhybrid.classical.data import load_dataset
 
@@ -336,11 +368,12 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """The raw table of a TOML experiment file (not yet validated)."""
+    from qhybrid.hybrid.validation import read_text
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"experiment file {str(path)!r} does not exist")
+    text = read_text(path, "experiment file")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{path}: not valid TOML ({err})") from None
 
