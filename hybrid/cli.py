@@ -142,10 +142,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; finished results are kept (rerun the same command to resume)", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        # Bad input reaches the user as one clear line, not a traceback.
-        print(f"qhybrid: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        # Bad input (values, files, JSON/TOML/Unicode errors, which are ValueErrors) reaches the user as one
+        # clear line with argparse's exit code, not a traceback. Any other exception is a bug in qhybrid
+        # and keeps its traceback.
+        print(f"qhybrid: error: {_user_message(exc)}", file=sys.stderr)
         return 2
+
+
+def _user_message(exc: BaseException) -> str:
+    """``<what>: <why>`` on one line."""
+    if isinstance(exc, OSError) and exc.strerror:
+        what = exc.filename if exc.filename is not None else None
+        text = f"{what}: {exc.strerror}" if what is not None else exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -256,6 +256,18 @@ def _plot_throughput_vs_qubits(rows: list[dict[str, Any]], path: Path) -> None:
 # --------------------------------------------------------------------------------------------- report
 
 
+def _read_experiment(path: Path) -> dict[str, Any]:
+    """The folder's ``experiment.json`` (``{}`` when there is none), refused with its name when broken."""
+    from qhybrid.hybrid.validation import read_json
+
+    if not path.exists():
+        return {}
+    config = read_json(path, "experiment description")
+    if not isinstance(config, dict) or not isinstance(config.get("cell_keys", []), list):
+        raise ValueError(f"experiment description {str(path)!r}: not one written by qhybrid compare")
+    return config
+
+
 def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, Any]:
     """Write ``summary.md``, ``summary.csv`` and (with ``plots``) the PNGs into ``results_dir``; returns
     ``{"rows": ..., "table": <terminal text>, "files": [...], "errors": [...], "stale": <count>}``.
@@ -270,9 +282,7 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
         raise ValueError(
             f"results folder {str(results_dir)!r} holds no results (no {results_dir / 'results.jsonl'})"
         )
-    config = {}
-    if (results_dir / CONFIG_FILE).exists():
-        config = json.loads((results_dir / CONFIG_FILE).read_text())
+    config = _read_experiment(results_dir / CONFIG_FILE)
     latest = latest_records(records)
     # results of earlier settings stay in the file (nothing is ever deleted) but are not this experiment
     n_stale = 0

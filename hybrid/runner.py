@@ -240,25 +240,44 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
 # --------------------------------------------------------------------------------------------- results file
 
 
+#: Fields every record has (the report groups and names cells by them).
+RECORD_FIELDS = ("key", "status", "model", "dataset", "platform", "seed")
+
+
+def _check_record(record: Any, where: str) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise ValueError(
+            f"{where}: not a qhybrid result record (a JSON {type(record).__name__}, not an object)"
+        )
+    missing = [f for f in RECORD_FIELDS if f not in record]
+    if missing:
+        raise ValueError(f"{where}: not a qhybrid result record (no {', '.join(map(repr, missing))})")
+    return record
+
+
 def read_results(path: str | Path) -> list[dict[str, Any]]:
     """All records of a results file (a folder or the ``results.jsonl`` itself). A last line cut short by
-    a crash is ignored; a broken line elsewhere raises ``ValueError`` naming it."""
+    a crash is ignored; a broken line elsewhere, or a line that is JSON but not a record, raises
+    ``ValueError`` naming it."""
+    from qhybrid.hybrid.validation import read_text
+
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
     if not path.exists():
         return []
-    lines = path.read_text().split("\n")
+    lines = read_text(path, "results file").split("\n")
     records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             if number == len(lines):  # no newline after it: the write was interrupted
                 continue
             raise ValueError(f"{path}:{number}: not a JSON record") from None
+        records.append(_check_record(record, f"{path}:{number}"))
     return records
 
 

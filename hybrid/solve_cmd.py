@@ -109,18 +109,46 @@ def _graph(args):
                 g[u][v]["weight"] = float(rng.integers(1, 5))
         return g, f"{args.graph} graph, {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
     path = Path(args.graph)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"--graph {args.graph!r} is neither one of {', '.join(GRAPHS)} nor a file")
+    g = _read_edges(path, args.weighted)
+    return g, f"{path.name}, {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
+
+
+def _read_edges(path: Path, weighted: bool):
+    """An edge-list file: ``u v`` or ``u v weight`` lines, ``#`` comments."""
+    import networkx as nx
+
+    from qhybrid.hybrid.validation import read_text
+
     g = nx.Graph()
-    for k, line in enumerate(path.read_text().splitlines(), 1):
+    for k, line in enumerate(read_text(path, "--graph").splitlines(), 1):
         parts = line.split("#")[0].split()
         if not parts:
             continue
         if len(parts) not in (2, 3):
-            raise ValueError(f"{path}:{k}: expected 'u v' or 'u v weight', got {line!r}")
-        w = float(parts[2]) if len(parts) == 3 and args.weighted else 1.0
+            raise ValueError(f"--graph {str(path)!r} line {k}: expected 'u v' or 'u v weight', got {line!r}")
+        w = 1.0
+        if len(parts) == 3 and weighted:
+            w = _number(parts[2], f"--graph {str(path)!r} line {k}: weight")
+        if parts[0] == parts[1]:
+            raise ValueError(
+                f"--graph {str(path)!r} line {k}: self-loop {parts[0]!r} {parts[1]!r} has no cut"
+            )
         g.add_edge(parts[0], parts[1], weight=w)
-    return g, f"{path.name}, {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
+    if g.number_of_edges() == 0:
+        raise ValueError(f"--graph {str(path)!r}: no edges (expected 'u v' or 'u v weight' lines)")
+    return g
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} {text!r} is not a finite number")
+    return value
 
 
 def _qubo_matrix(args):
@@ -132,14 +160,40 @@ def _qubo_matrix(args):
         a = np.random.default_rng(args.seed).normal(size=(args.size, args.size))
         return (a + a.T) / 2, f"random QUBO, {args.size} variables"
     path = Path(args.matrix)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"--matrix file {args.matrix!r} not found")
-    q = (
-        np.load(path)
-        if path.suffix == ".npy"
-        else np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None)
-    )
-    return np.atleast_2d(q), f"{path.name}, {np.atleast_2d(q).shape[0]} variables"
+    q = _read_matrix(path)
+    if q.ndim != 2 or q.shape[0] != q.shape[1] or q.shape[0] < 1:
+        raise ValueError(f"--matrix {args.matrix!r}: Q must be a square matrix, got shape {q.shape}")
+    if not np.isfinite(q).all():
+        raise ValueError(f"--matrix {args.matrix!r}: Q holds NaN or infinite entries")
+    return q, f"{path.name}, {q.shape[0]} variables"
+
+
+def _read_matrix(path: Path):
+    """Q from ``.npy`` (no pickles) or text (``.csv`` comma-separated, else whitespace-separated)."""
+    import io
+
+    import numpy as np
+
+    from qhybrid.hybrid.validation import read_text
+
+    what = f"--matrix {str(path)!r}"
+    try:
+        if path.suffix == ".npy":
+            if path.is_dir():
+                raise ValueError(f"{what}: is a directory, not a file")
+            q = np.load(path, allow_pickle=False)
+        else:
+            text = read_text(path, "--matrix")
+            q = np.loadtxt(io.StringIO(text), delimiter="," if path.suffix == ".csv" else None, ndmin=2)
+    except (ValueError, EOFError) as err:
+        if str(err).startswith(what):
+            raise
+        raise ValueError(f"{what}: not a numeric matrix ({' '.join(str(err).split())})") from None
+    if not isinstance(q, np.ndarray) or not np.issubdtype(q.dtype, np.number):
+        raise ValueError(f"{what}: not a numeric matrix (dtype {getattr(q, 'dtype', type(q).__name__)})")
+    return np.atleast_2d(q).astype(float)
 
 
 def _row(method, value, quality, evaluations, seconds, note="") -> dict:
@@ -292,12 +346,31 @@ def _print_table(title: str, quality_name: str, rows: list[dict]) -> None:
         print("  ".join(x.ljust(w) for x, w in zip(c, widths)).rstrip())
 
 
+# option -> smallest allowed value, for the integer options each sub-command may have
+_MIN_INT = {"maxiter": 1, "seed": 0, "shots": 1, "p": 1, "sa_sweeps": 1, "nodes": 2, "sites": 2, "layers": 1}
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Ranges of the numeric options, before any solver runs."""
+    for name, low in _MIN_INT.items():
+        value = getattr(args, name, None)
+        if value is not None and value < low:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+    for name in ("stepsize", "bond", "field", "edge_prob"):
+        value = getattr(args, name, None)
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    for name in ("stepsize", "bond"):
+        value = getattr(args, name, None)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{name} must be > 0, got {value}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the chosen problem's quantum solver and classical references; print one table. Returns 0."""
     from qhybrid.qml.solvers import QUBO, MaxCut
 
-    if args.maxiter < 1:
-        raise ValueError(f"--maxiter must be >= 1, got {args.maxiter}")
+    _check_numbers(args)
     if args.problem == "maxcut":
         graph, title = _graph(args)
         problem = MaxCut(graph, weight="weight")
