@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from qhybrid.classical.validation import check_int
+
 __all__ = [
     "Accelerator",
     "available_accelerators",
@@ -233,10 +235,8 @@ def set_threads(n: int | None = None, *, interop: int | None = 1) -> int:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
         n = max(1, cores // max(1, local))
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"thread count must be an integer >= 1, got {n!r}")
-    if interop is not None and (not isinstance(interop, int) or interop < 1):
-        raise ValueError(f"interop thread count must be an integer >= 1 or None, got {interop!r}")
+    check_int("thread count", n, 1)
+    check_int("interop thread count", interop, 1, allow_none=True)
     torch.set_num_threads(n)
     # Children (DataLoader workers, spawned ranks) read the environment, not torch's setting.
     os.environ["OMP_NUM_THREADS"] = str(n)

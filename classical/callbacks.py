@@ -28,6 +28,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qhybrid.classical.validation import check_float, check_int
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -100,13 +102,11 @@ class EarlyStopping(Callback):
     def __init__(
         self, monitor: str = "val_loss", patience: int = 3, mode: str = "min", min_delta: float = 0.0
     ):
-        if not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
         self.monitor, self.patience, self.mode, self.min_delta = (
             monitor,
-            patience,
+            check_int("patience", patience, 0),
             _check_mode(mode),
-            min_delta,
+            check_float("min_delta", min_delta, 0),
         )
         self.best: float | None = None
         self.wait = 0
@@ -142,7 +142,8 @@ class ModelCheckpoint(Callback):
     callbacks of the epoch, so their state is saved as it stands at the end of the epoch.
 
     Args:
-        dirpath: folder for the files (created).
+        dirpath: folder for the files (created); ``Trainer.fit`` checks that it can be written before
+            the first epoch.
         monitor: metric deciding ``best.pt``; ``None`` keeps only ``last.pt``.
         mode: ``"min"`` or ``"max"``.
         every_n_epochs: save ``last.pt`` every this many epochs.
@@ -154,8 +155,7 @@ class ModelCheckpoint(Callback):
     def __init__(
         self, dirpath: str | Path, monitor: str | None = None, mode: str = "min", every_n_epochs: int = 1
     ) -> None:
-        if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
-            raise ValueError(f"every_n_epochs must be an integer >= 1, got {every_n_epochs!r}")
+        every_n_epochs = check_int("every_n_epochs", every_n_epochs, 1)
         self.dirpath = Path(dirpath)
         self.monitor, self.mode, self.every_n_epochs = monitor, _check_mode(mode), every_n_epochs
         self.best_score: float | None = None
@@ -185,15 +185,16 @@ class ModelCheckpoint(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over optimiser steps (rank 0 only), refreshed every ``refresh_rate`` batches.
+    """A tqdm bar over the training batches of each epoch (rank 0 only), refreshed every
+    ``refresh_rate`` batches.
 
-    The postfix shows the epoch's metrics. Refreshing rarely keeps the per-batch cost negligible.
+    It counts batches, not optimiser steps: with ``accumulate_grad_batches=k`` the bar advances ``k``
+    times per optimiser step, and its total is ``trainer.num_training_batches``. The postfix shows the
+    epoch's metrics. Refreshing rarely keeps the per-batch cost negligible.
     """
 
     def __init__(self, refresh_rate: int = 20, file: Any = None) -> None:
-        if not isinstance(refresh_rate, int) or refresh_rate < 1:
-            raise ValueError(f"refresh_rate must be an integer >= 1, got {refresh_rate!r}")
-        self.refresh_rate, self.file = refresh_rate, file
+        self.refresh_rate, self.file = check_int("refresh_rate", refresh_rate, 1), file
         self._bar = None
         self._pending = 0
 

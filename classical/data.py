@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qhybrid.classical.validation import check_bool, check_float, check_int, check_seed
+
 __all__ = [
     "DataSplit",
     "dataset_names",
@@ -52,20 +54,11 @@ class DataSplit:
 # --------------------------------------------------------------------------------------------- validation
 
 
-def _check_int(value, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{what} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_test_size(test_size) -> float:
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.floating)):
-        raise TypeError(f"test_size must be a float in (0, 1), got {type(test_size).__name__}")
-    if not 0.0 < float(test_size) < 1.0:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
-    return float(test_size)
+def _check_split_args(test_size, random_state, standardize) -> float:
+    """The split options shared by :func:`make_split` and :func:`load_dataset`; returns ``test_size``."""
+    check_seed("random_state", random_state, allow_none=False)
+    check_bool("standardize", standardize)
+    return check_float("test_size", test_size, 0, 1, low_open=True, high_open=True)
 
 
 def _fixed_features(name: str, actual: int, n_features: int | None) -> None:
@@ -319,7 +312,7 @@ def make_split(
     """
     from sklearn.model_selection import train_test_split
 
-    test_size = _check_test_size(test_size)
+    test_size = _check_split_args(test_size, random_state, standardize)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     if X.ndim != 2:
@@ -368,12 +361,10 @@ def load_dataset(
     """
     if not isinstance(name, str):
         raise TypeError(f"data set name must be a str, got {type(name).__name__}")
-    test_size = _check_test_size(test_size)
-    random_state = _check_int(random_state, "random_state", 0)
-    if n_samples is not None:
-        n_samples = _check_int(n_samples, "n_samples", 4)
-    if n_features is not None:
-        n_features = _check_int(n_features, "n_features", 1)
+    test_size = _check_split_args(test_size, random_state, standardize)
+    random_state = int(random_state)
+    n_samples = check_int("n_samples", n_samples, 4, allow_none=True)
+    n_features = check_int("n_features", n_features, 1, allow_none=True)
 
     if name.startswith(_QMLB_PREFIX):
         stem = name[len(_QMLB_PREFIX) :]
@@ -448,7 +439,9 @@ def make_loader(X, y=None, batch_size: int = 64, shuffle: bool = True, seed: int
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    check_bool("shuffle", shuffle)
+    seed = check_seed("seed", seed, allow_none=False)
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
     if Xt.ndim < 1 or Xt.shape[0] == 0:
         raise ValueError(f"X must hold at least one sample, got shape {tuple(Xt.shape)}")

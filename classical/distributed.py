@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qhybrid.classical.accelerators import set_threads
+from qhybrid.classical.validation import check_int
 
 __all__ = ["Pipeline", "cleanup", "free_port", "full_state_dict", "launch", "shard_model", "split_sequential"]
 
@@ -127,8 +128,7 @@ def launch(
         ValueError: bad ``nprocs`` / ``backend``; nccl with fewer GPUs than processes.
         RuntimeError: a worker failed (its traceback is in the message) or timed out.
     """
-    if isinstance(nprocs, bool) or not isinstance(nprocs, int) or nprocs < 1:
-        raise ValueError(f"nprocs must be a positive integer, got {nprocs!r}")
+    check_int("nprocs", nprocs, 1)
     if backend is None:
         backend = "nccl" if torch.cuda.is_available() and torch.cuda.device_count() >= nprocs else "gloo"
     if backend not in BACKENDS:
@@ -233,10 +233,7 @@ def split_sequential(model: nn.Sequential, n_stages: int) -> list[nn.Sequential]
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"split_sequential takes an nn.Sequential, got {type(model).__name__}")
     layers = list(model)
-    if isinstance(n_stages, bool) or not isinstance(n_stages, int) or not 1 <= n_stages <= len(layers):
-        raise ValueError(
-            f"n_stages must be an integer in 1..{len(layers)} (the number of layers), got {n_stages!r}"
-        )
+    check_int("n_stages", n_stages, 1, len(layers))  # at most one stage per layer
     sizes = [sum(p.numel() for p in layer.parameters()) + 1 for layer in layers]
     total, parts, start, acc = sum(sizes), [], 0, 0
     for i, size in enumerate(sizes):
@@ -283,8 +280,7 @@ class Pipeline:
             )
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; allowed: {', '.join(SCHEDULES)}")
-        if isinstance(n_microbatches, bool) or not isinstance(n_microbatches, int) or n_microbatches < 1:
-            raise ValueError(f"n_microbatches must be a positive integer, got {n_microbatches!r}")
+        check_int("n_microbatches", n_microbatches, 1)
         from torch.distributed.pipelining import PipelineStage, Schedule1F1B, ScheduleGPipe
 
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()

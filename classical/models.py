@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from qhybrid.classical.validation import check_float, check_int
+
 __all__ = ["GPT", "MLP", "GPTConfig", "ResNet", "count_parameters"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -29,12 +31,6 @@ _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.Si
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) scalar parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class MLP(nn.Module):
@@ -58,14 +54,13 @@ class MLP(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        _positive_int("in_features", in_features)
-        _positive_int("out_features", out_features)
+        check_int("in_features", in_features, 1)
+        check_int("out_features", out_features, 1)
         for width in hidden:
-            _positive_int("hidden width", width)
+            check_int("hidden width", width, 1)
         if activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; allowed: {', '.join(_ACTIVATIONS)}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        check_float("dropout", dropout, 0, 1, high_open=True)
         layers: list[nn.Module] = []
         width = in_features
         for h in hidden:
@@ -124,12 +119,14 @@ class ResNet(nn.Module):
         blocks: int = 1,
     ) -> None:
         super().__init__()
-        _positive_int("num_classes", num_classes)
-        _positive_int("blocks", blocks)
-        if len(image_shape) != 3 or any(not isinstance(s, int) or s < 1 for s in image_shape):
+        check_int("num_classes", num_classes, 1)
+        check_int("blocks", blocks, 1)
+        if len(image_shape) != 3:
             raise ValueError(
                 f"image_shape must be (channels, height, width) of positive ints, got {image_shape!r}"
             )
+        for size in image_shape:
+            check_int("image_shape entry", size, 1)
         if not widths:
             raise ValueError("widths must name at least one stage")
         self.image_shape = tuple(image_shape)
@@ -140,9 +137,7 @@ class ResNet(nn.Module):
         stages: list[nn.Module] = []
         for i, w in enumerate(widths):
             for j in range(blocks):
-                stages.append(
-                    _BasicBlock(c, _positive_int("width", w), stride=2 if (i > 0 and j == 0) else 1)
-                )
+                stages.append(_BasicBlock(c, check_int("width", w, 1), stride=2 if (i > 0 and j == 0) else 1))
                 c = w
         self.stages = nn.Sequential(*stages)
         self.head = nn.Linear(c, num_classes)
@@ -168,7 +163,7 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            _positive_int(name, getattr(self, name))
+            check_int(name, getattr(self, name), 1)
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
         if not 0.0 <= self.dropout < 1.0:

@@ -21,6 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from qhybrid.classical.validation import check_float, check_int, check_seed
+
 __all__ = [
     "MAX_BRUTE_FORCE_VARIABLES",
     "BinarySolution",
@@ -123,8 +125,7 @@ def _check_qubo(matrix: Any, offset: float) -> np.ndarray:
         raise ValueError("QUBO matrix contains NaN or infinite entries; all entries must be finite")
     if not np.allclose(q, q.T, rtol=1e-10, atol=1e-12):
         raise ValueError("QUBO matrix must be symmetric; pass (Q + Q.T) / 2")
-    if not math.isfinite(float(offset)):
-        raise ValueError(f"offset must be finite, got {offset}")
+    check_float("offset", offset)
     return q
 
 
@@ -202,9 +203,11 @@ def simulated_annealing_qubo(
     """
     t0 = time.perf_counter()
     q = _check_qubo(matrix, offset)
-    for name, v in (("n_sweeps", n_sweeps), ("n_replicas", n_replicas)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    n_sweeps = check_int("n_sweeps", n_sweeps, 1)
+    n_replicas = check_int("n_replicas", n_replicas, 1)
+    check_seed("random_state", random_state)
+    check_float("t_start", t_start, 0, low_open=True, allow_none=True)
+    check_float("t_end", t_end, 0, low_open=True, allow_none=True)
     n = q.shape[0]
     diag = np.diag(q).copy()
     # flipping x_i changes f by d * (Q_ii + 2 * sum_{j != i} Q_ij x_j), d = 1 - 2 x_i
@@ -276,8 +279,8 @@ def goemans_williamson(
 
     t0 = time.perf_counter()
     n, pairs, w = _check_graph(graph, weight)
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, (int, np.integer)) or n_rounds < 1:
-        raise ValueError(f"n_rounds must be an int >= 1, got {n_rounds!r}")
+    n_rounds = check_int("n_rounds", n_rounds, 1)
+    check_seed("random_state", random_state)
     x = cp.Variable((n, n), symmetric=True)
     objective = cp.Maximize(cp.sum(cp.multiply(w, 1 - x[pairs[:, 0], pairs[:, 1]])) / 2)
     problem = cp.Problem(objective, [x >> 0, cp.diag(x) == 1])
@@ -322,8 +325,7 @@ def exact_diagonalization(hamiltonian: Any, k: int = 1) -> EigenSolution:
         raise ValueError(
             f"matrix dimension {dim} is too large; at most {MAX_DIAGONALIZATION_DIM} (22 qubits)"
         )
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= dim:
-        raise ValueError(f"k must be an int in 1..{dim}, got {k!r}")
+    k = check_int("k", k, 1, dim)
     data = hamiltonian.data if sp.issparse(hamiltonian) else hamiltonian
     if not np.all(np.isfinite(data)):
         raise ValueError("hamiltonian contains NaN or infinite entries")

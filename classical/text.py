@@ -18,6 +18,8 @@ from collections.abc import Iterable
 import torch
 from torch.utils.data import Dataset
 
+from qhybrid.classical.validation import check_int
+
 __all__ = ["CharLMDataset", "CharTokenizer", "char_lm_datasets", "load_corpus"]
 
 _CORPORA = ("pydoc_topics",)
@@ -32,8 +34,7 @@ def load_corpus(name: str = "pydoc_topics", *, max_chars: int | None = None) -> 
     """
     if name not in _CORPORA:
         raise ValueError(f"unknown corpus {name!r}; allowed: {', '.join(_CORPORA)}")
-    if max_chars is not None and (not isinstance(max_chars, int) or max_chars < 2):
-        raise ValueError(f"max_chars must be an integer >= 2 or None, got {max_chars!r}")
+    check_int("max_chars", max_chars, 2, allow_none=True)
     from pydoc_data.topics import topics
 
     text = "\n\n".join(topics[k].strip() for k in sorted(topics))
@@ -87,11 +88,8 @@ class CharLMDataset(Dataset):
     """
 
     def __init__(self, ids: torch.Tensor, block_size: int, stride: int | None = None) -> None:
-        if not isinstance(block_size, int) or block_size < 1:
-            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-        stride = block_size if stride is None else stride
-        if not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"stride must be a positive integer, got {stride!r}")
+        check_int("block_size", block_size, 1)
+        stride = block_size if stride is None else check_int("stride", stride, 1)
         if ids.dim() != 1 or len(ids) < block_size + 1:
             raise ValueError(
                 f"need a 1-D token stream longer than block_size={block_size}, got shape {tuple(ids.shape)}"

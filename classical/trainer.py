@@ -86,6 +86,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from qhybrid.classical.accelerators import Accelerator, resolve_accelerator
 from qhybrid.classical.callbacks import Callback, ModelCheckpoint
+from qhybrid.classical.validation import (
+    check_finite_array,
+    check_float,
+    check_int,
+    check_seed,
+    check_writable_dir,
+    read_checkpoint,
+)
 
 __all__ = ["NonFiniteLossError", "Trainer", "seed_everything"]
 
@@ -195,7 +203,8 @@ class _TensorLoader:
             yield (X[i : i + bs],) if y is None else (X[i : i + bs], y[i : i + bs])
 
 
-def _to_tensor(a: Any, what: str) -> torch.Tensor:
+def _to_tensor(a: Any, what: str, float64: bool = False) -> torch.Tensor:
+    """``a`` as a tensor: float64 becomes float32 unless ``float64`` (precision "64") keeps it."""
     if isinstance(a, torch.Tensor):
         t = a
     else:
@@ -203,7 +212,7 @@ def _to_tensor(a: Any, what: str) -> torch.Tensor:
             t = torch.as_tensor(np.asarray(a))
         except (TypeError, ValueError) as err:
             raise TypeError(f"{what} must be an array or tensor, got {type(a).__name__}: {err}") from None
-    if t.is_floating_point() and t.dtype == torch.float64:
+    if t.is_floating_point() and t.dtype == torch.float64 and not float64:
         t = t.float()
     elif t.dtype in (torch.int32, torch.int16, torch.int8, torch.uint8):
         t = t.long()
@@ -297,15 +306,6 @@ class _Loggers:
 # ------------------------------------------------------------------------------------------- trainer
 
 
-def _check_positive_int(name: str, value: Any, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}"
-        )
-
-
 class Trainer:
     """Train, evaluate and predict with a ``torch.nn.Module``. See the module docstring for every option."""
 
@@ -334,11 +334,15 @@ class Trainer:
         compile: bool | dict[str, Any] = False,
         num_workers: int = 0,
     ) -> None:
-        _check_positive_int("max_epochs", max_epochs)
-        _check_positive_int("max_steps", max_steps, allow_none=True)
-        _check_positive_int("batch_size", batch_size)
-        _check_positive_int("accumulate_grad_batches", accumulate_grad_batches)
-        _check_positive_int("log_every_n_steps", log_every_n_steps)
+        for name, value in (
+            ("max_epochs", max_epochs),
+            ("batch_size", batch_size),
+            ("accumulate_grad_batches", accumulate_grad_batches),
+            ("log_every_n_steps", log_every_n_steps),
+        ):
+            check_int(name, value, 1)
+        check_int("max_steps", max_steps, 1, allow_none=True)
+        check_int("num_workers", num_workers, 0)
         precision = _PRECISION_ALIASES.get(str(precision), str(precision))
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}")
@@ -364,13 +368,12 @@ class Trainer:
             raise TypeError(
                 f"loss must be a name or a callable (output, target) -> loss, got {type(loss).__name__}"
             )
-        if not (isinstance(lr, (int, float)) and lr > 0):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
-        if gradient_clip_val is not None and not gradient_clip_val > 0:
-            raise ValueError(f"gradient_clip_val must be positive or None, got {gradient_clip_val!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-        seed = None if seed is None else int(seed)
+        lr = check_float("lr", lr, 0, low_open=True)
+        weight_decay = check_float("weight_decay", weight_decay, 0)
+        gradient_clip_val = check_float(
+            "gradient_clip_val", gradient_clip_val, 0, low_open=True, allow_none=True
+        )
+        seed = check_seed("seed", seed)
         if not isinstance(compile, (bool, dict)):
             raise TypeError(
                 f"compile must be a bool or a dict of torch.compile options, got {type(compile).__name__}"
@@ -391,7 +394,7 @@ class Trainer:
             precision,
             strategy,
         )
-        self.optimizer_spec, self.lr, self.weight_decay = optimizer, float(lr), weight_decay
+        self.optimizer_spec, self.lr, self.weight_decay = optimizer, lr, weight_decay
         self.optimizer_kwargs = dict(optimizer_kwargs or {})
         self.scheduler_spec, self.scheduler_kwargs = scheduler, dict(scheduler_kwargs or {})
         self.loss_spec, self.batch_size, self.accumulate_grad_batches = (
@@ -498,6 +501,8 @@ class Trainer:
         """Turn user data into something iterable over batches, sharded when distributed."""
         if data is None:
             raise ValueError(f"{what} is None; pass a DataLoader, a Dataset or an (X, y) pair")
+        if isinstance(data, (tuple, list)) and len(data) == 2:
+            return self._pair_loader(data, train=train, what=what)
         n = _data_len(data)
         if n == 0:
             raise ValueError(f"{what} is empty (0 samples)")
@@ -538,27 +543,38 @@ class Trainer:
             return DataLoader(
                 data, batch_size=self.batch_size, shuffle=train, generator=g, num_workers=self.num_workers
             )
-        if isinstance(data, (tuple, list)) and len(data) == 2:
-            X, y = _to_tensor(data[0], f"{what} X"), _to_tensor(data[1], f"{what} y")
-            if len(X) != len(y):
-                raise ValueError(f"{what}: X has {len(X)} samples but y has {len(y)}")
-            if len(X) == 0:
-                raise ValueError(f"{what} is empty (0 samples)")
-            if self.precision == "64" and X.is_floating_point():
-                X = X.double()
-            X, y = X.to(self._device), y.to(self._device)
-            return _TensorLoader(
-                X,
-                y,
-                self.batch_size,
-                shuffle=train,
-                seed=seed,
-                rank=self.rank,
-                world=self.world_size,
-                pad=train,
-            )
         raise TypeError(
             f"{what} must be a DataLoader, a Dataset or an (X, y) pair, got {type(data).__name__}"
+        )
+
+    def _pair_loader(self, data: Any, *, train: bool, what: str) -> _TensorLoader:
+        """In-memory batches of an ``(X, y)`` pair, checked first: lengths, NaN/inf, no autograd graph."""
+        f64 = self.precision == "64"
+        X, y = _to_tensor(data[0], f"{what} X", f64), _to_tensor(data[1], f"{what} y", f64)
+        if len(X) != len(y):
+            raise ValueError(f"{what}: X has {len(X)} samples but y has {len(y)}")
+        if len(X) == 0:
+            raise ValueError(f"{what} is empty (0 samples)")
+        for name, t in ((f"{what} X", X), (f"{what} y", y)):
+            if t.requires_grad:
+                raise ValueError(
+                    f"{name} is a tensor with requires_grad=True; the trainer differentiates the model's "
+                    f"parameters only: pass it detached (x.detach())"
+                )
+            if t.is_floating_point():
+                check_finite_array(name, t)
+        if f64 and X.is_floating_point():
+            X = X.double()
+        seed = 0 if self.seed is None else self.seed
+        return _TensorLoader(
+            X.to(self._device),
+            y.to(self._device),
+            self.batch_size,
+            shuffle=train,
+            seed=seed,
+            rank=self.rank,
+            world=self.world_size,
+            pad=train,
         )
 
     def _make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
@@ -755,10 +771,7 @@ class Trainer:
     @staticmethod
     def load_checkpoint(path: str | Path) -> dict[str, Any]:
         """Read a checkpoint written by :meth:`save_checkpoint` (tensors on CPU)."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"checkpoint {str(path)!r} does not exist")
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return read_checkpoint(path, _CHECKPOINT_VERSION)
 
     # --------------------------------------------------------------------------------- fit
 
@@ -773,10 +786,12 @@ class Trainer:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         ckpt = None if resume_from is None else self.load_checkpoint(resume_from)
-        if ckpt is not None and ckpt.get("version") != _CHECKPOINT_VERSION:
-            raise ValueError(
-                f"checkpoint {str(resume_from)!r} has format {ckpt.get('version')!r}, expected {_CHECKPOINT_VERSION}"
-            )
+        # Folders are checked before any work: an unwritable one would otherwise fail after an epoch.
+        if self.log_dir is not None:
+            check_writable_dir(self.log_dir, "log_dir")
+        for cb in self.callbacks:
+            if isinstance(cb, ModelCheckpoint):
+                check_writable_dir(cb.dirpath, "ModelCheckpoint dirpath")
         distributed = self._setup_distributed()
         if self.seed is not None:
             seed_everything(self.seed)
@@ -1082,7 +1097,7 @@ class Trainer:
         model = self._prepare_eval_model(model)
         # A tuple of two is an (X, y) pair; a list is always rows of X.
         if isinstance(data, (np.ndarray, torch.Tensor, list)) or (isinstance(data, tuple) and len(data) != 2):
-            X = _to_tensor(data, "data")
+            X = _to_tensor(data, "data", self.precision == "64")
             if len(X) == 0:
                 raise ValueError("data is empty (0 samples)")
             if self.precision == "64" and X.is_floating_point():

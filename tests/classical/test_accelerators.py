@@ -154,7 +154,7 @@ def test_set_threads_and_describe(monkeypatch):
         assert set_threads() == 8 and os.environ["OMP_NUM_THREADS"] == "8"
     finally:
         torch.set_num_threads(before)
-    with pytest.raises(ValueError, match="integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="thread count must be >= 1, got 0"):
         set_threads(0)
     info = describe()
     import json

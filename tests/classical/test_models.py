@@ -13,7 +13,7 @@ def test_mlp_shapes_and_param_count():
     assert count_parameters(m) == 64 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         MLP(4, 2, activation="swish")
-    with pytest.raises(ValueError, match="in_features must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="in_features must be >= 1, got 0"):
         MLP(0, 2)
 
 

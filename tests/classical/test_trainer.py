@@ -272,7 +272,7 @@ def test_bad_input_errors(digits):
         Trainer(loss="hinge")
     with pytest.raises(ValueError, match="unknown accelerator 'npu'"):
         Trainer(accelerator="npu")
-    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         Trainer(batch_size=0)
     with pytest.raises(ValueError, match="unknown strategy 'deepspeed'"):
         Trainer(strategy="deepspeed")
