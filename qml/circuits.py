@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import pennylane as qp
 
+from .validation import ArgumentTypeError, describe
+
 
 @dataclass(frozen=True)
 class Embedding:
@@ -145,6 +147,10 @@ def get_embedding(embedding) -> Embedding:
         return embedding
     if callable(embedding):
         return Embedding(getattr(embedding, "__name__", "custom"), embedding, one_per_wire)
+    if not isinstance(embedding, str):
+        raise ArgumentTypeError(
+            f"embedding must be a name or a callable f(x, wires), got {describe(embedding)}"
+        )
     if embedding not in EMBEDDINGS:
         raise ValueError(f"unknown embedding {embedding!r}; allowed: {', '.join(EMBEDDINGS)} or a callable")
     return EMBEDDINGS[embedding]
@@ -156,6 +162,10 @@ def get_ansatz(ansatz, weights_per_wire: int = 3) -> Ansatz:
         return ansatz
     if callable(ansatz):
         return Ansatz(getattr(ansatz, "__name__", "custom"), ansatz, weights_per_wire)
+    if not isinstance(ansatz, str):
+        raise ArgumentTypeError(
+            f"ansatz must be a name or a callable f(layer_weights, wires, entangling), got {describe(ansatz)}"
+        )
     if ansatz not in ANSATZE:
         raise ValueError(f"unknown ansatz {ansatz!r}; allowed: {', '.join(ANSATZE)} or a callable")
     return ANSATZE[ansatz]

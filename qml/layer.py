@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from .backends import _info, default_diff_method, make_device
-from .circuits import default_n_qubits, get_ansatz, get_embedding
+from .circuits import amplitude_embedding, default_n_qubits, get_ansatz, get_embedding
+from .validation import check_amplitude_inputs, check_bool, check_diff_method, check_int, check_seed
 
 
 class QuantumLayer(nn.Module):
@@ -61,10 +62,15 @@ class QuantumLayer(nn.Module):
         device_options: dict | None = None,
     ):
         super().__init__()
-        if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 1:
-            raise ValueError(f"n_inputs={n_inputs!r}: must be a positive integer")
-        if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-            raise ValueError(f"n_layers={n_layers!r}: must be a positive integer")
+        check_int("n_inputs", n_inputs, 1)
+        check_int("n_layers", n_layers, 1)
+        check_int("n_qubits", n_qubits, 1, allow_none=True)
+        check_bool("entangling", entangling)
+        check_int("shots", shots, 1, allow_none=True)
+        seed = check_seed("seed", seed)
+        check_int("max_parallel_threads", max_parallel_threads, 0, allow_none=True)
+        check_int("weights_per_wire", weights_per_wire, 1)
+        check_diff_method(diff_method)
         self.embedding = get_embedding(embedding)
         self.ansatz = get_ansatz(ansatz, weights_per_wire)
         self.n_inputs = n_inputs
@@ -146,6 +152,8 @@ class QuantumLayer(nn.Module):
             )
         if not torch.isfinite(x).all():
             raise ValueError("QuantumLayer inputs contain NaN or infinite values")
+        if self.embedding.apply is amplitude_embedding:
+            check_amplitude_inputs(x)
         # Simulators run on the CPU in double precision; results return to the caller's device and dtype.
         inputs = x.to("cpu", torch.float64)
         weights = self.weights.to("cpu", torch.float64)

@@ -13,8 +13,9 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
+
+from .validation import check_float, check_probability
 
 ONE_QUBIT_GATES = ("rx", "ry", "rz", "p", "h", "x", "y", "z", "s", "sdg", "t", "tdg", "sx", "sxdg")
 TWO_QUBIT_GATES = ("cx", "cz", "cy", "swap", "rxx", "ryy", "rzz", "crx", "cry", "crz", "cp")
@@ -22,14 +23,20 @@ TWO_QUBIT_GATES = ("cx", "cz", "cy", "swap", "rxx", "ryy", "rzz", "crx", "cry", 
 
 @dataclass(frozen=True)
 class NoiseSpec:
-    """Error rates of a simple device model.
+    r"""Error rates of a simple device model.
 
     Attributes:
-        depolarizing_1q: depolarising probability after each one-qubit gate, in [0, 1].
-        depolarizing_2q: depolarising probability after each two-qubit gate, in [0, 1].
+        depolarizing_1q: depolarising probability ``p`` after each one-qubit gate, in [0, 1].
+        depolarizing_2q: depolarising probability ``p`` after each two-qubit gate, in [0, 1].
         readout: probability that a measured bit is flipped, in [0, 0.5].
         t1, t2: relaxation and dephasing times (same unit as the gate times; ``t2 <= 2 t1``).
         gate_time_1q, gate_time_2q: durations used with ``t1``/``t2``.
+
+    Depolarising convention: Qiskit's ``depolarizing_error(p, n)``, which replaces the state by the
+    maximally mixed one with probability ``p``: :math:`\rho \to (1-p)\rho + p\,I/2^n`, so ``<Z>`` shrinks
+    by ``1 - p``. PennyLane's ``DepolarizingChannel(q)`` applies each of X, Y, Z with probability ``q/3``,
+    which shrinks ``<Z>`` by ``1 - 4q/3``: the same channel is ``p = 4q/3``. Pass
+    :func:`from_pennylane_depolarizing` of a PennyLane ``q`` to use that convention.
     """
 
     depolarizing_1q: float = 0.0
@@ -41,17 +48,17 @@ class NoiseSpec:
     gate_time_2q: float = 300e-9
 
     def __post_init__(self):
-        for name in ("depolarizing_1q", "depolarizing_2q"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0.0 <= value <= 1.0) or math.isnan(value):
-                raise ValueError(f"noise {name}={value!r}: must be a probability in [0, 1]")
-        if not (0.0 <= self.readout <= 0.5):
-            raise ValueError(f"noise readout={self.readout!r}: must be in [0, 0.5]")
+        check_probability("noise depolarizing_1q", self.depolarizing_1q)
+        check_probability("noise depolarizing_2q", self.depolarizing_2q)
+        check_probability("noise readout", self.readout, high=0.5)
+        for name in ("t1", "t2", "gate_time_1q", "gate_time_2q"):
+            check_float(
+                f"noise {name}", getattr(self, name), 0, low_open=True, allow_none=name in ("t1", "t2")
+            )
         if (self.t1 is None) != (self.t2 is None):
             raise ValueError("noise t1 and t2 must be given together")
-        if self.t1 is not None:
-            if self.t1 <= 0 or self.t2 <= 0 or self.t2 > 2 * self.t1:
-                raise ValueError(f"noise t1={self.t1}, t2={self.t2}: need t1 > 0 and 0 < t2 <= 2*t1")
+        if self.t1 is not None and self.t2 > 2 * self.t1:
+            raise ValueError(f"noise t1={self.t1}, t2={self.t2}: need t2 <= 2*t1")
 
     @property
     def is_trivial(self) -> bool:
@@ -67,6 +74,17 @@ class NoiseSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def from_pennylane_depolarizing(q: float) -> float:
+    """The :class:`NoiseSpec` depolarising probability (Qiskit's convention) of PennyLane's
+    ``DepolarizingChannel(q)``: ``4 q / 3``, for ``q`` in [0, 3/4].
+
+    Example:
+        >>> NoiseSpec(depolarizing_1q=from_pennylane_depolarizing(0.03)).depolarizing_1q
+        0.04
+    """
+    return 4.0 * check_float("PennyLane depolarizing probability q", q, 0, 0.75) / 3.0
 
 
 def as_noise_spec(noise) -> NoiseSpec | None:

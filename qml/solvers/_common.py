@@ -12,29 +12,15 @@ import scipy.optimize
 from pennylane import numpy as pnp
 
 from qhybrid.qml.backends import backend_names
+from qhybrid.qml.validation import check_float, check_int
 
 #: Optimiser names the solvers accept.
 OPTIMIZERS = ("adam", "spsa", "cobyla")
 
 
-def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    """``value`` as an int in ``[low, high]`` or a ValueError/TypeError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < low or (high is not None and value > high):
-        allowed = f">= {low}" if high is None else f"in {low}..{high}"
-        raise ValueError(f"{name} must be {allowed}, got {value}")
-    return int(value)
-
-
 def check_positive(name: str, value: object) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from exc
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return v
+    """A finite number > 0."""
+    return check_float(name, value, 0, low_open=True)
 
 
 def check_optimizer(name: object) -> str:
@@ -81,11 +67,17 @@ def energy_functions(energy_circuit):
 
 @dataclass
 class OptimizationTrace:
-    """What an optimiser run leaves behind."""
+    """What an optimiser run leaves behind: ``evaluations`` counts the energies it asked for (a gradient
+    step counts once; its gradient circuits show in the device's execution count)."""
 
     x: np.ndarray
     history: list[float] = field(default_factory=list)
     iterations: int = 0
+    evaluations: int = 0
+
+
+class _BudgetSpent(Exception):
+    """Raised inside COBYLA's objective once ``maxiter`` energies have been evaluated."""
 
 
 def minimize(
@@ -104,7 +96,9 @@ def minimize(
     * ``adam``: gradient steps (``grad`` returns ``(cost, gradient)``, so the forward value is not paid twice);
       stops when the gradient norm drops below ``tol``. ``history`` holds the cost at each step.
     * ``spsa``: simultaneous-perturbation stochastic approximation (Spall's gains, two evaluations a step).
-    * ``cobyla``: scipy's derivative-free trust region; ``history`` holds every evaluation.
+    * ``cobyla``: scipy's derivative-free trust region; ``history`` holds every evaluation. ``maxiter`` is
+      the number of energy evaluations, at most: scipy raises a budget below ``len(x0) + 2`` to that
+      minimum (with a warning), so a smaller budget is enforced here and the best point evaluated is kept.
     """
     x = np.array(x0, dtype=float)
     trace = OptimizationTrace(x)
@@ -118,7 +112,7 @@ def minimize(
             trace.history.append(c)
             if c < best_c:
                 best_x, best_c = x.copy(), c
-            trace.iterations = k
+            trace.iterations = trace.evaluations = k
             if np.linalg.norm(g) < tol:
                 break
             m = b1 * m + (1 - b1) * g
@@ -127,6 +121,7 @@ def minimize(
         else:
             c = cost(x)
             trace.history.append(c)
+            trace.evaluations += 1
             if c < best_c:
                 best_x = x.copy()
         trace.x = best_x
@@ -141,19 +136,29 @@ def minimize(
             trace.history.append((fp + fm) / 2)
             trace.iterations = k + 1
         trace.history.append(cost(x))
+        trace.evaluations = 2 * trace.iterations + 1
         trace.x = x
     elif method == "cobyla":
+        best = [math.inf, x.copy()]
 
         def recorded(y: np.ndarray) -> float:
+            if len(trace.history) >= maxiter:
+                raise _BudgetSpent
             c = cost(y)
             trace.history.append(c)
+            if c < best[0]:
+                best[:] = [c, np.array(y, dtype=float)]
             return c
 
-        res = scipy.optimize.minimize(
-            recorded, x, method="COBYLA", tol=tol, options={"maxiter": maxiter, "rhobeg": stepsize}
-        )
-        trace.x = np.asarray(res.x, dtype=float)
-        trace.iterations = int(res.nfev)
+        budget = max(maxiter, x.size + 2)  # scipy's minimum; the objective stops at maxiter itself
+        try:
+            res = scipy.optimize.minimize(
+                recorded, x, method="COBYLA", tol=tol, options={"maxiter": budget, "rhobeg": stepsize}
+            )
+            trace.x = np.asarray(res.x, dtype=float)
+        except _BudgetSpent:
+            trace.x = best[1]
+        trace.iterations = trace.evaluations = len(trace.history)
     else:  # pragma: no cover - names are validated at the boundary
         raise ValueError(f"unknown optimizer {method!r}")
     return trace

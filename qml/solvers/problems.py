@@ -21,6 +21,8 @@ import numpy as np
 import pennylane as qp
 import scipy.sparse.linalg as spla
 
+from qhybrid.qml.validation import check_bool, check_float, check_int
+
 #: Largest number of variables whose 2**n bitstrings are enumerated for the exact optimum (2**22 energies).
 MAX_ENUMERATION_QUBITS = 22
 #: Largest number of qubits whose Hamiltonian is diagonalised exactly (a 2**20 sparse matrix).
@@ -427,7 +429,12 @@ def molecule(
         raise ValueError("coordinates contain NaN or infinite values")
     if unit not in ("angstrom", "bohr"):
         raise ValueError(f"unit must be 'angstrom' or 'bohr', got {unit!r}")
-    mol = qp.qchem.Molecule(symbols, coords, charge=charge, basis_name=basis, unit=unit)
+    check_int("charge", charge)
+    try:
+        mol = qp.qchem.Molecule(symbols, coords, charge=charge, basis_name=basis, unit=unit)
+    except ValueError as err:  # "Atoms in {'Xx'} are not supported."
+        raise ValueError(f"molecule {symbols}: {err}") from None
+    _check_active_space(mol, active_electrons, active_orbitals)
     h, n_qubits = qp.qchem.molecular_hamiltonian(
         mol, active_electrons=active_electrons, active_orbitals=active_orbitals, mapping="jordan_wigner"
     )
@@ -436,19 +443,41 @@ def molecule(
     return HamiltonianProblem(h, n_qubits, name=name or "".join(symbols), hf_state=hf, n_electrons=electrons)
 
 
+def _check_active_space(mol, active_electrons, active_orbitals) -> None:
+    """An active space PennyLane can build: whole electron pairs frozen, electrons that fit the orbitals."""
+    n_e, n_orb = mol.n_electrons, mol.n_orbitals
+    e = check_int("active_electrons", active_electrons, 1, n_e, allow_none=True)
+    o = check_int("active_orbitals", active_orbitals, 1, n_orb, allow_none=True)
+    e = n_e if e is None else e
+    if (n_e - e) % 2:
+        raise ValueError(
+            f"active_electrons={e} leaves {n_e - e} core electrons of {n_e}; the core must hold whole pairs"
+        )
+    frozen = (n_e - e) // 2
+    if o is not None and (2 * o < e or frozen + o > n_orb):
+        raise ValueError(
+            f"active space of {e} electrons in {o} orbitals does not fit: {n_e} electrons in {n_orb} "
+            f"orbitals, {frozen} frozen; need active_electrons <= 2 * active_orbitals and "
+            f"active_orbitals <= {n_orb - frozen}"
+        )
+
+
 def h2(bond_length: float = 0.7414) -> HamiltonianProblem:
     """H2 in STO-3G (4 qubits) at ``bond_length`` angstrom; 0.7414 is the equilibrium."""
-    if not bond_length > 0:
-        raise ValueError(f"bond_length must be > 0 angstrom, got {bond_length}")
+    bond_length = check_float("bond_length", bond_length, 0, low_open=True)
     return molecule(["H", "H"], [[0, 0, 0], [0, 0, bond_length]], name=f"H2 ({bond_length:g} A)")
 
 
 def lih(
     bond_length: float = 1.5949, active_electrons: int = 2, active_orbitals: int = 3
 ) -> HamiltonianProblem:
-    """LiH in STO-3G at ``bond_length`` angstrom, in an active space (default 2 electrons in 3 orbitals: 6 qubits)."""
-    if not bond_length > 0:
-        raise ValueError(f"bond_length must be > 0 angstrom, got {bond_length}")
+    """LiH in STO-3G on 6 qubits by default (2 active electrons in 3 orbitals), not the full 12-qubit one.
+
+    ``bond_length`` is in angstrom (1.5949, the equilibrium). The default active space freezes the Li 1s
+    pair and keeps 3 of the 6 spatial orbitals; ``lih(active_electrons=None, active_orbitals=None)`` is
+    the full 4-electron, 12-qubit Hamiltonian that references usually quote.
+    """
+    bond_length = check_float("bond_length", bond_length, 0, low_open=True)
     return molecule(
         ["Li", "H"],
         [[0, 0, 0], [0, 0, bond_length]],
@@ -459,15 +488,7 @@ def lih(
 
 
 def _check_chain(n_sites: int) -> int:
-    if isinstance(n_sites, bool) or not isinstance(n_sites, (int, np.integer)):
-        raise TypeError(f"n_sites must be an int, got {type(n_sites).__name__}")
-    if n_sites < 2:
-        raise ValueError(f"n_sites must be >= 2, got {n_sites}")
-    if n_sites > MAX_DIAGONALISATION_QUBITS + 4:
-        raise ValueError(
-            f"n_sites={n_sites} is too many qubits to simulate; at most {MAX_DIAGONALISATION_QUBITS + 4}"
-        )
-    return int(n_sites)
+    return check_int("n_sites", n_sites, 2, MAX_DIAGONALISATION_QUBITS + 4)
 
 
 def _bonds(n: int, periodic: bool) -> list[tuple[int, int]]:
@@ -487,8 +508,8 @@ def transverse_field_ising(
         -1.0
     """
     n = _check_chain(n_sites)
-    if not (math.isfinite(J) and math.isfinite(h)):
-        raise ValueError(f"J and h must be finite, got J={J}, h={h}")
+    J, h = check_float("J", J), check_float("h", h)
+    periodic = check_bool("periodic", periodic)
     coeffs = [-J] * len(_bonds(n, periodic)) + [-h] * n
     ops = [qp.Z(i) @ qp.Z(j) for i, j in _bonds(n, periodic)] + [qp.X(i) for i in range(n)]
     return HamiltonianProblem(qp.Hamiltonian(coeffs, ops), n, name=f"TFIM n={n} J={J:g} h={h:g}")
@@ -503,8 +524,9 @@ def heisenberg(
     """
     n = _check_chain(n_sites)
     jx, jy, jz = (J, J, J) if np.isscalar(J) else tuple(J)
-    if not all(math.isfinite(v) for v in (jx, jy, jz, h)):
-        raise ValueError(f"couplings must be finite, got J={J}, h={h}")
+    jx, jy, jz = (check_float(f"J{axis}", v) for axis, v in zip("xyz", (jx, jy, jz)))
+    h = check_float("h", h)
+    periodic = check_bool("periodic", periodic)
     coeffs, ops = [], []
     for i, j in _bonds(n, periodic):
         for c, pauli in ((jx, qp.X), (jy, qp.Y), (jz, qp.Z)):

@@ -12,10 +12,10 @@ import pennylane as qp
 from pennylane import numpy as pnp
 
 from qhybrid.qml.backends import default_diff_method, make_device
+from qhybrid.qml.validation import check_int, check_seed
 
 from ._common import (
     check_backend,
-    check_int,
     check_optimizer,
     check_positive,
     energy_functions,
@@ -58,7 +58,10 @@ class QAOAResult:
         probability_optimal: probability of measuring an optimal bitstring (exact backends, small problems).
         gammas, betas: optimised angles, one per layer.
         history: cost-Hamiltonian energy over the optimisation (all depths, in order).
-        n_evaluations: circuits executed on the device (gradient circuits included).
+        n_evaluations: circuits executed on the device (gradient circuits and the final sampling
+            included).
+        n_cost_evaluations: energies the optimisers asked for, plus the final one of each depth (an Adam
+            step counts once); with COBYLA at most ``maxiter + 1`` per depth.
         wall_time: seconds, including device construction and sampling.
         depths: one :class:`QAOADepthResult` per optimised depth.
     """
@@ -80,6 +83,7 @@ class QAOAResult:
     backend: str
     optimizer: str
     depths: list[QAOADepthResult] = field(default_factory=list)
+    n_cost_evaluations: int = 0
 
 
 def interp_init(gammas: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +166,9 @@ class QAOA:
         backend: a name from ``qml.backend_names()``; ``"aer"`` is qhybrid's batched Aer statevector.
         shots: ``None`` for exact expectations; an int samples (use a sampling backend such as ``"aer.shots"``).
         seed: seeds the initial angles, SPSA, the final sampling and the device.
-        maxiter: optimiser iterations per depth (COBYLA: evaluations).
+        maxiter: optimiser iterations per depth: Adam gradient steps, SPSA steps (two energies each) or
+            COBYLA energy evaluations; for COBYLA a hard limit, even below its own minimum of
+            ``2 p + 2`` (scipy would raise the budget to it).
         stepsize: Adam learning rate / SPSA gain ``a`` / COBYLA initial trust radius.
         tol: Adam: gradient-norm threshold; COBYLA: final trust radius.
         n_samples: bitstrings sampled from the final state (exact backends) to pick the answer.
@@ -197,7 +203,7 @@ class QAOA:
             raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         self.init = init
         self.backend, self.shots = check_backend(backend, shots)
-        self.seed = seed
+        self.seed = check_seed("seed", seed)
         self.maxiter = check_int("maxiter", maxiter, 1)
         default_step = {"adam": 0.05, "spsa": 0.2, "cobyla": 0.3}[self.optimizer]
         self.stepsize = default_step if stepsize is None else check_positive("stepsize", stepsize)
@@ -228,6 +234,7 @@ class QAOA:
         depths: list[QAOADepthResult] = []
         p_schedule = range(1, self.p + 1) if self.init == "interp" else [self.p]
         x = None
+        n_cost = 0
         with qp.Tracker(dev) as tracker:
             for p in p_schedule:
                 if self.init == "random":
@@ -257,6 +264,7 @@ class QAOA:
                 )
                 x = trace.x
                 history.extend(trace.history)
+                n_cost += trace.evaluations + 1
                 e = cost(x)
                 depths.append(
                     QAOADepthResult(
@@ -313,4 +321,5 @@ class QAOA:
             backend=self.backend,
             optimizer=self.optimizer,
             depths=depths,
+            n_cost_evaluations=n_cost,
         )

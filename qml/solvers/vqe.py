@@ -9,10 +9,10 @@ import numpy as np
 import pennylane as qp
 
 from qhybrid.qml.backends import default_diff_method, make_device
+from qhybrid.qml.validation import check_int, check_seed
 
 from ._common import (
     check_backend,
-    check_int,
     check_optimizer,
     check_positive,
     energy_functions,
@@ -37,7 +37,10 @@ class VQEResult:
         error: ``energy - exact_energy`` (>= 0 up to sampling noise) or ``None``.
         params: optimised parameters (flat).
         history: energy over the optimisation.
-        n_evaluations: circuits executed on the device (gradient circuits included).
+        n_evaluations: circuits executed on the device: gradient circuits included, and a Hamiltonian
+            the device measures group by group (``default.qubit``) counts one circuit per group.
+        n_cost_evaluations: energies the optimiser asked for, plus the final one at ``params`` (an Adam
+            step counts once); with COBYLA at most ``maxiter + 1``.
         wall_time: seconds, including device construction.
     """
 
@@ -53,6 +56,7 @@ class VQEResult:
     optimizer: str
     n_params: int
     extra: dict = field(default_factory=dict)
+    n_cost_evaluations: int = 0
 
 
 class VQE:
@@ -75,7 +79,9 @@ class VQE:
         backend: a name from ``qml.backend_names()``; ``"aer"`` is qhybrid's batched Aer statevector.
         shots: ``None`` for exact expectations, else samples per circuit (with a sampling backend).
         seed: seeds initial parameters, SPSA and the device.
-        maxiter, stepsize, tol: as for :class:`qml.solvers.QAOA`.
+        maxiter, stepsize, tol: as for :class:`qml.solvers.QAOA`: ``maxiter`` is Adam's gradient steps,
+            SPSA's steps (two energies each) or COBYLA's energy evaluations, a hard limit even below
+            COBYLA's own minimum of ``n_params + 2`` (scipy would raise the budget to it).
         max_qubits: refuse wider problems before building a device.
 
     Example:
@@ -105,7 +111,7 @@ class VQE:
         self.n_layers = check_int("n_layers", n_layers, 1)
         self.optimizer = check_optimizer(optimizer)
         self.backend, self.shots = check_backend(backend, shots)
-        self.seed = seed
+        self.seed = check_seed("seed", seed)
         self.maxiter = check_int("maxiter", maxiter, 1)
         default_step = {"adam": 0.1, "spsa": 0.2, "cobyla": 0.2}[self.optimizer]
         self.stepsize = default_step if stepsize is None else check_positive("stepsize", stepsize)
@@ -206,4 +212,5 @@ class VQE:
             backend=self.backend,
             optimizer=self.optimizer,
             n_params=x0.size,
+            n_cost_evaluations=trace.evaluations + 1,
         )

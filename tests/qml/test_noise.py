@@ -71,8 +71,8 @@ def test_readout_error_flips_sampled_bits():
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ({"depolarizing_1q": 1.5}, r"depolarizing_1q=1.5: must be a probability"),
-        ({"readout": 0.7}, r"readout=0.7: must be in \[0, 0.5\]"),
+        ({"depolarizing_1q": 1.5}, r"noise depolarizing_1q must be in \[0, 1\], got 1.5"),
+        ({"readout": 0.7}, r"noise readout must be in \[0, 0.5\], got 0.7"),
         ({"t1": 1e-6}, "t1 and t2 must be given together"),
         ({"t1": 1e-6, "t2": 5e-6}, "t2 <= 2\\*t1"),
         ({"depolarising": 0.1}, r"unknown noise keys \['depolarising'\]; allowed"),
