@@ -62,6 +62,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _range_text(low, high, low_open: bool = False, high_open: bool = False) -> str:
+    low, high = (v if v is None or isinstance(v, int) else f"{v:g}" for v in (low, high))
     if low is not None and high is not None:
         return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
     if low is not None:
