@@ -69,7 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common(q, "cobyla", 100)
 
     v = sub.add_parser("vqe", help="ground-state energy: VQE vs Hartree-Fock and exact diagonalisation")
-    v.add_argument("--molecule", choices=MOLECULES, default=None, help="molecule in STO-3G (default h2)")
+    v.add_argument(
+        "--molecule",
+        choices=MOLECULES,
+        default=None,
+        help="molecule in STO-3G (default h2, 4 qubits); lih is a 6-qubit active space (2 electrons in 3 "
+        "orbitals), not the full 12-qubit Hamiltonian",
+    )
     v.add_argument("--bond", type=float, default=None, help="bond length in angstrom (default: equilibrium)")
     v.add_argument("--model", choices=MODELS, default=None, help="spin chain instead of a molecule")
     v.add_argument("--sites", type=int, default=6, help="spin-chain sites (default 6)")
