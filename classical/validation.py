@@ -199,6 +199,8 @@ def _unreadable_why(err: BaseException) -> str:
         return "the file is empty or ends too early"
     if "central directory" in text or "zip archive" in text:
         return "the file is truncated or corrupt (not a complete torch zip archive)"
+    if isinstance(err, OSError):  # a zip cut short: torch reads past its end ([Errno 22] Invalid argument)
+        return f"the file is truncated or corrupt (reading it failed: {err.strerror or err})"
     return f"not a torch checkpoint file ({type(err).__name__})"
 
 
