@@ -8,12 +8,12 @@ are rows of the same circuit.
 
 How the samples are drawn:
 
-* Where the outcome distribution is the state's exact probabilities (the noiseless statevector, or the
-  density matrix under any noise without readout errors), Aer computes those probabilities for every row
-  and the shots are drawn from them with one multinomial call. This is what Aer's own sampler does for
-  terminal measurements, without converting a string per shot.
-* Elsewhere (trajectories of a noisy statevector, matrix product states, readout errors) Aer samples, and
-  its counts are read as an ``(rows, outcomes)`` matrix.
+* Where the outcome distribution is the state's exact probabilities (the noiseless statevector, noiseless
+  matrix product states up to 20 wires, or the density matrix under any noise without readout errors), Aer
+  computes those probabilities for every row and the shots are drawn from them with one multinomial call.
+  This is what Aer's own sampler does for terminal measurements, without converting a string per shot.
+* Elsewhere (trajectories of a noisy statevector, wider matrix product states, readout errors) Aer samples,
+  and its counts are read as an ``(rows, outcomes)`` matrix.
 
 Estimates are matrix products of those counts with ``±1`` parities; ``sample`` and ``counts`` expand the
 counts into shots and leave their shapes to PennyLane's ``process_samples``, as ``default.qubit`` does.
@@ -121,17 +121,24 @@ def _basis_structure(runner: AerRunner, tape, ops_key, basis):
     return runner.cache.get(("basis", basis) + ops_key, build)
 
 
-def _exact_probabilities(runner: AerRunner) -> bool:
+# Matrix product states draw their shots from exact probabilities up to this width (2**n of them); wider
+# ones are what the method is for, and Aer samples them itself.
+MPS_PROBABILITIES_MAX_WIRES = 20
+
+
+def _exact_probabilities(runner: AerRunner, n_wires: int) -> bool:
     """Whether the shots' distribution is the final state's exact probabilities (so numpy can draw them)."""
-    if runner.method == "statevector":
-        return runner.noise_model is None
-    return runner.method == "density_matrix" and not has_readout_error(runner.noise_model)
+    if runner.method == "density_matrix":
+        return not has_readout_error(runner.noise_model)
+    if runner.method == "matrix_product_state" and n_wires > MPS_PROBABILITIES_MAX_WIRES:
+        return False
+    return runner.noise_model is None
 
 
 def _counts(runner: AerRunner, structure, qvals: np.ndarray, shots: int) -> tuple[np.ndarray, np.ndarray]:
     """Outcomes ``(K,)`` (basis-state indices, wire 0 most significant) and their counts ``(rows, K)``."""
     n = structure.n_wires
-    if _exact_probabilities(runner):
+    if _exact_probabilities(runner, n):
         # Parameter sets, not joint experiments: a sampled batch is mostly parameter-shift rows, and there
         # (measured: 3104 rows of 8 qubits) one joint experiment cost 0.99 s against 0.47 s as sets.
         raws = runner.run_rows(structure.probs_circuit(), structure, qvals)
@@ -202,6 +209,18 @@ def _diagonalised(tape, name):
     out, fns = [], []
     for t in tapes:
         (d,), fn = qp.transforms.diagonalize_measurements(t)
+        # Pauli observables are rotated to Z words by now; the others (Hermitian, Projector, products with
+        # them) still need their own diagonalizing gates, after which process_samples reads their eigenvalues
+        # off the computational-basis samples as default.qubit does. split_non_commuting put observables
+        # without Pauli words on disjoint wires, so their gates do not collide.
+        extra = [
+            g
+            for m in d.measurements
+            if m.obs is not None and m.obs.pauli_rep is None
+            for g in m.obs.diagonalizing_gates()
+        ]
+        if extra:
+            d = d.copy(operations=list(d.operations) + extra)
         if not all(op.name in NATIVE_OPS for op in d.operations):
             (d,), _ = decompose(d, stopping_condition=lambda op: op.name in NATIVE_OPS, name=name)
         out.append(d)
