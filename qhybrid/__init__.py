@@ -10,8 +10,8 @@ The names a user reaches for first are re-exported here and load on first use, s
 stays cheap:
 
     >>> import qhybrid
-    >>> qhybrid.make_device("aer", wires=2).name
-    'qhybrid.aer.statevector'
+    >>> qhybrid.make_device("aer", wires=2).method
+    'statevector'
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ default    PennyLane's ``default.qubit`` (NumPy/torch), for comparison       bac
 Example:
     >>> from qhybrid.qml.backends import make_device
     >>> dev = make_device("aer", wires=2)
-    >>> dev.name
-    'qhybrid.aer.statevector'
+    >>> dev.name, dev.method
+    ('qhybrid.aer', 'statevector')
 """
 
 from __future__ import annotations

@@ -3,11 +3,15 @@
 =================== ==========================================================================
 module              what it holds
 =================== ==========================================================================
-``device``          :class:`AerDevice`, the PennyLane device: configuration and dispatch only
+``device``          :class:`AerDevice` (``qhybrid.aer``) and :class:`AerMixedDevice`
+                    (``qhybrid.aer.mixed``), the PennyLane devices: configuration and dispatch only
+``preprocess``      the operations and measurements the device takes; decompositions
 ``runner``          :class:`AerRunner`: the simulator, its RNG, the structure cache, counters
 ``compile``         tapes -> structures -> parameterised Qiskit circuits of native gates
 ``joint``           a batch of rows as one Aer experiment (index register)
 ``exact``           analytic values (expectations, variances, probabilities, states)
+``general``         measurements that are not Pauli words, read from the saved final state
+``coefficients``    derivatives by trainable observable coefficients
 ``sampling``        finite shots: bases, one sampled run per structure, estimates in numpy
 ``param_shift``     batched parameter-shift jacobians, exact and sampled; jacobian -> VJP
 ``adjoint``         adjoint derivatives from Aer snapshots (exact statevector)
@@ -16,13 +20,14 @@ module              what it holds
 =================== ==========================================================================
 """
 
-from .device import AerDevice
+from .device import AerDevice, AerMixedDevice
 from .memory import InsufficientMemoryError, MemoryBudget, available_memory_bytes
 from .runner import AER_METHODS, AerRunner
 
 __all__ = [
     "AER_METHODS",
     "AerDevice",
+    "AerMixedDevice",
     "AerRunner",
     "InsufficientMemoryError",
     "MemoryBudget",

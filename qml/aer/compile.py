@@ -26,6 +26,8 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit.quantum_info import Pauli
 
+from .general import is_general, pauli_sentence
+
 
 @dataclass(frozen=True)
 class Generator:
@@ -187,7 +189,7 @@ class Gate:
 class MeasSpec:
     """What one measurement needs from a run: Pauli words (expval/var), wires (probs) or the state."""
 
-    kind: str  # "expval" | "var" | "probs" | "state"
+    kind: str  # "expval" | "var" | "probs" | "state" | "general" (read from the state, see general.py)
     words: tuple[tuple[tuple[int, str], ...], ...] = ()
     sq_words: tuple[tuple[tuple[int, str], ...], ...] = ()  # words of O^2, for var
     wires: tuple[int, ...] = ()
@@ -270,8 +272,11 @@ class Structure:
             for j, m in enumerate(self.meas):
                 if m.kind == "probs":
                     qc.save_probabilities([self.qubit(w) for w in reversed(m.wires)], label=f"p{j}")
-                elif m.kind == "state":
-                    qc.save_statevector(label=f"s{j}")
+                elif m.kind in ("state", "general"):
+                    if method == "density_matrix":
+                        qc.save_density_matrix(label=f"s{j}")
+                    else:
+                        qc.save_statevector(label=f"s{j}")
             self.circuits[key] = qc
         return self.circuits[key]
 
@@ -311,17 +316,15 @@ def _sentence_words(sentence, wire_index) -> tuple[list, list]:
     return words, coeffs
 
 
-def observable_terms(obs, wire_index) -> tuple[list, np.ndarray]:
-    """An observable as Pauli words (device-wire indices) and coefficients; the empty word is the identity."""
-    sentence = obs.pauli_rep
+def observable_terms(obs, wire_index, squared: bool = False) -> tuple[list, np.ndarray]:
+    """An observable (or its square) as Pauli words (device-wire indices) and coefficients; the empty word
+    is the identity."""
+    sentence = pauli_sentence(obs)
     if sentence is None:
-        if isinstance(obs, qp.Hermitian):
-            sentence = qp.pauli_decompose(obs.matrix(), wire_order=obs.wires, pauli=True)
-        else:
-            raise ValueError(
-                f"observable {obs} has no Pauli decomposition; the Aer device measures Pauli words, sums of "
-                "them (Hamiltonians) and Hermitian matrices"
-            )
+        raise ValueError(f"observable {obs} has no Pauli decomposition (it is read from the state instead)")
+    if squared:
+        sentence = sentence @ sentence
+        sentence.simplify()
     words, coeffs = _sentence_words(sentence, wire_index)
     return words, np.real_if_close(np.asarray([qp.math.toarray(c) for c in coeffs], dtype=complex))
 
@@ -361,7 +364,8 @@ class TapeData:
 
     key: tuple
     params: np.ndarray  # (rows, n_params): rows = batch size, or 1
-    coeffs: list  # per measurement: coefficient arrays (expval: (n_words,); var: (n_words,), (n_sq,))
+    coeffs: list  # per measurement: coefficient arrays (expval: (n_words,); var: (n_words,), (n_sq,)),
+    # or, for a general measurement, the measurement process on device-index wires
     batch_size: int | None = None
     broadcast: frozenset = frozenset()
 
@@ -395,11 +399,14 @@ def analyse_tape(tape, wire_index: dict) -> tuple[tuple, TapeData, callable]:
     meas_key = []
     coeffs = []
     for mp in tape.measurements:
-        if isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP):
+        if is_general(mp):
+            meas_key.append(("general",))
+            coeffs.append(mp.map_wires(wire_index))  # wires as device indices, as the state is laid out
+        elif isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP):
             words, c = observable_terms(mp.obs, wire_index)
             kind = "expval" if isinstance(mp, qpm.ExpectationMP) else "var"
             if kind == "var":
-                sq_words, c2 = observable_terms(qp.simplify(mp.obs @ mp.obs), wire_index)
+                sq_words, c2 = observable_terms(mp.obs, wire_index, squared=True)
                 meas_key.append((kind, tuple(words), tuple(sq_words)))
                 coeffs.append((c, c2))
             else:
@@ -472,5 +479,5 @@ def _build_structure(tape, wire_index, key) -> Structure:
         elif mk[0] == "probs":
             meas.append(MeasSpec("probs", wires=mk[1]))
         else:
-            meas.append(MeasSpec("state"))
+            meas.append(MeasSpec(mk[0]))
     return Structure(n_wires, tuple(gates), slot, tuple(meas), tuple(phase_params), tuple(words))

@@ -43,32 +43,19 @@ import numpy as np
 import pennylane as qp
 from pennylane import measurements as qpm
 from pennylane.devices import Device, ExecutionConfig
-from pennylane.devices.preprocess import decompose, validate_device_wires, validate_measurements
 from pennylane.transforms.core import CompilePipeline
 
 from ..noise import as_aer_noise_model
-from . import adjoint, density_adjoint, param_shift
-from .compile import NATIVE_OPS
+from . import adjoint, coefficients, density_adjoint, general, param_shift, preprocess
 from .exact import execute_exact, keep_final_states
 from .memory import MemoryBudget
 from .runner import AerRunner
 from .sampling import sampled_results
 
 
-def _stopping_condition(op) -> bool:
-    return op.name in NATIVE_OPS
-
-
-def _density_stopping_condition(op) -> bool:
-    return op.name in NATIVE_OPS and op.name != "CSWAP"  # Aer's density-matrix method has no cswap
-
-
-def _analytic_mp(mp) -> bool:
-    return isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP | qpm.ProbabilityMP | qpm.StateMP)
-
-
-def _sample_mp(mp) -> bool:
-    return isinstance(mp, qpm.SampleMeasurement) and not isinstance(mp, qpm.StateMP)
+def _pauli_expval(mp) -> bool:
+    """An expectation value of Pauli words (the adjoint paths' measurement)."""
+    return isinstance(mp, qpm.ExpectationMP) and not general.is_general(mp)
 
 
 def _format_jacobian(jac, n_meas: int, n_params: int):
@@ -172,7 +159,8 @@ class AerDevice(Device):
 
     @property
     def name(self) -> str:
-        return f"qhybrid.aer.{self.method}"
+        # the names qml.device loads it by (PennyLane's device tests read "mixed" as "returns density matrices")
+        return "qhybrid.aer.mixed" if self.method == "density_matrix" else "qhybrid.aer"
 
     def __repr__(self) -> str:
         shots = f", shots={self.default_shots}" if self.default_shots else ""
@@ -200,7 +188,7 @@ class AerDevice(Device):
             return False
         if circuit is None:
             return True
-        return not circuit.shots and all(isinstance(m, qpm.ExpectationMP) for m in circuit.measurements)
+        return not circuit.shots and all(_pauli_expval(m) for m in circuit.measurements)
 
     def supports_derivatives(self, execution_config=None, circuit=None) -> bool:
         if execution_config is None:
@@ -231,38 +219,21 @@ class AerDevice(Device):
         return replace(config, **updates)
 
     def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
-        program = CompilePipeline()
-        program.add_transform(
-            decompose,
-            stopping_condition=_density_stopping_condition
-            if self.method == "density_matrix"
-            else _stopping_condition,
-            device_wires=self.wires,
-            name=self.name,
-            skip_initial_state_prep=False,  # state preparation becomes gates, so it caches like any other
-        )
-        program.add_transform(validate_device_wires, self.wires, name=self.name)
-        program.add_transform(
-            validate_measurements,
-            analytic_measurements=_analytic_mp,
-            sample_measurements=_sample_mp,
-            name=self.name,
-        )
-        # A broadcast tape arrives whole and its batch becomes rows of one Aer run (expanding it into one
-        # tape per sample cost more in PennyLane than the simulation itself). PennyLane turns full jacobians
-        # into VJPs itself only for parameters of one shape, so without device VJPs tapes are expanded.
-        config = execution_config or ExecutionConfig()
-        if config.gradient_method is not None and config.use_device_jacobian_product is False:
-            program.add_transform(qp.transforms.broadcast_expand)
-        return program
+        return preprocess.pipeline(self.wires, self.method, self.name, execution_config or ExecutionConfig())
 
     # ------------------------------------------------------------------------------------------ running
     def execute(self, circuits, execution_config=None):
         tapes, single = _as_list(circuits)
         results: list = [None] * len(tapes)
         runner = self._runner
-        exact = [p for p, t in enumerate(tapes) if not runner.shots_of(t)]
-        sampled = [p for p, t in enumerate(tapes) if runner.shots_of(t)]
+        transformed = [
+            p for p, t in enumerate(tapes) if any(preprocess.is_transform(m) for m in t.measurements)
+        ]
+        for p in transformed:
+            results[p] = self._measurement_transform(tapes[p])
+        rest = sorted(set(range(len(tapes))) - set(transformed))
+        exact = [p for p in rest if not runner.shots_of(tapes[p])]
+        sampled = [p for p in rest if runner.shots_of(tapes[p])]
         runner.new_call()
         if exact:
             keep = self._keeps_forward_states(execution_config, [tapes[p] for p in exact])
@@ -283,6 +254,15 @@ class AerDevice(Device):
             self.tracker.record()
         return results[0] if single else tuple(results)
 
+    def _measurement_transform(self, tape):
+        """A tape measuring a ``MeasurementTransform``: its ``process(tape, device)`` computes the value."""
+        if len(tape.measurements) != 1:
+            raise ValueError(
+                f"a measurement transform ({tape.measurements}) must be its tape's only measurement on the "
+                "Aer device"
+            )
+        return tape.measurements[0].process(tape, self)
+
     def _keeps_forward_states(self, config, tapes) -> bool:
         """Whether a forward pass should keep the states an adjoint gradient of it will need.
 
@@ -295,10 +275,7 @@ class AerDevice(Device):
         return (
             method in ("device", "adjoint")
             and self._adjoint_possible()
-            and all(
-                t.trainable_params and all(isinstance(m, qpm.ExpectationMP) for m in t.measurements)
-                for t in tapes
-            )
+            and all(t.trainable_params and all(_pauli_expval(m) for m in t.measurements) for t in tapes)
         )
 
     # ------------------------------------------------------------------------------------- derivatives
@@ -307,8 +284,7 @@ class AerDevice(Device):
         if requested == "parameter-shift":
             return "parameter-shift"
         possible = self._adjoint_possible() and all(
-            not self._runner.shots_of(t) and all(isinstance(m, qpm.ExpectationMP) for m in t.measurements)
-            for t in tapes
+            not self._runner.shots_of(t) and all(_pauli_expval(m) for m in t.measurements) for t in tapes
         )
         if requested == "adjoint" and not possible:
             raise ValueError(
@@ -341,7 +317,27 @@ class AerDevice(Device):
         return jac if cotangent is None else param_shift.contract(tape, jac, cotangent)
 
     def _raw_jacobians(self, tapes, config) -> list:
-        """Jacobians as nested lists ``[measurement][trainable]`` of arrays."""
+        """Jacobians as nested lists ``[measurement][trainable]`` of arrays.
+
+        Trainable observable coefficients are split off (:mod:`.coefficients`): the gate parameters go
+        through the gradient method, the coefficients' terms are measured in one more execution.
+        """
+        terms = [coefficients.coefficient_terms(t) for t in tapes]
+        if not any(terms):
+            return self._gate_jacobians(tapes, config)
+        gate_tapes = [coefficients.gate_tape(t) if ts else t for t, ts in zip(tapes, terms)]
+        with_gates = [i for i, t in enumerate(gate_tapes) if t.trainable_params]
+        gate_jacs = [[[] for _ in t.measurements] for t in tapes]
+        for i, jac in zip(with_gates, self._gate_jacobians([gate_tapes[i] for i in with_gates], config)):
+            gate_jacs[i] = jac
+        split = [i for i, ts in enumerate(terms) if ts]
+        values = self.execute([coefficients.term_tape(tapes[i], terms[i]) for i in split], config)
+        for i, vals in zip(split, values):
+            gate_jacs[i] = coefficients.merge(tapes[i], gate_jacs[i], terms[i], vals, len(self.wires))
+        return gate_jacs
+
+    def _gate_jacobians(self, tapes, config) -> list:
+        """Jacobians by gate parameters (every trainable parameter of ``tapes`` is one)."""
         method = self._resolve_gradient(config, tapes)
         self.last_gradient_method = method
         if method == "adjoint":
@@ -365,7 +361,7 @@ class AerDevice(Device):
         cots = [cotangents] if single else list(cotangents)
         method = self._resolve_gradient(execution_config, tapes)
         self.last_gradient_method = method
-        if method == "adjoint":
+        if method == "adjoint" and not any(coefficients.coefficient_terms(t) for t in tapes):
             run = density_adjoint.adjoint if self.method == "density_matrix" else adjoint.adjoint
             vjps = run(self._runner, tapes, cots, lambda i: self._adjoint_fallback(tapes[i], cots[i]))
         else:
@@ -377,6 +373,19 @@ class AerDevice(Device):
         return self.execute(circuits, execution_config), self.compute_vjp(
             circuits, cotangents, execution_config
         )
+
+
+class AerMixedDevice(AerDevice):
+    """:class:`AerDevice` on Aer's density-matrix method, as PennyLane loads it:
+    ``qml.device("qhybrid.aer.mixed", wires=3, noise={"depolarizing_1q": 0.01})``. ``qml.state()`` returns
+    the density matrix, as on ``default.mixed``."""
+
+    def __init__(self, wires, *, method: str = "density_matrix", **options):
+        if method != "density_matrix":
+            raise ValueError(
+                f"qhybrid.aer.mixed runs the density_matrix method, not {method!r}; use qhybrid.aer"
+            )
+        super().__init__(wires, method=method, **options)
 
 
 def _stack_rows(rows: list):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import general
 from .compile import TapeData, apply_pauli_word
 from .joint import JointCircuitBuilder
 from .runner import AerRunner, flatten
@@ -43,10 +44,10 @@ def row_values(structure, raw: dict, data: TapeData, linear: bool = False) -> li
             out.append(np.asarray(raw[f"p{j}"], dtype=float))
         else:
             state = np.asarray(raw[f"s{j}"], dtype=complex)
-            if structure.global_phase_params:
+            if structure.global_phase_params and state.ndim == 1:  # a density matrix has no global phase
                 phase = sum(data.params[0, p] for p in structure.global_phase_params)
                 state = state * np.exp(-1j * phase)
-            out.append(state)
+            out.append(state if m.kind == "state" else general.read(c, state, structure.n_wires, linear))
     return out
 
 
@@ -90,7 +91,7 @@ def raws_from_states(structure, states: np.ndarray) -> list[dict]:
         for j, m in enumerate(structure.meas):
             if m.kind == "probs":
                 raw[f"p{j}"] = probs[j][r]
-            elif m.kind == "state":
+            elif m.kind in ("state", "general"):
                 raw[f"s{j}"] = states[r]
         raws.append(raw)
     return raws

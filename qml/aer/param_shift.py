@@ -42,8 +42,15 @@ def batched_entry(per_row: np.ndarray, broadcast: bool) -> np.ndarray:
 
 
 def trainable_slots(tape, structure) -> list[int]:
-    """The tape's trainable parameters, which must all be gate angles."""
+    """The tape's trainable parameters, which must all be gate angles, of measurements shift rules apply to."""
     slots = list(tape.trainable_params)
+    if slots:
+        for mp in tape.measurements:
+            if not isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP | qpm.ProbabilityMP):
+                raise ValueError(
+                    f"cannot differentiate {mp} on the Aer device: gradients are taken of expectation "
+                    "values, variances and probabilities"
+                )
     if any(s >= structure.n_params for s in slots):
         raise ValueError(
             "trainable observable coefficients are not supported by the Aer device; pass the "
