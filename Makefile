@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # machines; GPU users install their CUDA/ROCm build into .venv first (see README) and it is kept.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv run test bench clean
+.PHONY: venv run test device-suite bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+# PennyLane's own device tests against qhybrid.aer and qhybrid.aer.mixed, exact and with shots (CI runs it).
+device-suite: venv
+	$(BIN)/python tests/pennylane_device_suite.py
 
 bench: venv
 	$(BIN)/python benchmarks/aer_layer.py --quick
