@@ -71,13 +71,19 @@ def _info(name: str) -> BackendInfo:
 
 
 def _n_wires(wires) -> int:
+    if isinstance(wires, str):
+        # a string is a sequence, but make_device("aer", "4") meaning one wire labelled "4" is never meant
+        raise TypeError(f"wires={wires!r}: give a number of wires (int) or a list of labels, not a string")
     if isinstance(wires, bool) or not isinstance(wires, int):
         try:
-            return len(list(wires))
+            n = len(list(wires))
         except TypeError:
             raise TypeError(
                 f"wires must be an int or a sequence of labels, not {type(wires).__name__}"
             ) from None
+        if n == 0:
+            raise ValueError(f"wires={wires!r}: need at least one wire")
+        return n
     if wires < 1:
         raise ValueError(f"wires={wires}: need at least one wire")
     return wires

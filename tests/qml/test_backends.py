@@ -129,3 +129,17 @@ def test_unknown_aer_option_is_a_value_error():
         make_device("aer", 2, max_parallel_state_update=1)
     with pytest.raises(ValueError, match="takes no simulator options"):
         make_device("default", 2, max_parallel_threads=None, method="x")
+
+
+@pytest.mark.parametrize(
+    "wires, error, match",
+    [
+        ("4", TypeError, "wires='4': give a number of wires"),
+        ([], ValueError, r"wires=\[\]: need at least one wire"),
+        (0, ValueError, "wires=0: need at least one wire"),
+        (2.0, TypeError, "not float"),
+    ],
+)
+def test_make_device_refuses_wires_that_are_not_a_count_or_labels(wires, error, match):
+    with pytest.raises(error, match=match):
+        make_device("aer", wires)
