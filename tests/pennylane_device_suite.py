@@ -53,9 +53,9 @@ def run_mode(device: str, shots: str, extra: list[str], folder: str) -> tuple[st
     proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     summary = next((ln for ln in reversed(lines) if re.search(r"\d+ (passed|failed)", ln)), None)
-    if proc.returncode != 0 and summary is None:
-        summary = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no output"]
-        summary = f"pytest exited {proc.returncode}: {summary[0]}"
+    if summary is None:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()
+        summary = f"pytest exited {proc.returncode}: {tail[-1] if tail else 'no output'}"
     if proc.returncode != 0:
         print(proc.stdout[-20000:])
     return summary.strip("= "), proc.returncode == 0

@@ -310,6 +310,11 @@ class AerDevice(Device):
                 jacs[pos] = jac
         return jacs
 
+    @property
+    def _adjoint(self):
+        """The adjoint gradient of this method: on the statevector, or on the density matrix."""
+        return density_adjoint.adjoint if self.method == "density_matrix" else adjoint.adjoint
+
     def _adjoint_fallback(self, tape, cotangent):
         """Parameter shift for a tape whose adjoint states do not fit in memory."""
         self.last_gradient_method = "parameter-shift"
@@ -341,8 +346,7 @@ class AerDevice(Device):
         method = self._resolve_gradient(config, tapes)
         self.last_gradient_method = method
         if method == "adjoint":
-            run = density_adjoint.adjoint if self.method == "density_matrix" else adjoint.adjoint
-            return run(self._runner, tapes, None, lambda i: self._adjoint_fallback(tapes[i], None))
+            return self._adjoint(self._runner, tapes, None, lambda i: self._adjoint_fallback(tapes[i], None))
         return self._param_shift(tapes)
 
     def compute_derivatives(self, circuits, execution_config=None):
@@ -362,8 +366,9 @@ class AerDevice(Device):
         method = self._resolve_gradient(execution_config, tapes)
         self.last_gradient_method = method
         if method == "adjoint" and not any(coefficients.coefficient_terms(t) for t in tapes):
-            run = density_adjoint.adjoint if self.method == "density_matrix" else adjoint.adjoint
-            vjps = run(self._runner, tapes, cots, lambda i: self._adjoint_fallback(tapes[i], cots[i]))
+            vjps = self._adjoint(
+                self._runner, tapes, cots, lambda i: self._adjoint_fallback(tapes[i], cots[i])
+            )
         else:
             jacs = self._raw_jacobians(tapes, execution_config)
             vjps = [param_shift.contract(t, j, c) for t, j, c in zip(tapes, jacs, cots)]

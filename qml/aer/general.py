@@ -69,7 +69,7 @@ def supported_exact(mp) -> bool:
 
 
 def differentiable(mp) -> bool:
-    """Whether a general measurement is linear in the state (or a variance), so shift rules apply to it."""
+    """Whether a measurement is linear in the state (or a variance), so shift rules apply to it."""
     return isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP | qpm.ProbabilityMP)
 
 

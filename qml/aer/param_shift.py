@@ -11,6 +11,7 @@ import numpy as np
 import pennylane as qp
 from pennylane import measurements as qpm
 
+from . import general
 from .compile import TapeData, analyse_tape
 from .exact import exact_rows
 from .runner import AerRunner, flatten
@@ -46,7 +47,7 @@ def trainable_slots(tape, structure) -> list[int]:
     slots = list(tape.trainable_params)
     if slots:
         for mp in tape.measurements:
-            if not isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP | qpm.ProbabilityMP):
+            if not general.differentiable(mp):
                 raise ValueError(
                     f"cannot differentiate {mp} on the Aer device: gradients are taken of expectation "
                     "values, variances and probabilities"

@@ -41,7 +41,7 @@ def matrix_fallback(tape, stopping_condition, name):
 
 
 def _sample_mp(mp) -> bool:
-    return isinstance(mp, qpm.SampleMeasurement) and not isinstance(mp, qpm.StateMP) or is_transform(mp)
+    return (isinstance(mp, qpm.SampleMeasurement) and not isinstance(mp, qpm.StateMP)) or is_transform(mp)
 
 
 def is_transform(mp) -> bool:
