@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from qhybrid._extras import missing_message
+
 __all__ = [
     "Int8Linear",
     "compression_report",
@@ -131,6 +133,8 @@ def quantize_int8(
         mode: ``"weight_only"`` (int8 weights, float activations) or ``"dynamic"`` (activations are
             quantised per batch as well; torchao only).
         backend: ``"auto"`` (torchao when it works here, else native), ``"torchao"`` or ``"native"``.
+            torchao is the ``compression`` extra (``pip install 'qhybrid[compression]'``); without it
+            ``"torchao"`` and ``mode="dynamic"`` raise ImportError naming that extra.
         inplace: modify ``model`` instead of a copy.
 
     Returns the quantised model in eval mode.
@@ -141,15 +145,22 @@ def quantize_int8(
         raise ValueError(f"unknown mode {mode!r}; allowed: weight_only, dynamic")
     if backend not in ("auto", "torchao", "native"):
         raise ValueError(f"unknown backend {backend!r}; allowed: auto, torchao, native")
-    has_ao = torchao_available()
-    if backend == "auto":
-        backend = "torchao" if has_ao else "native"
-    if backend == "torchao" and not has_ao:
-        raise ValueError(
-            "backend 'torchao' is not usable here (not installed or built for another torch); use 'native'"
-        )
     if backend == "native" and mode == "dynamic":
         raise ValueError("mode 'dynamic' needs backend 'torchao'; the native backend is weight-only")
+    has_ao = torchao_available()
+    if backend == "auto":  # "dynamic" exists only in torchao: without it, say so below
+        backend = "torchao" if has_ao or mode == "dynamic" else "native"
+    if backend == "torchao" and not has_ao:
+        if importlib.util.find_spec("torchao") is None:  # the optional extra
+            raise ImportError(
+                missing_message("torchao", f"quantize_int8 with mode={mode!r} through torchao")
+                + "; backend='native' is weight-only and needs nothing more",
+                name="torchao",
+            )
+        raise ValueError(
+            f"backend 'torchao' is not usable here (torchao is installed but fails to import with torch "
+            f"{torch.__version__}); use backend='native'"
+        )
     if not any(type(m) is nn.Linear for m in model.modules()):
         raise ValueError("model has no nn.Linear layer to quantise")
     out = model if inplace else copy.deepcopy(model)

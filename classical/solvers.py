@@ -2,7 +2,8 @@
 
 * exact enumeration of MaxCut / QUBO (bounded size, clear error past it),
 * simulated annealing (replicas vectorised with numpy),
-* the Goemans-Williamson SDP relaxation of MaxCut with random-hyperplane rounding (cvxpy),
+* the Goemans-Williamson SDP relaxation of MaxCut with random-hyperplane rounding (cvxpy, the ``solvers``
+  extra),
 * exact diagonalisation of Hamiltonians (scipy sparse).
 
 Inputs are plain objects: networkx graphs, numpy / scipy matrices. QUBOs minimise :math:`x^T Q x + c` over
@@ -21,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from qhybrid._extras import require
 from qhybrid.classical.validation import check_float, check_int, check_seed
 
 __all__ = [
@@ -274,13 +276,16 @@ def goemans_williamson(
     Solves :math:`\max \sum_{(i,j)} w_{ij}(1 - X_{ij})/2` over :math:`X \succeq 0,\ X_{ii}=1` with cvxpy, factors
     :math:`X = V V^T` and keeps the best of ``n_rounds`` cuts ``sign(V r)``. The expected cut is at least
     0.878 of the optimum (non-negative weights); ``bound`` is the SDP value, an upper bound on the max cut.
-    """
-    import cvxpy as cp  # imported here: a heavy import only this reference needs
 
+    cvxpy is the ``solvers`` extra (``pip install 'qhybrid[solvers]'``); without it this raises ImportError
+    naming that extra.
+    """
     t0 = time.perf_counter()
     n, pairs, w = _check_graph(graph, weight)
     n_rounds = check_int("n_rounds", n_rounds, 1)
     check_seed("random_state", random_state)
+    # imported here: a heavy optional dependency (the `solvers` extra) only this reference needs
+    cp = require("cvxpy", "goemans_williamson (the Goemans-Williamson SDP)")
     x = cp.Variable((n, n), symmetric=True)
     objective = cp.Maximize(cp.sum(cp.multiply(w, 1 - x[pairs[:, 0], pairs[:, 1]])) / 2)
     problem = cp.Problem(objective, [x >> 0, cp.diag(x) == 1])
