@@ -36,6 +36,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from qhybrid.classical.validation import (
+    ArgumentTypeError,
+    check_bool,
+    check_float,
+    check_int,
+    check_seed,
+    describe,
+)
+
 __all__ = [
     "DRCClassifier",
     "DressedQuantumClassifier",
@@ -69,12 +78,15 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         return []
 
     def _check_params(self) -> None:
-        for name in ("max_epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        """Refuse a bad constructor argument with one error naming it, its value and what is allowed.
+
+        Called first thing in ``fit`` (and by ``hybrid.validation.check_experiment`` before any cell of a
+        run), never in ``__init__``: scikit-learn's ``clone``, ``get_params`` and ``set_params`` keep any
+        value, as they do for its own estimators."""
+        check_int("max_epochs", self.max_epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_float("lr", self.lr, 0, low_open=True)
+        _check_random_state(self.random_state)
 
     def _device(self) -> torch.device:
         return torch.device("cpu")
@@ -136,16 +148,37 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _check_random_state(random_state) -> None:
+    """``random_state``: ``None``, a numpy ``RandomState``, or a seed as every qhybrid entry point takes it
+    (an int >= 0, :func:`qhybrid.classical.validation.check_seed`)."""
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
+        raise ArgumentTypeError(
+            f"random_state must be an integer >= 0, a numpy RandomState or None, got {describe(random_state)}"
+        )
+    check_seed("random_state", random_state)
+
+
 def _seed_from(random_state) -> int:
+    """The int seed of a ``random_state`` (checked by :func:`_check_random_state`); ``None`` and a
+    ``RandomState`` draw one."""
+    _check_random_state(random_state)
     if random_state is None:
         return int(np.random.randint(2**31 - 1))
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(2**31 - 1))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        return int(random_state)
-    raise TypeError(
-        f"random_state must be None, an int or a numpy RandomState, got {type(random_state).__name__}"
-    )
+    return int(random_state)
+
+
+def _check_hidden(hidden) -> None:
+    """Hidden layer widths: a list or tuple of ints >= 1 (``(64, 64)``, ``[8]``, ``()``)."""
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple)):
+        raise ArgumentTypeError(
+            f"hidden must be a list or tuple of integers >= 1 (layer widths), got {describe(hidden)}"
+        )
+    for i, width in enumerate(hidden):
+        check_int(f"hidden[{i}]", width, 1)
 
 
 def _train(
@@ -209,6 +242,10 @@ class MLPClassifier(_TorchClassifier):
         self.accelerator = accelerator
         self.random_state = random_state
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        _check_hidden(self.hidden)
+
     def _device(self) -> torch.device:
         from qhybrid.classical.accelerators import resolve_accelerator
 
@@ -217,7 +254,9 @@ class MLPClassifier(_TorchClassifier):
     def _build(self, n_features: int, n_classes: int) -> nn.Module:
         from qhybrid.classical.models import MLP
 
-        return MLP(n_features, n_classes, hidden=tuple(self.hidden), activation=self.activation)
+        return MLP(
+            n_features, n_classes, hidden=tuple(int(w) for w in self.hidden), activation=self.activation
+        )
 
 
 # --------------------------------------------------------------------------------------------- quantum
@@ -255,23 +294,19 @@ class _QuantumClassifier(_TorchClassifier):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.n_qubits is not None and (
-            isinstance(self.n_qubits, bool)
-            or not isinstance(self.n_qubits, (int, np.integer))
-            or self.n_qubits < 1
-        ):
-            raise ValueError(f"n_qubits must be a positive int or None, got {self.n_qubits!r}")
-        if (
-            isinstance(self.n_layers, bool)
-            or not isinstance(self.n_layers, (int, np.integer))
-            or self.n_layers < 1
-        ):
-            raise ValueError(f"n_layers must be a positive int, got {self.n_layers!r}")
+        check_int("n_qubits", self.n_qubits, 1, allow_none=True)
+        check_int("n_layers", self.n_layers, 1)
+        check_bool("entangling", self.entangling)
+        check_int("shots", self.shots, 1, allow_none=True)
         if not isinstance(self.backend, str):
-            raise TypeError(f"backend must be a backend name (str), got {type(self.backend).__name__}")
+            raise ArgumentTypeError(f"backend must be a backend name (str), got {describe(self.backend)}")
 
     def _default_qubits(self, n_features: int) -> int:
         return min(n_features, _MAX_DEFAULT_QUBITS)
+
+    def _width(self, n_features: int) -> int:
+        """The circuit's qubits: ``n_qubits`` (a numpy int too) or the model's default for the data."""
+        return self._default_qubits(n_features) if self.n_qubits is None else int(self.n_qubits)
 
     def _make_layer(self, n_inputs: int, n_qubits: int, embedding: str) -> nn.Module:
         from qhybrid.qml import QuantumLayer
@@ -284,7 +319,7 @@ class _QuantumClassifier(_TorchClassifier):
             embedding=_embedding(embedding, n_inputs, n_qubits),
             ansatz=self.ansatz,
             entangling=self.entangling,
-            shots=self.shots,
+            shots=None if self.shots is None else int(self.shots),
             seed=_seed_from(self.random_state) if self.random_state is not None else None,
         )
 
@@ -292,7 +327,7 @@ class _QuantumClassifier(_TorchClassifier):
         return [m for m in self.module_.modules() if hasattr(m, "n_qubits") and m is not self.module_]
 
     def _build(self, n_features: int, n_classes: int) -> nn.Module:
-        n_qubits = self.n_qubits or self._default_qubits(n_features)
+        n_qubits = self._width(n_features)
         layer = self._make_layer(n_features, n_qubits, self._embedding)
         # <Z_i> lie in [-1, 1]; a linear read-out turns them into class logits of any scale
         return nn.Sequential(layer, nn.Linear(layer.n_qubits, n_classes))
@@ -420,8 +455,7 @@ class DRCClassifier(_QuantumClassifier):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.input_scale is not None and not isinstance(self.input_scale, (int, float)):
-            raise TypeError(f"input_scale must be a number or None, got {type(self.input_scale).__name__}")
+        check_float("input_scale", self.input_scale, allow_none=True)
 
     def _build(self, n_features: int, n_classes: int) -> nn.Module:
         model = super()._build(n_features, n_classes)
@@ -510,7 +544,7 @@ class DressedQuantumClassifier(_QuantumClassifier):
         return nn.Linear(n_features, n_qubits)
 
     def _build(self, n_features: int, n_classes: int) -> nn.Module:
-        n_qubits = self.n_qubits or self._default_qubits(n_features)
+        n_qubits = self._width(n_features)
         layer = self._make_layer(n_qubits, n_qubits, "angle")
         return nn.Sequential(
             self._encoder(n_features, n_qubits), _Squash(), layer, nn.Linear(layer.n_qubits, n_classes)
@@ -551,10 +585,14 @@ class HybridMLPClassifier(DressedQuantumClassifier):
             random_state,
         )
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        _check_hidden(self.hidden)
+
     def _encoder(self, n_features: int, n_qubits: int) -> nn.Module:
         from qhybrid.classical.models import MLP
 
-        return MLP(n_features, n_qubits, hidden=tuple(self.hidden), activation="relu")
+        return MLP(n_features, n_qubits, hidden=tuple(int(w) for w in self.hidden), activation="relu")
 
 
 # --------------------------------------------------------------------------------------------- registry

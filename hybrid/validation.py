@@ -184,7 +184,7 @@ def _origin(raw: dict, label: str, registry_name: str, key: str) -> str:
 def _check_width(estimator, platform: str, n_features: int) -> int:
     from qhybrid.qml.backends import MAX_QUBITS, check_fits
 
-    width = estimator.n_qubits or estimator._default_qubits(n_features)
+    width = estimator._width(n_features)
     if width > MAX_QUBITS:
         raise ValueError(f"{width} qubits requested; qhybrid's backends accept at most {MAX_QUBITS}")
     check_fits(platform, width)

@@ -80,7 +80,7 @@ def test_default_config_is_small_and_valid():
         ),
         (
             {"models": ["mlp"], "datasets": ["moons"], "params": {"mlp": {"lr": -1}}},
-            r"bad value in params.mlp.*lr must be a positive number",
+            r"bad value in params.mlp.*lr must be > 0, got -1",
         ),
         (
             {"models": ["mlp"], "datasets": ["moons"], "params": {"drx": {}}},
