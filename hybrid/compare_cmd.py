@@ -153,7 +153,10 @@ def run(args: argparse.Namespace) -> int:
 
         # spawn: forked children would inherit torch/Aer thread pools in a state they cannot use
         executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-    runner = Runner(config, out, executor=executor, progress=not getattr(args, "no_progress", False))
+    # build_config has checked the experiment, naming the TOML file's lines: the runner need not again
+    runner = Runner(
+        config, out, executor=executor, progress=not getattr(args, "no_progress", False), validate=False
+    )
     from qhybrid.hybrid.runner import grid
 
     n_all, n_todo = len(grid(config)), len(runner.pending())

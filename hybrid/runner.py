@@ -331,6 +331,12 @@ class Runner:
             ``ProcessPoolExecutor``; a distributed executor with the same interface plugs in unchanged).
         progress: show a progress bar of cells done / left.
         threads: torch threads per cell process (see :func:`run_cell`).
+        validate: check the experiment at the start of :meth:`run`, before any cell
+            (:func:`hybrid.validation.check_experiment`: every data set loaded with the ``[data]`` options,
+            every estimator built on every data set and platform, widths against the memory guard) and
+            that ``out_dir`` can hold results, so a value that would fail every cell stops the run with one
+            ``ValueError`` naming it. ``qhybrid compare`` passes ``False``: it has run the same checks
+            already, with the TOML file's lines in the messages.
     """
 
     def __init__(
@@ -341,14 +347,20 @@ class Runner:
         executor=None,
         progress: bool = True,
         threads: int | None = 1,
+        validate: bool = True,
     ) -> None:
+        from qhybrid.classical.validation import check_bool, check_int
+
         if not isinstance(config, ExperimentConfig):
             raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
+        if not isinstance(out_dir, (str, os.PathLike)):
+            raise TypeError(f"out_dir must be a path (str or os.PathLike), got {type(out_dir).__name__}")
         self.config = config
         self.out_dir = Path(out_dir)
         self.executor = executor
-        self.progress = progress
-        self.threads = threads
+        self.progress = check_bool("progress", progress)
+        self.threads = check_int("threads", threads, 1, allow_none=True)
+        self.validate = check_bool("validate", validate)
 
     @property
     def results_path(self) -> Path:
@@ -364,8 +376,20 @@ class Runner:
 
     def run(self) -> list[dict[str, Any]]:
         """Run every unfinished cell, appending each record as it finishes; returns the new records.
-        Cells that failed before are tried again. Raises :class:`OutputBusyError` while another run
-        writes to the same folder."""
+        Cells that failed before are tried again. Raises ``ValueError`` before any work if the experiment
+        or the folder cannot work (see ``validate``), :class:`OutputBusyError` while another run writes to
+        the same folder."""
+        if self.validate:
+            from qhybrid.hybrid.validation import check_experiment, check_output_dir
+
+            # labels that are not registry names are variants: their messages name [variants.<label>]
+            variants = {
+                label: {"model": name, **params}
+                for label, (name, params) in self.config.model_specs.items()
+                if label != name
+            }
+            check_experiment(self.config, {"variants": variants}, source=f"experiment {self.config.name!r}")
+            check_output_dir(self.out_dir, "out_dir")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with _folder_lock(self.out_dir):
             return self._run_locked()

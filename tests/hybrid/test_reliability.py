@@ -2,17 +2,23 @@
 
 * the estimators of ``hybrid.models`` refuse a bad constructor argument in ``fit``, before any data is
   checked or any module built, with one error naming the argument, its value and what is allowed, while
-  ``clone`` / ``get_params`` / ``set_params`` keep any value (scikit-learn's convention).
+  ``clone`` / ``get_params`` / ``set_params`` keep any value (scikit-learn's convention);
+* ``Runner`` used from Python checks its experiment (``hybrid.validation.check_experiment``) and its folder
+  at the start of ``run``, and ``qhybrid compare`` does not check twice.
 """
 
+import json
 import math
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 
-from qhybrid.hybrid import models
+from qhybrid.hybrid import models, runner, validation
+from qhybrid.hybrid.cli import main
+from qhybrid.hybrid.config import parse_config
 from qhybrid.hybrid.models import make_model
+from qhybrid.hybrid.runner import Runner
 
 TORCH_MODELS = ["mlp", "vqc", "drc", "iqp", "dressed", "hybrid-mlp"]
 QUANTUM_MODELS = ["vqc", "drc", "iqp", "dressed", "hybrid-mlp"]
@@ -154,3 +160,125 @@ def test_good_values_still_train(monkeypatch):
     assert fixed.fit(X, Y).predict(X).shape == (4,)
     drc = _model("drc", input_scale=None, max_epochs=1, random_state=0)
     assert drc.fit(X, Y).predict(X).shape == (4,)
+
+
+# ------------------------------------------------------------------------------------------ Runner
+
+
+SMALL = {
+    "name": "small",
+    "models": ["svc", "dressed"],
+    "datasets": ["moons"],
+    "backends": ["default"],
+    "seeds": 1,
+    "data": {"n_samples": 40},
+    "params": {"dressed": {"n_qubits": 2, "max_epochs": 1}},
+}
+
+
+def _config(**changes):
+    raw = json.loads(json.dumps(SMALL))
+    for key, value in changes.items():
+        if key == "params":
+            for model, params in value.items():
+                raw["params"].setdefault(model, {}).update(params)
+        else:
+            raw[key] = value
+    return parse_config(raw)
+
+
+@pytest.fixture
+def no_cells(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cell ran before the experiment was checked")
+
+    monkeypatch.setattr(runner, "run_cell", refuse)
+
+
+@pytest.mark.parametrize(
+    "changes, pattern",
+    [
+        (
+            {"params": {"svc": {"C": -1.0}}},
+            r"^experiment 'small': params\.svc\.C = -1\.0 fails for model 'svc' on data set 'moons' \(cpu\): "
+            r"The 'C' parameter of SVC must be a float in the range \(0\.0, inf\]",
+        ),
+        (
+            {"params": {"dressed": {"n_qubits": 40}}},
+            r"^experiment 'small': params\.dressed\.n_qubits = 40 fails for model 'dressed' on data set 'moons' "
+            r"\(default\): ",
+        ),
+        (
+            {"params": {"dressed": {"ansatz": "zigzag"}}},
+            r"^experiment 'small': params\.dressed\.ansatz = \"zigzag\" fails .*unknown ansatz 'zigzag'",
+        ),
+        (
+            {"data": {"n_samples": 1}},
+            r"^experiment 'small': data\.n_samples = 1 does not work for data set 'moons': .*must be >= 4",
+        ),
+    ],
+    ids=["svc-C", "n_qubits-40", "ansatz", "n_samples"],
+)
+def test_runner_checks_its_experiment_before_any_cell(no_cells, tmp_path, changes, pattern):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=pattern):
+        Runner(_config(**changes), out, progress=False).run()
+    assert not out.exists()  # not even the folder
+
+
+def test_runner_names_a_variant_table(no_cells, tmp_path):
+    config = parse_config(
+        {
+            "models": ["wide"],
+            "datasets": ["moons"],
+            "backends": ["default"],
+            "variants": {"wide": {"model": "vqc", "n_qubits": 41}},
+        }
+    )
+    with pytest.raises(ValueError, match=r"variants\.wide\.n_qubits = 41 fails .*at most 40"):
+        Runner(config, tmp_path / "out", progress=False).run()
+
+
+def test_runner_checks_its_folder_and_options(no_cells, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ValueError, match=rf"^out_dir {str(afile)!r}: exists and is not a folder$"):
+        Runner(_config(), afile, progress=False).run()
+    with pytest.raises(ValueError, match="is a file, so the folder cannot be created"):
+        Runner(_config(), afile / "sub", progress=False).run()
+    with pytest.raises(ValueError, match=r"^threads must be >= 1, got 0$"):
+        Runner(_config(), tmp_path, threads=0)
+    with pytest.raises(TypeError, match=r"^threads must be an integer >= 1 or None, got 1\.5$"):
+        Runner(_config(), tmp_path, threads=1.5)
+    with pytest.raises(TypeError, match=r"^progress must be True or False, got str 'no'$"):
+        Runner(_config(), tmp_path, progress="no")
+    with pytest.raises(TypeError, match=r"^out_dir must be a path \(str or os.PathLike\), got int$"):
+        Runner(_config(), 3)
+
+
+def test_runner_validates_once_and_can_be_told_not_to(tmp_path, monkeypatch):
+    calls = []
+    real = validation.check_experiment
+    monkeypatch.setattr(validation, "check_experiment", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    config = parse_config({"models": ["logreg"], "datasets": ["iris"], "seeds": 1})
+    (record,) = Runner(config, tmp_path / "a", progress=False).run()
+    assert record["status"] == "ok" and calls == [config]
+    Runner(config, tmp_path / "b", progress=False, validate=False).run()
+    assert len(calls) == 1
+
+
+def test_compare_checks_the_experiment_once_with_the_files_lines(capsys, tmp_path, monkeypatch):
+    calls = []
+    real = validation.check_experiment
+    monkeypatch.setattr(
+        validation, "check_experiment", lambda *a, **k: calls.append(k.get("source")) or real(*a, **k)
+    )
+    toml = tmp_path / "exp.toml"
+    toml.write_text('models = ["logreg"]\ndatasets = ["iris"]\nseeds = 1\n')
+    out = tmp_path / "out"
+    assert main(["compare", "--config", str(toml), "--out", str(out), "--no-progress", "--no-plots"]) == 0
+    assert calls == [str(toml)]  # build_config's check only, not the runner's again
+    toml.write_text('models = ["svc"]\ndatasets = ["iris"]\nseeds = 1\n[params.svc]\nC = -1.0\n')
+    assert main(["compare", "--config", str(toml), "--out", str(out)]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"qhybrid: error: {toml}:5: params.svc.C = -1.0 fails"), last

@@ -184,7 +184,8 @@ def test_failed_cell_is_recorded_and_retried(tmp_path, monkeypatch):
         raise ValueError("disk on fire")
 
     monkeypatch.setattr(classical_data, "load_dataset", broken)
-    (rec,) = Runner(cfg, tmp_path, progress=False).run()
+    # validate=False: the runner's own check loads the data set too, and would stop the run before the cell
+    (rec,) = Runner(cfg, tmp_path, progress=False, validate=False).run()
     assert rec["status"] == "error" and rec["error"] == "ValueError: disk on fire"
     monkeypatch.undo()
     (rec,) = Runner(cfg, tmp_path, progress=False).run()
