@@ -12,7 +12,44 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["add_arguments", "add_report_arguments", "build_config", "report_main", "run"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_CELLS_FAILED",
+    "EXIT_OK",
+    "add_arguments",
+    "add_report_arguments",
+    "build_config",
+    "report_main",
+    "run",
+]
+
+#: Exit statuses of ``qhybrid compare`` and ``qhybrid report``.
+EXIT_OK = 0
+#: Some cells of the experiment failed: the table of the others is printed, and the last line says how
+#: many failed and where their records are.
+EXIT_CELLS_FAILED = 1
+#: Bad input (a value, flag, file or folder) or a file-system error: one line
+#: ``qhybrid: error: <what>: <why>`` (``hybrid.cli.main`` returns it for every ``ValueError``/``OSError``).
+EXIT_BAD_INPUT = 2
+
+_COMPARE_EPILOG = """\
+exit status:
+  0    every cell of the experiment finished
+  1    some cells failed: the table of the others is printed, then a last line
+       says how many failed and where their records are (a rerun retries them)
+  2    bad input (a value, flag, file or folder: checked before any cell runs)
+       or a file-system error: one line "qhybrid: error: <what>: <why>"
+  130  interrupted: finished cells are kept; the same command resumes"""
+
+_REPORT_EPILOG = """\
+exit status:
+  0    no cell of the folder's experiment failed
+  1    some cells failed: the table of the others is printed and the files are
+       written, then a last line says how many failed and where their records
+       are (as qhybrid compare does)
+  2    bad input (a missing folder, a broken results.jsonl or experiment.json):
+       one line "qhybrid: error: <what>: <why>"
+"""
 
 
 def _names(text: str) -> list[str]:
@@ -21,6 +58,8 @@ def _names(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``qhybrid compare``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _COMPARE_EPILOG
     parser.add_argument(
         "--config", metavar="FILE", help="experiment TOML file (default: the built-in experiment)"
     )
@@ -69,6 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``qhybrid report``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _REPORT_EPILOG
     parser.add_argument("results_dir", metavar="DIR", help="a results folder written by `qhybrid compare`")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
@@ -115,7 +156,9 @@ def build_config(args: argparse.Namespace, *, check: bool = True):
     return config
 
 
-def _print_report(out: Path, plots: bool) -> dict:
+def _print_report(out: Path, plots: bool) -> int:
+    """Print the table of a results folder and write its files; returns the exit status:
+    :data:`EXIT_CELLS_FAILED` after a last line saying how many cells failed, else :data:`EXIT_OK`."""
     from qhybrid.hybrid.report import render_report
 
     report = render_report(out, plots=plots)
@@ -126,7 +169,15 @@ def _print_report(out: Path, plots: bool) -> dict:
             file=sys.stderr,
         )
     print("\nwritten: " + ", ".join(str(f) for f in report["files"]))
-    return report
+    if not report["errors"]:
+        return EXIT_OK
+    sys.stdout.flush()  # the table first, the verdict last, also where both streams go to one terminal
+    print(
+        f"qhybrid: {len(report['errors'])} of {report['n_cells']} cells failed; their records (status "
+        f'"error") are in {out / "results.jsonl"}',
+        file=sys.stderr,
+    )
+    return EXIT_CELLS_FAILED
 
 
 def _jobs(args: argparse.Namespace) -> int:
@@ -171,22 +222,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
-    report = _print_report(out, plots=not getattr(args, "no_plots", False))
-    if report["errors"]:
-        sys.stdout.flush()
-        print(
-            f'qhybrid: {len(report["errors"])} of {n_all} cells failed; their records (status "error") '
-            f"are in {out / 'results.jsonl'}",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return _print_report(out, plots=not getattr(args, "no_plots", False))
 
 
 def report_main(args: argparse.Namespace) -> int:
-    """``qhybrid report DIR``: re-render the table, Markdown, CSV and plots from a results folder."""
+    """``qhybrid report DIR``: re-render the table, Markdown, CSV and plots from a results folder. Returns
+    :data:`EXIT_CELLS_FAILED` when the folder's experiment has failed cells, as ``qhybrid compare`` does."""
     directory = getattr(args, "results_dir", None) or getattr(args, "dir", None)
     if not directory:
         raise ValueError("qhybrid report needs a results folder")
-    _print_report(Path(directory), plots=not getattr(args, "no_plots", False))
-    return 0
+    return _print_report(Path(directory), plots=not getattr(args, "no_plots", False))

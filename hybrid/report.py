@@ -270,10 +270,13 @@ def _read_experiment(path: Path) -> dict[str, Any]:
 
 def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, Any]:
     """Write ``summary.md``, ``summary.csv`` and (with ``plots``) the PNGs into ``results_dir``; returns
-    ``{"rows": ..., "table": <terminal text>, "files": [...], "errors": [...], "stale": <count>}``.
+    ``{"rows": ..., "table": <terminal text>, "files": [...], "errors": [...], "stale": <count>,
+    "n_cells": <count>}``.
 
     Only the records of the cells of the folder's current experiment (``experiment.json``) are reported;
-    results of earlier settings stay in ``results.jsonl`` and are counted in ``stale``."""
+    results of earlier settings stay in ``results.jsonl`` and are counted in ``stale``. ``errors`` holds
+    the latest record of each failed cell; ``n_cells`` counts the cells of the experiment (those with a
+    record where the folder has no ``experiment.json``)."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results folder {str(results_dir)!r} does not exist")
@@ -286,10 +289,12 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
     latest = latest_records(records)
     # results of earlier settings stay in the file (nothing is ever deleted) but are not this experiment
     n_stale = 0
+    n_cells = len(latest)
     if config.get("cell_keys"):
         current = set(config["cell_keys"])
         n_stale = sum(r["key"] not in current for r in latest)
         latest = [r for r in latest if r["key"] in current]
+        n_cells = len(current)
     rows = summarize(latest)
     errors = [r for r in latest if r.get("status") != "ok"]
     table = format_table(rows)
@@ -309,7 +314,7 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
     files += pngs
 
     ok = [r for r in latest if r.get("status") == "ok"]
-    versions = ok[0]["versions"] if ok else {}
+    versions = (ok[0].get("versions") or {}) if ok else {}
     hosts = sorted({r.get("host", "?") for r in ok})
     md = [f"# Comparison: {config.get('name', results_dir.name)}", ""]
     md += [
@@ -344,4 +349,11 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
     md_path = results_dir / "summary.md"
     md_path.write_text("\n".join(md) + "\n")
     files.insert(0, md_path)
-    return {"rows": rows, "table": table, "files": files, "errors": errors, "stale": n_stale}
+    return {
+        "rows": rows,
+        "table": table,
+        "files": files,
+        "errors": errors,
+        "stale": n_stale,
+        "n_cells": n_cells,
+    }

@@ -4,17 +4,20 @@
   checked or any module built, with one error naming the argument, its value and what is allowed, while
   ``clone`` / ``get_params`` / ``set_params`` keep any value (scikit-learn's convention);
 * ``Runner`` used from Python checks its experiment (``hybrid.validation.check_experiment``) and its folder
-  at the start of ``run``, and ``qhybrid compare`` does not check twice.
+  at the start of ``run``, and ``qhybrid compare`` does not check twice;
+* ``qhybrid report`` exits 1 on a folder with failed cells, with the same last line as ``qhybrid compare``.
 """
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 
-from qhybrid.hybrid import models, runner, validation
+from qhybrid.hybrid import compare_cmd, models, runner, validation
 from qhybrid.hybrid.cli import main
 from qhybrid.hybrid.config import parse_config
 from qhybrid.hybrid.models import make_model
@@ -282,3 +285,94 @@ def test_compare_checks_the_experiment_once_with_the_files_lines(capsys, tmp_pat
     assert main(["compare", "--config", str(toml), "--out", str(out)]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith(f"qhybrid: error: {toml}:5: params.svc.C = -1.0 fails"), last
+
+
+# ------------------------------------------------------------------------------------------- report
+
+
+def run_cli(*args, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "qhybrid.hybrid.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _record(key, status, **more):
+    model, dataset, platform, seed = key.split("|")
+    record = {"key": key, "status": status, "model": model, "dataset": dataset}
+    record.update(platform=platform, seed=int(seed), family="classical", **more)
+    if status == "ok":
+        record.update(test_accuracy=0.9, train_accuracy=1.0, fit_seconds=0.1, versions={"python": "3"})
+    else:
+        record["error"] = "RuntimeError: stats exploded"
+    return json.dumps(record)
+
+
+def _folder(tmp_path, records, cell_keys=None):
+    folder = tmp_path / "res"
+    folder.mkdir()
+    (folder / "results.jsonl").write_text("".join(r + "\n" for r in records))
+    if cell_keys is not None:
+        (folder / "experiment.json").write_text(json.dumps({"name": "x", "cell_keys": cell_keys}))
+    return folder
+
+
+def test_report_exits_1_on_failed_cells_after_the_table(tmp_path):
+    keys = ["logreg|iris|cpu|0", "svc|iris|cpu|0", "svc|iris|cpu|1"]
+    folder = _folder(
+        tmp_path, [_record(keys[0], "ok"), _record(keys[1], "error"), _record(keys[2], "ok")], keys
+    )
+    result = run_cli("report", folder, "--no-plots")
+    assert result.returncode == compare_cmd.EXIT_CELLS_FAILED == 1, result.stderr
+    assert "test acc" in result.stdout and "logreg" in result.stdout  # the table is printed
+    assert "written: " in result.stdout and (folder / "summary.md").exists()
+    err = result.stderr.strip().splitlines()
+    assert "FAILED svc on iris (cpu, seed 0): RuntimeError: stats exploded" in err
+    assert err[-1] == (
+        f'qhybrid: 1 of 3 cells failed; their records (status "error") are in {folder / "results.jsonl"}'
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_report_exits_0_when_a_failed_cell_was_retried(tmp_path):
+    keys = ["logreg|iris|cpu|0"]
+    folder = _folder(tmp_path, [_record(keys[0], "error"), _record(keys[0], "ok")], keys)
+    result = run_cli("report", folder, "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert "cells failed" not in result.stderr and "FAILED" not in result.stderr
+
+
+def test_report_counts_failures_of_the_current_experiment_only(capsys, tmp_path):
+    # an old failure from earlier settings is not this experiment's; without experiment.json every
+    # cell with a record counts
+    current = ["svc|iris|cpu|0", "svc|iris|cpu|1"]
+    folder = _folder(
+        tmp_path,
+        [_record("svc|iris|cpu|9", "error"), _record(current[0], "ok"), _record(current[1], "error")],
+        current,
+    )
+    assert main(["report", str(folder), "--no-plots"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("qhybrid: 1 of 2 cells failed;")
+    (folder / "experiment.json").unlink()
+    assert main(["report", str(folder), "--no-plots"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("qhybrid: 2 of 3 cells failed;")
+
+
+def test_report_of_records_without_versions_does_not_crash(capsys, tmp_path):
+    record = json.loads(_record("svc|iris|cpu|0", "ok"))
+    del record["versions"]
+    folder = _folder(tmp_path, [json.dumps(record)])
+    assert main(["report", str(folder), "--no-plots"]) == 0
+
+
+@pytest.mark.parametrize("command", ["compare", "report"])
+def test_help_documents_the_exit_statuses(capsys, command):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "exit status:" in out
+    assert "\n  0    " in out and "\n  1    some cells failed" in out and "\n  2    bad input" in out
+    assert ("\n  130  interrupted" in out) == (command == "compare")
