@@ -121,6 +121,7 @@ def build_config(args: argparse.Namespace, *, check: bool = True):
     """The validated experiment of a ``compare`` command line. With ``check`` every data set is loaded and
     every estimator built on every data set and platform (:func:`hybrid.validation.check_experiment`), so
     that a value that would fail every cell stops here, before the first cell."""
+    from qhybrid.classical.validation import check_int
     from qhybrid.hybrid.config import default_raw, parse_config, read_toml
     from qhybrid.hybrid.validation import check_experiment, locate, read_text
 
@@ -140,9 +141,7 @@ def build_config(args: argparse.Namespace, *, check: bool = True):
                 raise ValueError(f"--{key} names {', '.join(map(repr, repeated))} more than once")
             raw[key] = value
     if getattr(args, "seeds", None) is not None:
-        if args.seeds < 1:
-            raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-        raw["seeds"] = args.seeds
+        raw["seeds"] = check_int("--seeds", args.seeds, 1)
     if raw.get("variants") and getattr(args, "models", None):
         # variants not chosen on the command line would fail as "defined but not listed"
         raw["variants"] = {k: v for k, v in raw["variants"].items() if k in args.models}
@@ -181,11 +180,10 @@ def _print_report(out: Path, plots: bool) -> int:
 
 
 def _jobs(args: argparse.Namespace) -> int:
+    from qhybrid.classical.validation import check_int
+
     jobs = getattr(args, "jobs", None)
-    jobs = 1 if jobs is None else jobs
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"--jobs must be >= 1, got {jobs!r}")
-    return jobs
+    return 1 if jobs is None else check_int("--jobs", jobs, 1)
 
 
 def run(args: argparse.Namespace) -> int:
