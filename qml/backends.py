@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass
 
@@ -74,7 +75,7 @@ def _n_wires(wires) -> int:
     if isinstance(wires, str):
         # a string is a sequence, but make_device("aer", "4") meaning one wire labelled "4" is never meant
         raise TypeError(f"wires={wires!r}: give a number of wires (int) or a list of labels, not a string")
-    if isinstance(wires, bool) or not isinstance(wires, int):
+    if isinstance(wires, bool) or not isinstance(wires, numbers.Integral):
         try:
             n = len(list(wires))
         except TypeError:
@@ -86,7 +87,7 @@ def _n_wires(wires) -> int:
         return n
     if wires < 1:
         raise ValueError(f"wires={wires}: need at least one wire")
-    return wires
+    return int(wires)  # a numpy integer counts too
 
 
 def required_memory_bytes(name: str, n_wires: int) -> int:
@@ -146,6 +147,8 @@ def make_device(
     """
     info = _info(name)
     n = _n_wires(wires)
+    if isinstance(wires, numbers.Integral):
+        wires = n  # a plain int for PennyLane and Aer, also when given a numpy integer
     if n > MAX_QUBITS:
         raise ValueError(f"{n} qubits requested; qhybrid's backends accept at most {MAX_QUBITS}")
     _check_shots(shots)

@@ -143,3 +143,10 @@ def test_unknown_aer_option_is_a_value_error():
 def test_make_device_refuses_wires_that_are_not_a_count_or_labels(wires, error, match):
     with pytest.raises(error, match=match):
         make_device("aer", wires)
+
+
+@pytest.mark.parametrize("backend", ["aer", "default"])
+def test_make_device_takes_a_numpy_integer_for_the_number_of_wires(backend):
+    dev = make_device(backend, np.int64(3))
+    assert list(dev.wires) == [0, 1, 2]
+    assert all(type(w) is int for w in dev.wires)
