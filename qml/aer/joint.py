@@ -22,6 +22,9 @@ overlaps the gradient needs are expectation values Aer computes in place (:meth:
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import DiagonalGate
@@ -123,63 +126,73 @@ class JointCircuitBuilder:
 
     def _layer_basis(self, measured: list[int]) -> tuple[list[int], dict[int, str]]:
         """The qubits a layer's probabilities cover (flag first, then the data qubits its rotations'
-        generators touch) and the Pauli letter each is read in (``Y`` on the flag)."""
-        letters = {self.n: "Y"}
+        generators touch) and the Pauli letter each data qubit is read in. The flag is read as it is: the
+        paired state comes in already turned to the flag's ``Y`` basis (:meth:`join_pair`)."""
+        letters = {}
         for i in measured:
             generator = self.s.gates[i].generator
             for w, p in generator.word:
                 letters[self.s.qubit(w)] = p
             for w in generator.ctrl:
                 letters[self.s.qubit(w)] = "Z"
-        return [self.n] + sorted(q for q in letters if q != self.n), letters
+        return [self.n] + sorted(letters), letters
 
     def _save_layer_probabilities(self, qc: QuantumCircuit, layer_index: int, measured: list[int]) -> None:
         """Rotate each covered qubit so its letter reads as Z, save the probabilities, rotate back.
 
-        One pass over the state serves every rotation of the layer (generators on disjoint wires): an
-        expectation value per rotation cost about three gate passes each (measured, 12 qubits x 32 rows).
+        One pass over the state serves every rotation of the layer (generators on disjoint wires, or all
+        diagonal and so all read in ``Z``): an expectation value per rotation cost about three gate passes
+        each (measured, 12 qubits x 32 rows).
         """
         qubits, letters = self._layer_basis(measured)
-        for q in qubits:
+        data = qubits[1:]
+        for q in data:
             if letters[q] == "Y":
                 qc.sdg(q)
             if letters[q] in "XY":
                 qc.h(q)
         qc.save_probabilities(qubits, label=f"P{layer_index}")
-        for q in qubits:
+        for q in data:
             if letters[q] in "XY":
                 qc.h(q)
             if letters[q] == "Y":
                 qc.s(q)
 
-    def flagged_expectation(self, probabilities, layer_index: int, measured: list[int], i: int) -> float:
-        """``<Y_flag ⊗ G_i>`` from the probabilities :meth:`reverse_pair` saved before layer ``layer_index``.
+    def layer_expectations(self, probabilities, measured: list[int]) -> dict[int, float]:
+        """``<Y_flag ⊗ G_i>`` of every rotation ``i`` in ``measured``, from the probabilities
+        :meth:`reverse_pair` saved before their layer.
 
         With every covered qubit read in its letter's basis, ``Y_flag ⊗ P_word`` is the parity of the flag
-        and word bits, and a control projector ``|1><1|`` keeps the outcomes where its bit is 1.
+        and word bits, and a control projector ``|1><1| = (1 - Z) / 2`` expands into parities too. One
+        Walsh-Hadamard transform of the probabilities gives every parity's expectation at once: entry
+        ``S`` of it is ``sum_b p(b) (-1)^|b & S|`` (measured: 80 rotations of a QAOA step read in 3 ms,
+        against 38 ms for one marginal sum per rotation).
         """
         qubits, _ = self._layer_basis(measured)
-        m = len(qubits)
-        # Aer indexes the probabilities with the first listed qubit as the lowest bit; as a C-ordered
-        # tensor, axis m - 1 - j holds qubit qubits[j].
-        tensor = np.asarray(probabilities, dtype=float).reshape((2,) * m)
-        generator = self.s.gates[i].generator
-        axis = {q: m - 1 - j for j, q in enumerate(qubits)}
-        keep = [axis[self.n]] + [axis[self.s.qubit(w)] for w, _ in generator.word]
-        ctrl = [axis[self.s.qubit(w)] for w in generator.ctrl]
-        marginal = tensor.sum(axis=tuple(a for a in range(m) if a not in keep + ctrl))
-        order = sorted(keep + ctrl)
-        marginal = np.transpose(marginal, [order.index(a) for a in keep + ctrl])
-        if ctrl:
-            marginal = marginal[(Ellipsis,) + (1,) * len(ctrl)]
-        parity = np.indices((2,) * len(keep)).sum(axis=0) % 2
-        return generator.coeff * float(np.sum(marginal * (1 - 2 * parity)))
+        # Aer indexes the probabilities with the first listed qubit (the flag) as the lowest bit: the flag's
+        # sign is one subtraction, and the data bits' parities come from the transform of the difference.
+        p = np.asarray(probabilities, dtype=float)
+        parities = walsh_hadamard(p[0::2] - p[1::2])
+        bit = {q: 1 << j for j, q in enumerate(qubits[1:])}
+        out = {}
+        for i in measured:
+            generator = self.s.gates[i].generator
+            mask = 0
+            for w, _ in generator.word:
+                mask |= bit[self.s.qubit(w)]
+            ctrl = [bit[self.s.qubit(w)] for w in generator.ctrl]
+            value = 0.0
+            for subset in itertools.product((0, 1), repeat=len(ctrl)):
+                extra = sum(c for c, take in zip(ctrl, subset) if take)
+                value += (-1) ** sum(subset) * parities[mask | extra]
+            out[i] = generator.coeff * value / 2 ** len(ctrl)
+        return out
 
     def reverse_pair(self, initial: np.ndarray, summed: set[int], saved: set[int]) -> QuantumCircuit:
         """The inverted circuit run backwards on the paired register from the joint state ``initial``.
 
         The gates run layer by layer (:func:`reversed_layers`). Before a layer whose rotations are in
-        ``summed`` it saves the probabilities ``P{layer}`` from which :meth:`flagged_expectation` reads
+        ``summed`` it saves the probabilities ``P{layer}`` from which :meth:`layer_expectations` reads
         each one's ``<Y_flag ⊗ G_i>`` (``-2 sum_rows Im <lambda_r|G_i|psi_r> / |initial|^2`` for a
         normalised ``initial``); and, when a rotation of it is in ``saved``, the joint state ``L{layer}``
         (split it with :meth:`split_pair`), from which every rotation of the layer gets its overlaps.
@@ -197,16 +210,24 @@ class JointCircuitBuilder:
         return qc
 
     def join_pair(self, psi: np.ndarray, lam: np.ndarray) -> np.ndarray:
-        """The paired joint state (not normalised) of row states ``psi`` and ``lam`` ``(rows, 2**n)``."""
+        """The paired joint state (not normalised) of row states ``psi`` and ``lam`` ``(rows, 2**n)``, with
+        the flag turned to its ``Y`` basis (``H S†`` on the flag: ``((psi - i lam), (psi + i lam)) / sqrt 2``).
+
+        No gate acts on the flag, so this turn commutes with the whole reversed pass: made once here, it
+        spares the two frame gates per side that every saved layer would otherwise put on the flag.
+        """
         joint = np.zeros((2**self.k, 2, 2**self.n), dtype=complex)
-        joint[: self.rows, 0] = psi
-        joint[: self.rows, 1] = lam
+        turned = lam * (1j / np.sqrt(2))
+        joint[: self.rows, 0] = psi / np.sqrt(2) - turned
+        joint[: self.rows, 1] = psi / np.sqrt(2) + turned
         return joint.reshape(-1)
 
     def split_pair(self, joint) -> tuple[np.ndarray, np.ndarray]:
-        """Row states ``(psi, lam)`` of a paired joint state, as saved (scale them back yourself)."""
+        """Row states ``(psi, lam)`` of a paired joint state, as saved (scale them back yourself): the
+        flag's turn of :meth:`join_pair` undone."""
         states = np.asarray(joint, dtype=complex).reshape(2**self.k, 2, 2**self.n)[: self.rows]
-        return states[:, 0], states[:, 1]
+        up, down = states[:, 0], states[:, 1]
+        return (up + down) / np.sqrt(2), (up - down) * (1j / np.sqrt(2))
 
     def split(self, joint) -> np.ndarray:
         """The rows' data states ``(rows, 2**n)`` from the joint state of :meth:`forward`."""
@@ -214,22 +235,67 @@ class JointCircuitBuilder:
         return states * np.sqrt(2**self.k)
 
 
-def reversed_layers(structure: Structure) -> list[list[int]]:
-    """The structure's gates in reverse order, grouped into layers of gates on disjoint data wires.
+#: Bits of the Walsh-Hadamard transform done by one product with a dense Hadamard matrix (the butterflies
+#: of the low bits run over short strides, where numpy is slowest: 5.8 ms against 8.5 ms at 2**17).
+_DENSE_BITS = 7
 
-    Gates on disjoint wires commute (a multiplexed rotation acts on the index register only as a control),
-    so whatever a reversed pass saves for a layer's gates can stand before the whole layer: one snapshot
-    serves all its rotations, and the saves no longer split every run of gates that Aer would fuse.
+
+@functools.cache
+def _hadamard(bits: int) -> np.ndarray:
+    """The ``2**bits`` Sylvester-Hadamard matrix (entries ±1)."""
+    h = np.ones((1, 1))
+    for _ in range(bits):
+        h = np.block([[h, h], [h, -h]])
+    return h
+
+
+def walsh_hadamard(p: np.ndarray) -> np.ndarray:
+    """The Walsh-Hadamard transform of a vector of length ``2**m``: entry ``S`` is
+    ``sum_b p[b] (-1)^popcount(b & S)``, the expectation of the ``Z`` parity of the bits in ``S``."""
+    p = np.asarray(p, dtype=float)
+    size = len(p)
+    low = min(_DENSE_BITS, size.bit_length() - 1)
+    w = (p.reshape(-1, 2**low) @ _hadamard(low)).reshape(-1)
+    out = np.empty_like(w)
+    span = 2**low
+    while span < size:
+        v, o = w.reshape(-1, 2, span), out.reshape(-1, 2, span)
+        np.add(v[:, 0], v[:, 1], out=o[:, 0])
+        np.subtract(v[:, 0], v[:, 1], out=o[:, 1])
+        w, out = out, w
+        span *= 2
+    return w
+
+
+#: Native gates diagonal in the computational basis (multiplexed Z-type rotations are diagonal too): any two
+#: of them commute, whatever wires they share.
+DIAGONAL_GATES = frozenset({"rz", "p", "rzz", "z", "s", "t", "cz"})
+
+
+def reversed_layers(structure: Structure) -> list[list[int]]:
+    """The structure's gates in reverse order, grouped into layers of gates that commute with one another.
+
+    Two gates commute when their data wires are disjoint (a multiplexed rotation acts on the index register
+    only as a control) or when both are diagonal. So whatever a reversed pass saves for a layer's gates can
+    stand before the whole layer: one snapshot serves all its rotations, and the saves no longer split every
+    run of gates that Aer would fuse. A gate joins the earliest layer after the last gate it does not
+    commute with (a diagonal gate waits only for the non-diagonal gates on its wires): a QAOA cost layer's
+    phase gates, on a graph's overlapping edges, become one layer.
     """
     key = "reversed_layers"
     if key not in structure.circuits:
         layers: list[list[int]] = []
-        depth: dict[int, int] = {}
+        after_any: dict[int, int] = {}  # per wire: the highest layer holding a gate on it
+        after_mixing: dict[int, int] = {}  # per wire: the highest layer holding a non-diagonal gate on it
         for i in range(len(structure.gates) - 1, -1, -1):
-            wires = structure.gates[i].wires
-            level = max((depth.get(w, -1) for w in wires), default=-1) + 1
-            for w in wires:
-                depth[w] = level
+            gate = structure.gates[i]
+            diagonal = gate.name in DIAGONAL_GATES
+            blocking = after_mixing if diagonal else after_any
+            level = max((blocking.get(w, -1) for w in gate.wires), default=-1) + 1
+            for w in gate.wires:
+                after_any[w] = max(after_any.get(w, -1), level)
+                if not diagonal:
+                    after_mixing[w] = max(after_mixing.get(w, -1), level)
             if level == len(layers):
                 layers.append([])
             layers[level].append(i)
