@@ -37,6 +37,7 @@ memory at the widest exact size (20 qubits, batch 8; 12 in ``--quick``).
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import resource
@@ -58,6 +59,7 @@ import pennylane as qp  # noqa: E402
 import torch  # noqa: E402
 from qiskit_aer.noise import NoiseModel, depolarizing_error  # noqa: E402
 
+from qhybrid._extras import stock_plugin_missing  # noqa: E402
 from qhybrid.qml import QuantumLayer, default_diff_method, make_device  # noqa: E402
 from qhybrid.qml.solvers import MaxCut, linear_ramp, qaoa_circuit  # noqa: E402
 from qhybrid.qml.solvers._common import energy_functions  # noqa: E402
@@ -249,6 +251,16 @@ def mixed_circuit(n: int, p: float) -> Callable:
     return circuit
 
 
+@functools.cache
+def plugin_missing() -> str | None:
+    """Why the stock plugin row is left out (pennylane-qiskit is the optional `bench` extra), printed once;
+    ``None`` when it runs."""
+    missing = stock_plugin_missing("the stock qiskit.aer plugin row")
+    if missing:
+        print(missing, flush=True)
+    return missing
+
+
 def plugin_step(ours: QuantumLayer, x, model: NoiseModel) -> Step:
     """The stock ``qiskit.aer`` device: density matrix, our noise model, parameter shift, 1000 shots."""
     with warnings.catch_warnings():
@@ -278,7 +290,7 @@ def noise_contenders(cell: Cell, x) -> list[Contender]:
             partial(qnode_step, ours, x, mixed, "backprop", None, mixed_circuit(cell.n, P_DEPOL)),
         ),
     ]
-    if (cell.regime, cell.n, cell.batch) in PLUGIN_CELLS:
+    if (cell.regime, cell.n, cell.batch) in PLUGIN_CELLS and not plugin_missing():
         contenders.append(Contender("qiskit.aer plugin", partial(plugin_step, ours, x, model), sampled=True))
     return contenders
 
