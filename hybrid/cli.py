@@ -25,15 +25,18 @@ def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": sys.version.split()[0]}
+    # pennylane-qiskit, cvxpy and torchao are extras: None (not installed) is a normal answer for them.
     for dist in (
         "qhybrid",
         "torch",
         "pennylane",
-        "pennylane-qiskit",
         "qiskit",
         "qiskit-aer",
         "numpy",
         "scikit-learn",
+        "pennylane-qiskit",
+        "cvxpy",
+        "torchao",
     ):
         try:
             out[dist] = version(dist)
@@ -44,6 +47,7 @@ def _versions() -> dict:
 
 def _info(args) -> int:
     import qhybrid.classical.accelerators as acc
+    from qhybrid._extras import EXTRAS
     from qhybrid.qml.backends import describe_backends
 
     info = {"versions": _versions(), "backends": describe_backends(), "accelerators": acc.describe()}
@@ -52,8 +56,14 @@ def _info(args) -> int:
         return 0
     print("qhybrid info")
     print("\nversions")
+    extras = {dist: extra for dist, extra in EXTRAS.values()}
     for name, v in info["versions"].items():
-        print(f"  {name:<17} {v or 'not installed'}")
+        missing = (
+            f"not installed (optional: pip install 'qhybrid[{extras[name]}]')"
+            if name in extras
+            else "not installed"
+        )
+        print(f"  {name:<17} {v or missing}")
     print("\nquantum backends (qml.make_device)")
     for row in info["backends"]:
         state = "ok" if row["available"] else f"unavailable ({row['error']})"

@@ -112,3 +112,27 @@ def test_stock_plugin_row_is_skipped_with_one_line(monkeypatch):
         "pip install 'qhybrid[bench]'"
     )
     assert "\n" not in line
+
+
+def test_info_names_the_extra_of_a_missing_distribution(monkeypatch, capsys):
+    from qhybrid.hybrid import cli
+
+    real = importlib.metadata.version
+
+    def version(dist):
+        if dist == "pennylane-qiskit":
+            raise importlib.metadata.PackageNotFoundError(dist)
+        return real(dist)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    assert cli.main(["info"]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert [
+        "pennylane-qiskit",
+        "not",
+        "installed",
+        "(optional:",
+        "pip",
+        "install",
+        "'qhybrid[bench]')",
+    ] in lines
