@@ -31,7 +31,12 @@ test: venv
 device-suite: venv
 	$(BIN)/python tests/pennylane_device_suite.py
 
-bench: venv
+# The stock qiskit.aer plugin row needs pennylane-qiskit, the `bench` extra (it caps qiskit and qiskit-aer).
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	@touch $@
+
+bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/aer_layer.py --quick
 
 clean:
