@@ -16,7 +16,8 @@ import numpy as np
 
 from .compile import apply_pauli_word
 from .exact import joint_states
-from .joint import JointCircuitBuilder, layer_of, reversed_layers
+from .joint import JointCircuitBuilder
+from .layers import layer_of, reversed_layers
 from .param_shift import cotangent_weights, tape_result, trainable_slots
 from .runner import AerRunner, flatten
 
@@ -33,13 +34,13 @@ def plan_layers(structure, trainable: set, summable, budget: int) -> tuple[set, 
 
     Rotations shared by all rows (``summable`` names the broadcast parameters of a single tape) are
     measured in place, ``<Y_flag ⊗ G>``, holding O(1) states; the others are read from one snapshot per
-    layer (:func:`.joint.reversed_layers`) that serves every rotation of the layer. Snapshots for every
+    layer (:func:`.layers.reversed_layers`) that serves every rotation of the layer. Snapshots for every
     rotation were within 20 % of this in time (measured, interleaved: QuantumLayer 8 x 32, 12 x 8, 12 x 32,
     16 x 8 and QAOA at 16 qubits; faster for two of the five) but held a snapshot per layer and row: a
     20-qubit x 8 step peaked at 2.3 GB against 1.2 GB in place.
     """
     needed = [i for i, g in enumerate(structure.gates) if g.slot in trainable]
-    layer = layer_of(structure)
+    layer = layer_of(structure, frozenset(needed))
     varying = set(needed) if summable is None else {i for i in needed if structure.gates[i].slot in summable}
     row_bytes = _row_bytes(structure, len({layer[i] for i in varying}))
     if row_bytes > budget:
@@ -125,7 +126,7 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summed,
     grads = np.zeros((n_vectors, len(qvals), structure.n_params))
     # Reversed experiments go to Aer a few at a time, so that their paired states and snapshots fit the
     # joint budget (a jacobian has one per measurement; at 20 qubits x 8 rows a paired state is 256 MB).
-    layer = layer_of(structure)
+    layer = layer_of(structure, frozenset(summed | saved))
     per_circuit = (1 + len({layer[i] for i in saved})) * 2 * 16 * 2**builder.n_qubits
     per_job = max(1, runner.memory.joint_budget() // per_circuit)
     vectors = list(range(n_vectors))
@@ -162,8 +163,9 @@ def _back_vector(structure, row_datas, psi, weights, v: int) -> np.ndarray:
 
 def _accumulate(grads, rev: dict, structure, builder, summed, saved, norm: float) -> None:
     """Add one reversed experiment's derivatives to ``grads`` ``(rows, n_params)``."""
-    layer = layer_of(structure)
-    for k, gates in enumerate(reversed_layers(structure)):
+    measured_all = frozenset(summed | saved)
+    layer = layer_of(structure, measured_all)
+    for k, gates in enumerate(reversed_layers(structure, measured_all)):
         measured = [i for i in gates if i in summed]
         if not measured:
             continue

@@ -22,7 +22,6 @@ overlaps the gradient needs are expectation values Aer computes in place (:meth:
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import numpy as np
@@ -30,6 +29,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import DiagonalGate
 
 from .compile import Structure
+from .layers import reversed_layers
 
 # Clifford frames that turn a Z-type rotation into the rotation named: (before, after) gate names, per qubit.
 _FRAMES = {
@@ -137,26 +137,50 @@ class JointCircuitBuilder:
                 letters[self.s.qubit(w)] = "Z"
         return [self.n] + sorted(letters), letters
 
-    def _save_layer_probabilities(self, qc: QuantumCircuit, layer_index: int, measured: list[int]) -> None:
-        """Rotate each covered qubit so its letter reads as Z, save the probabilities, rotate back.
+    def _save_layer_probabilities(self, qc: QuantumCircuit, layer_index: int, measured: list[int]) -> dict:
+        """Rotate each covered qubit so its letter reads as Z and save the probabilities; returns the
+        letters ``{qubit: "X" | "Y"}`` whose rotation back is still to be applied (:meth:`_turn_back`).
 
         One pass over the state serves every rotation of the layer (generators on disjoint wires, or all
         diagonal and so all read in ``Z``): an expectation value per rotation cost about three gate passes
         each (measured, 12 qubits x 32 rows).
         """
         qubits, letters = self._layer_basis(measured)
-        data = qubits[1:]
-        for q in data:
-            if letters[q] == "Y":
-                qc.sdg(q)
-            if letters[q] in "XY":
+        turned = {q: letters[q] for q in qubits[1:] if letters[q] in "XY"}
+        for q, letter in turned.items():
+            if letter == "Y":
+                qc.unitary(_TURN_TO_Y, [q])  # H S†, one gate
+            else:
                 qc.h(q)
         qc.save_probabilities(qubits, label=f"P{layer_index}")
-        for q in data:
-            if letters[q] in "XY":
-                qc.h(q)
-            if letters[q] == "Y":
+        return turned
+
+    @staticmethod
+    def _turn_back(qc: QuantumCircuit, turned: dict) -> None:
+        for q, letter in turned.items():
+            qc.h(q)
+            if letter == "Y":
                 qc.s(q)
+
+    def _undo_layer(self, qc: QuantumCircuit, layer: list[int], turned: dict) -> None:
+        """Undo a layer's gates after its probabilities were read in the ``turned`` frames. A shared ``rx``
+        or ``ry`` on a turned qubit becomes one gate with its frame's rotation back (``RY(-t) S H``): an
+        ``ry`` layer then costs two passes per qubit instead of five."""
+        merged = {}
+        for i in layer:
+            gate = self.s.gates[i]
+            if gate.name in ("rx", "ry") and gate.slot is not None and not self.varies(i):
+                q = self.s.qubit(gate.wires[0])
+                if q in turned:
+                    merged[i] = q
+        self._turn_back(qc, {q: letter for q, letter in turned.items() if q not in merged.values()})
+        for i in layer:
+            if i not in merged:
+                self._gate(qc, i, inverse=True)
+                continue
+            angle = -float(self.qvals[0, self.s.param_index(i)])
+            name, q = self.s.gates[i].name, merged[i]
+            qc.unitary(_rotation(name, angle) @ _TURN_BACK[turned[q]], [q])
 
     def layer_expectations(self, probabilities, measured: list[int]) -> dict[int, float]:
         """``<Y_flag ⊗ G_i>`` of every rotation ``i`` in ``measured``, from the probabilities
@@ -191,7 +215,7 @@ class JointCircuitBuilder:
     def reverse_pair(self, initial: np.ndarray, summed: set[int], saved: set[int]) -> QuantumCircuit:
         """The inverted circuit run backwards on the paired register from the joint state ``initial``.
 
-        The gates run layer by layer (:func:`reversed_layers`). Before a layer whose rotations are in
+        The gates run layer by layer (:func:`.layers.reversed_layers`). Before a layer whose rotations are in
         ``summed`` it saves the probabilities ``P{layer}`` from which :meth:`layer_expectations` reads
         each one's ``<Y_flag ⊗ G_i>`` (``-2 sum_rows Im <lambda_r|G_i|psi_r> / |initial|^2`` for a
         normalised ``initial``); and, when a rotation of it is in ``saved``, the joint state ``L{layer}``
@@ -199,14 +223,20 @@ class JointCircuitBuilder:
         """
         qc = QuantumCircuit(self.n_qubits)
         qc.set_statevector(initial)
-        for layer_index, layer in enumerate(reversed_layers(self.s)):
+        layers = reversed_layers(self.s, frozenset(summed | saved))
+        needed = [k for k, layer in enumerate(layers) if any(i in summed or i in saved for i in layer)]
+        # The pass ends at the earliest rotation that needs a derivative: gates before it (an input
+        # embedding, say) are never undone.
+        for layer_index, layer in enumerate(layers[: needed[-1] + 1] if needed else []):
+            last = layer_index == needed[-1]
             measured = [i for i in layer if i in summed]
-            if measured:
-                self._save_layer_probabilities(qc, layer_index, measured)
+            turned = self._save_layer_probabilities(qc, layer_index, measured) if measured else {}
             if any(i in saved for i in layer):
+                self._turn_back(qc, turned)
+                turned = {}
                 qc.save_statevector(label=f"L{layer_index}")
-            for i in layer:
-                self._gate(qc, i, inverse=True)
+            if not last:  # after the last save nothing is read: its frames stay turned
+                self._undo_layer(qc, layer, turned)
         return qc
 
     def join_pair(self, psi: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -235,74 +265,44 @@ class JointCircuitBuilder:
         return states * np.sqrt(2**self.k)
 
 
-#: Bits of the Walsh-Hadamard transform done by one product with a dense Hadamard matrix (the butterflies
-#: of the low bits run over short strides, where numpy is slowest: 5.8 ms against 8.5 ms at 2**17).
-_DENSE_BITS = 7
+_H = np.array([[1, 1], [1, -1]]) / np.sqrt(2)
+#: The rotation back from a letter's frame (``H`` for X, ``S H`` for Y), and the turn to Y (``H S†``).
+_TURN_BACK = {"X": _H, "Y": np.diag([1, 1j]) @ _H}
+_TURN_TO_Y = _H @ np.diag([1, -1j])
 
 
-@functools.cache
-def _hadamard(bits: int) -> np.ndarray:
-    """The ``2**bits`` Sylvester-Hadamard matrix (entries ±1)."""
-    h = np.ones((1, 1))
-    for _ in range(bits):
-        h = np.block([[h, h], [h, -h]])
-    return h
+def _rotation(name: str, angle: float) -> np.ndarray:
+    """The matrix of ``rx`` or ``ry`` by ``angle`` (Qiskit's convention, ``exp(-i angle P / 2)``)."""
+    c, s = np.cos(angle / 2), np.sin(angle / 2)
+    if name == "rx":
+        return np.array([[c, -1j * s], [-1j * s, c]])
+    return np.array([[c, -s], [s, c]])
 
 
 def walsh_hadamard(p: np.ndarray) -> np.ndarray:
     """The Walsh-Hadamard transform of a vector of length ``2**m``: entry ``S`` is
-    ``sum_b p[b] (-1)^popcount(b & S)``, the expectation of the ``Z`` parity of the bits in ``S``."""
-    p = np.asarray(p, dtype=float)
-    size = len(p)
-    low = min(_DENSE_BITS, size.bit_length() - 1)
-    w = (p.reshape(-1, 2**low) @ _hadamard(low)).reshape(-1)
+    ``sum_b p[b] (-1)^popcount(b & S)``, the expectation of the ``Z`` parity of the bits in ``S``.
+
+    Two bits per pass (radix 4), in numpy without BLAS: 0.15 ms at 2**12 and 1.3 ms at 2**16, where a
+    product with a dense Hadamard matrix took 16 ms at 2**12 on a busy machine (BLAS threads) and one bit
+    per pass was about twice as slow.
+    """
+    w = np.array(p, dtype=float)
     out = np.empty_like(w)
-    span = 2**low
-    while span < size:
+    span, size = 1, len(w)
+    while span * 2 < size:
+        v, o = w.reshape(-1, 4, span), out.reshape(-1, 4, span)
+        even, odd = v[:, 0] + v[:, 1], v[:, 0] - v[:, 1]
+        even2, odd2 = v[:, 2] + v[:, 3], v[:, 2] - v[:, 3]
+        np.add(even, even2, out=o[:, 0])
+        np.add(odd, odd2, out=o[:, 1])
+        np.subtract(even, even2, out=o[:, 2])
+        np.subtract(odd, odd2, out=o[:, 3])
+        w, out = out, w
+        span *= 4
+    if span < size:  # an odd number of bits: one radix-2 pass
         v, o = w.reshape(-1, 2, span), out.reshape(-1, 2, span)
         np.add(v[:, 0], v[:, 1], out=o[:, 0])
         np.subtract(v[:, 0], v[:, 1], out=o[:, 1])
-        w, out = out, w
-        span *= 2
+        w = out
     return w
-
-
-#: Native gates diagonal in the computational basis (multiplexed Z-type rotations are diagonal too): any two
-#: of them commute, whatever wires they share.
-DIAGONAL_GATES = frozenset({"rz", "p", "rzz", "z", "s", "t", "cz"})
-
-
-def reversed_layers(structure: Structure) -> list[list[int]]:
-    """The structure's gates in reverse order, grouped into layers of gates that commute with one another.
-
-    Two gates commute when their data wires are disjoint (a multiplexed rotation acts on the index register
-    only as a control) or when both are diagonal. So whatever a reversed pass saves for a layer's gates can
-    stand before the whole layer: one snapshot serves all its rotations, and the saves no longer split every
-    run of gates that Aer would fuse. A gate joins the earliest layer after the last gate it does not
-    commute with (a diagonal gate waits only for the non-diagonal gates on its wires): a QAOA cost layer's
-    phase gates, on a graph's overlapping edges, become one layer.
-    """
-    key = "reversed_layers"
-    if key not in structure.circuits:
-        layers: list[list[int]] = []
-        after_any: dict[int, int] = {}  # per wire: the highest layer holding a gate on it
-        after_mixing: dict[int, int] = {}  # per wire: the highest layer holding a non-diagonal gate on it
-        for i in range(len(structure.gates) - 1, -1, -1):
-            gate = structure.gates[i]
-            diagonal = gate.name in DIAGONAL_GATES
-            blocking = after_mixing if diagonal else after_any
-            level = max((blocking.get(w, -1) for w in gate.wires), default=-1) + 1
-            for w in gate.wires:
-                after_any[w] = max(after_any.get(w, -1), level)
-                if not diagonal:
-                    after_mixing[w] = max(after_mixing.get(w, -1), level)
-            if level == len(layers):
-                layers.append([])
-            layers[level].append(i)
-        structure.circuits[key] = layers
-    return structure.circuits[key]
-
-
-def layer_of(structure: Structure) -> dict[int, int]:
-    """Gate index -> index of its layer in :func:`reversed_layers`."""
-    return {i: k for k, layer in enumerate(reversed_layers(structure)) for i in layer}

@@ -11,7 +11,8 @@ from pennylane import numpy as pnp
 
 from qhybrid.qml import make_device
 from qhybrid.qml.aer.adjoint import z_diagonal
-from qhybrid.qml.aer.joint import DIAGONAL_GATES, reversed_layers, walsh_hadamard
+from qhybrid.qml.aer.joint import walsh_hadamard
+from qhybrid.qml.aer.layers import DIAGONAL_GATES, reversed_layers
 
 
 def structure_of(tape, n_wires):
@@ -55,9 +56,27 @@ def test_a_qaoa_cost_layer_is_one_layer_of_the_reversed_pass():
         for w in range(8):
             qp.RX(0.2, wires=w)
         qp.expval(qp.Z(0))
-    layers = reversed_layers(structure_of(tape, 8))
+    structure = structure_of(tape, 8)
+    layers = reversed_layers(structure, rotations(structure))
     # reversed: the mixer (8 RX on distinct wires), the 12 phase gates together, the Hadamards
     assert [len(layer) for layer in layers] == [8, 12, 8]
+
+
+def rotations(structure) -> frozenset:
+    return frozenset(i for i, g in enumerate(structure.gates) if g.slot is not None)
+
+
+def test_strongly_entangling_rotations_need_one_save_per_rotation_layer():
+    n = 12
+    with qp.tape.QuantumTape() as tape:
+        qp.StronglyEntanglingLayers(np.full((2, n, 3), 0.1), wires=range(n))
+        qp.expval(qp.Z(0))
+    structure = structure_of(tape, n)
+    measured = rotations(structure)
+    layers = reversed_layers(structure, measured)
+    # RZ, RY, RZ of each of the 2 layers; undone as soon as ready, the CNOT ring spreads them over 26
+    assert sum(any(i in measured for i in layer) for layer in layers) == 6
+    assert all(all(i in measured for i in layer) or not any(i in measured for i in layer) for layer in layers)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -68,7 +87,8 @@ def test_gates_in_one_layer_commute_and_other_pairs_keep_their_order(seed):
         ops(params)
         qp.expval(qp.Z(0))
     structure = structure_of(tape, 4)
-    layer_of = {i: k for k, layer in enumerate(reversed_layers(structure)) for i in layer}
+    measured = frozenset(np.random.default_rng(seed).choice(len(structure.gates), 10, replace=False).tolist())
+    layer_of = {i: k for k, layer in enumerate(reversed_layers(structure, measured)) for i in layer}
     assert sorted(layer_of) == list(range(len(structure.gates)))
     gates = structure.gates
     for i, j in itertools.combinations(range(len(gates)), 2):  # i before j in the circuit
