@@ -10,11 +10,9 @@ whatever the batch size.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from .compile import apply_pauli_word
+from .compile import apply_pauli_word, z_signs
 from .exact import joint_states
 from .joint import JointCircuitBuilder
 from .layers import layer_of, reversed_layers
@@ -219,25 +217,5 @@ def z_diagonal(n: int, words: list[tuple[int, ...]], weights: np.ndarray) -> np.
         weights = weights[:1]
     diag = np.zeros((len(weights), 2**n))
     for j, wires in enumerate(words):
-        diag += weights[:, j, None] * _z_signs(n, wires)
+        diag += weights[:, j, None] * z_signs(n, wires)
     return diag
-
-
-#: Widths up to which the ``±1`` diagonals of Z words are cached (64 KiB each as ``int8``).
-_CACHED_SIGN_WIRES = 16
-
-
-def _z_signs(n: int, wires: tuple[int, ...]) -> np.ndarray:
-    """``±1`` diagonal (``int8``) of the ``Z`` word on ``wires``; cached at small widths."""
-    return _cached_z_signs(n, wires) if n <= _CACHED_SIGN_WIRES else _compute_z_signs(n, wires)
-
-
-def _compute_z_signs(n: int, wires: tuple[int, ...]) -> np.ndarray:
-    index = np.arange(2**n)
-    parity = np.zeros(2**n, dtype=np.int64)
-    for w in wires:
-        parity ^= index >> (n - 1 - w)
-    return (1 - 2 * (parity & 1)).astype(np.int8)
-
-
-_cached_z_signs = functools.lru_cache(maxsize=256)(_compute_z_signs)

@@ -15,6 +15,7 @@ reordering.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -96,6 +97,26 @@ def apply_pauli_word(psi: np.ndarray, word: tuple[tuple[int, str], ...]) -> np.n
     if out is psi:
         out = psi.copy()
     return out
+
+
+#: Widths up to which the ``±1`` diagonals of Z words are cached (64 KiB each as ``int8``).
+_CACHED_SIGN_WIRES = 16
+
+
+def z_signs(n: int, wires: tuple[int, ...]) -> np.ndarray:
+    """``±1`` diagonal (``int8``) of the ``Z`` word on ``wires``; cached at small widths."""
+    return _cached_z_signs(n, wires) if n <= _CACHED_SIGN_WIRES else _compute_z_signs(n, wires)
+
+
+def _compute_z_signs(n: int, wires: tuple[int, ...]) -> np.ndarray:
+    index = np.arange(2**n)
+    parity = np.zeros(2**n, dtype=np.int64)
+    for w in wires:
+        parity ^= index >> (n - 1 - w)
+    return (1 - 2 * (parity & 1)).astype(np.int8)
+
+
+_cached_z_signs = functools.lru_cache(maxsize=256)(_compute_z_signs)
 
 
 # PennyLane gate name -> Qiskit gate name, for gates without parameters.

@@ -153,3 +153,16 @@ def test_broadcast_vjp_with_z_and_other_words_matches_default_qubit():
         results.append((out.detach().numpy(), w.grad.numpy()))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-8, atol=1e-10)
+
+
+def test_u_angles_give_the_unitary_up_to_a_global_phase():
+    from qiskit.circuit.library import UGate
+    from scipy.stats import unitary_group
+
+    from qhybrid.qml.aer.joint import u_angles
+
+    fixed = [np.eye(2), np.array([[0, 1], [1, 0]]), np.diag([1, 1j]), np.array([[0, -1j], [1j, 0]])]
+    for matrix in fixed + [unitary_group.rvs(2, random_state=k) for k in range(20)]:
+        u = UGate(*u_angles(matrix)).to_matrix()
+        overlap = np.vdot(u.ravel(), matrix.ravel())
+        np.testing.assert_allclose(u * overlap / abs(overlap), matrix, atol=1e-12)
