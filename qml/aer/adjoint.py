@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compile import apply_pauli_word, z_signs
 from .exact import joint_states
 from .joint import JointCircuitBuilder
 from .layers import layer_of, reversed_layers
 from .param_shift import cotangent_weights, tape_result, trainable_slots
+from .paulis import apply_pauli_word, z_signs
 from .runner import AerRunner, flatten
 
 

@@ -15,8 +15,6 @@ reordering.
 
 from __future__ import annotations
 
-import functools
-import itertools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -25,99 +23,9 @@ import pennylane as qp
 from pennylane import measurements as qpm
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
-from qiskit.quantum_info import Pauli
 
-from .general import is_general, pauli_sentence
-
-
-@dataclass(frozen=True)
-class Generator:
-    """The generator ``G`` of a rotation gate ``U(t) = exp(-i t G)``.
-
-    ``G = coeff * |1..1><1..1|_ctrl ⊗ P_word``: a Pauli word on some wires, optionally only where the control
-    wires are all ``|1>``. This covers RX/RY/RZ (word, 1/2), PhaseShift (ctrl, -1), IsingXX/YY/ZZ (two-qubit
-    word, 1/2), CRX/CRY/CRZ (ctrl and word, 1/2) and ControlledPhaseShift (two ctrl, -1).
-    """
-
-    ctrl: tuple[int, ...]
-    word: tuple[tuple[int, str], ...]
-    coeff: float
-
-    def shift_rule(self) -> tuple[tuple[float, float], ...]:
-        """``(coefficient, shift)`` pairs with ``df/dt = sum c * f(t + s)`` (exact two-term rule).
-
-        Every generator emitted here has two eigenvalues: ``±coeff`` for a Pauli word, ``{0, coeff}`` for a
-        projector. With half their difference ``r``, ``df/dt = r [f(t + pi/4r) - f(t - pi/4r)]``.
-        """
-        if self.ctrl and self.word:
-            raise ValueError("controlled rotations are compiled to single-frequency gates first")
-        r = abs(self.coeff) if self.word else abs(self.coeff) / 2
-        s = np.pi / (4 * r)
-        return ((r, s), (-r, -s))
-
-    def overlaps(self, lam_conj: np.ndarray, psi: np.ndarray, n_wires: int) -> np.ndarray:
-        """``<lambda_r| G |psi_r>`` for every row, from ``conj(lambda)`` and ``psi`` ``(rows, 2**n_wires)``.
-
-        Reads views of the two stacks (one slice per basis pattern of the word's wires, controls fixed to
-        1) instead of building ``G |psi>``: one pass over the states and no copies of them.
-        """
-        rows = psi.shape[0]
-        lam_t = lam_conj.reshape((rows,) + (2,) * n_wires)
-        psi_t = psi.reshape((rows,) + (2,) * n_wires)
-        base = [slice(None)] * (n_wires + 1)
-        for c in self.ctrl:
-            base[1 + c] = 1
-        total = np.zeros(rows, dtype=complex)
-        for bits in itertools.product((0, 1), repeat=len(self.word)):
-            at_lam, at_psi, phase = list(base), list(base), 1.0 + 0j
-            for (w, p), b in zip(self.word, bits):
-                at_lam[1 + w] = b
-                # (Z psi)_b = (-1)^b psi_b, (X psi)_b = psi_(1-b), (Y psi)_0 = -i psi_1, (Y psi)_1 = i psi_0
-                at_psi[1 + w] = b if p == "Z" else 1 - b
-                phase *= (1 - 2 * b) if p == "Z" else (1j if b else -1j) if p == "Y" else 1
-            a, b = lam_t[tuple(at_lam)], psi_t[tuple(at_psi)]
-            axes = list(range(a.ndim))
-            total += phase * np.einsum(a, axes, b, axes, [0])
-        return self.coeff * total
-
-
-def apply_pauli_word(psi: np.ndarray, word: tuple[tuple[int, str], ...]) -> np.ndarray:
-    """Apply a Pauli word to statevectors shaped ``(batch, 2, 2, ...)``; wire ``w`` is axis ``w + 1``."""
-    out = psi
-    for w, p in word:
-        axis = w + 1
-        if p == "Z":
-            sign = np.array([1.0, -1.0]).reshape([2 if a == axis else 1 for a in range(out.ndim)])
-            out = out * sign
-        else:
-            out = np.flip(out, axis=axis)
-            if p == "Y":
-                phase = np.array([-1j, 1j]).reshape([2 if a == axis else 1 for a in range(out.ndim)])
-                out = out * phase
-    if out is psi:
-        out = psi.copy()
-    return out
-
-
-#: Widths up to which the ``±1`` diagonals of Z words are cached (64 KiB each as ``int8``).
-_CACHED_SIGN_WIRES = 16
-
-
-def z_signs(n: int, wires: tuple[int, ...]) -> np.ndarray:
-    """``±1`` diagonal (``int8``) of the ``Z`` word on ``wires``; cached at small widths."""
-    return _cached_z_signs(n, wires) if n <= _CACHED_SIGN_WIRES else _compute_z_signs(n, wires)
-
-
-def _compute_z_signs(n: int, wires: tuple[int, ...]) -> np.ndarray:
-    index = np.arange(2**n)
-    parity = np.zeros(2**n, dtype=np.int64)
-    for w in wires:
-        parity ^= index >> (n - 1 - w)
-    return (1 - 2 * (parity & 1)).astype(np.int8)
-
-
-_cached_z_signs = functools.lru_cache(maxsize=256)(_compute_z_signs)
-
+from .general import is_general
+from .paulis import Generator, observable_terms, pauli_of
 
 # PennyLane gate name -> Qiskit gate name, for gates without parameters.
 _FIXED_GATES = {
@@ -321,35 +229,6 @@ class Structure:
             qc.measure_all()
             self.circuits["sample"] = qc
         return self.circuits["sample"]
-
-
-def pauli_of(word: tuple[tuple[int, str], ...], n_wires: int) -> Pauli:
-    # Pauli labels are written highest qubit first; qubit n-1-w holds wire w, so wire 0 comes first.
-    letters = ["I"] * n_wires
-    for w, p in word:
-        letters[w] = p
-    return Pauli("".join(letters))
-
-
-def _sentence_words(sentence, wire_index) -> tuple[list, list]:
-    words, coeffs = [], []
-    for pw, c in sentence.items():
-        words.append(tuple(sorted((wire_index[w], p) for w, p in pw.items())))
-        coeffs.append(c)
-    return words, coeffs
-
-
-def observable_terms(obs, wire_index, squared: bool = False) -> tuple[list, np.ndarray]:
-    """An observable (or its square) as Pauli words (device-wire indices) and coefficients; the empty word
-    is the identity."""
-    sentence = pauli_sentence(obs)
-    if sentence is None:
-        raise ValueError(f"observable {obs} has no Pauli decomposition (it is read from the state instead)")
-    if squared:
-        sentence = sentence @ sentence
-        sentence.simplify()
-    words, coeffs = _sentence_words(sentence, wire_index)
-    return words, np.real_if_close(np.asarray([qp.math.toarray(c) for c in coeffs], dtype=complex))
 
 
 class StructureCache:

@@ -31,8 +31,8 @@ from qiskit.circuit import CircuitInstruction, Instruction
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import PTM
 
-from .compile import apply_pauli_word, pauli_of
 from .param_shift import cotangent_weights, tape_result, trainable_slots
+from .paulis import apply_pauli_word, pauli_of
 from .runner import MAX_BINDS_PER_JOB, AerRunner, flatten
 
 # Names whose inverse Aer runs under another name in the reversed circuit (rotations keep theirs).

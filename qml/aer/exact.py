@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import general
-from .compile import TapeData, apply_pauli_word, z_signs
+from .compile import TapeData
 from .joint import JointCircuitBuilder
+from .paulis import apply_pauli_word, z_signs
 from .runner import AerRunner, flatten
 
 # Plain forward values use joint runs only up to this width: beyond it one experiment per row is already

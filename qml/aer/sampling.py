@@ -28,7 +28,8 @@ import pennylane as qp
 from pennylane import measurements as qpm
 
 from ..noise import has_readout_error
-from .compile import analyse_tape, observable_terms
+from .compile import analyse_tape
+from .paulis import observable_terms
 from .runner import AerRunner
 
 _BASIS_GATES = {
