@@ -190,8 +190,8 @@ class JointCircuitBuilder:
         With every covered qubit read in its letter's basis, ``Y_flag ⊗ P_word`` is the parity of the flag
         and word bits, and a control projector ``|1><1| = (1 - Z) / 2`` expands into parities too. One
         Walsh-Hadamard transform of the probabilities gives every parity's expectation at once: entry
-        ``S`` of it is ``sum_b p(b) (-1)^|b & S|`` (measured: 80 rotations of a QAOA step read in 3 ms,
-        against 38 ms for one marginal sum per rotation).
+        ``S`` of it is ``sum_b p(b) (-1)^|b & S|`` (measured: the 80 rotations of a 16-qubit QAOA step need
+        4 transforms of 2**16 entries, 1.3 ms each, where one marginal sum per rotation took 38 ms).
         """
         qubits, _ = self._layer_basis(measured)
         # Aer indexes the probabilities with the first listed qubit (the flag) as the lowest bit: the flag's
