@@ -16,7 +16,7 @@ from .exact import joint_states
 from .joint import JointCircuitBuilder
 from .layers import layer_of, reversed_layers
 from .param_shift import cotangent_weights, tape_result, trainable_slots
-from .paulis import apply_pauli_word, z_signs
+from .paulis import apply_pauli_word, is_z_word, z_signs
 from .runner import AerRunner, flatten
 
 
@@ -200,7 +200,7 @@ def observables_apply(structure, datas, weights: np.ndarray, psi: np.ndarray) ->
         coeffs = np.array([np.asarray(d.coeffs[m]) for d in datas])  # (rows, n_words)
         for w, word in enumerate(spec.words):
             c = weights[:, m] * coeffs[:, w]
-            if all(p == "Z" for _, p in word):
+            if is_z_word(word):
                 z_words.append(tuple(wire for wire, _ in word))
                 z_weights.append(c)
             else:

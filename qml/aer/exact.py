@@ -12,7 +12,7 @@ import numpy as np
 from . import general
 from .compile import TapeData
 from .joint import JointCircuitBuilder
-from .paulis import apply_pauli_word, z_signs
+from .paulis import apply_pauli_word, is_z_word, z_signs
 from .runner import AerRunner, flatten
 
 # Plain forward values use joint runs only up to this width: beyond it one experiment per row is already
@@ -82,7 +82,7 @@ def raws_from_states(structure, states: np.ndarray) -> list[dict]:
     for i, word in enumerate(structure.words):
         if not word:
             continue
-        if all(p == "Z" for _, p in word):  # diagonal: <Z_S> = sum_b |psi_b|^2 (-1)^(bits of S in b)
+        if is_z_word(word):  # diagonal: <Z_S> = sum_b |psi_b|^2 (-1)^(bits of S in b)
             if probabilities is None:
                 probabilities = states.real**2 + states.imag**2
             expvals[:, i] = probabilities @ z_signs(n, tuple(w for w, _ in word)).astype(float)

@@ -92,17 +92,27 @@ def apply_pauli_word(psi: np.ndarray, word: tuple[tuple[int, str], ...]) -> np.n
 _CACHED_SIGN_WIRES = 16
 
 
+def is_z_word(word) -> bool:
+    """Whether a word has only ``Z`` letters (the identity included): diagonal in the computational basis."""
+    return all(p == "Z" for _, p in word)
+
+
+def z_parities(indices: np.ndarray, wires, n: int) -> np.ndarray:
+    """``0``/``1`` (``int64``): the parity of the bits of ``wires`` in each basis index (wire ``w`` is bit
+    ``n - 1 - w``), so ``1 - 2 * parity`` is the ``Z`` word's eigenvalue there."""
+    parity = np.zeros(len(indices), dtype=np.int64)
+    for w in wires:
+        parity ^= indices >> (n - 1 - w)
+    return parity & 1
+
+
 def z_signs(n: int, wires: tuple[int, ...]) -> np.ndarray:
     """``±1`` diagonal (``int8``) of the ``Z`` word on ``wires``; cached at small widths."""
     return _cached_z_signs(n, wires) if n <= _CACHED_SIGN_WIRES else _compute_z_signs(n, wires)
 
 
 def _compute_z_signs(n: int, wires: tuple[int, ...]) -> np.ndarray:
-    index = np.arange(2**n)
-    parity = np.zeros(2**n, dtype=np.int64)
-    for w in wires:
-        parity ^= index >> (n - 1 - w)
-    return (1 - 2 * (parity & 1)).astype(np.int8)
+    return (1 - 2 * z_parities(np.arange(2**n), wires, n)).astype(np.int8)
 
 
 _cached_z_signs = functools.lru_cache(maxsize=256)(_compute_z_signs)

@@ -29,7 +29,7 @@ from pennylane import measurements as qpm
 
 from ..noise import has_readout_error
 from .compile import analyse_tape
-from .paulis import observable_terms
+from .paulis import observable_terms, z_parities
 from .runner import AerRunner
 
 _BASIS_GATES = {
@@ -163,13 +163,7 @@ def _counts(runner: AerRunner, structure, qvals: np.ndarray, shots: int) -> tupl
 
 def _parities(outcomes: np.ndarray, word, n: int) -> np.ndarray:
     """``±1``: the eigenvalue of a Z-type word on each outcome (after the basis change)."""
-    mask = sum(1 << (n - 1 - w) for w, _ in word)
-    bits = np.bitwise_and(outcomes, mask)
-    parity = np.zeros(len(outcomes), dtype=np.int64)
-    while np.any(bits):
-        parity ^= bits & 1
-        bits >>= 1
-    return 1.0 - 2.0 * parity
+    return 1.0 - 2.0 * z_parities(outcomes, [w for w, _ in word], n)
 
 
 def _shots_of(outcomes: np.ndarray, counts_row: np.ndarray, n: int, rng) -> np.ndarray:
