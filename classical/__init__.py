@@ -33,6 +33,11 @@ _EXPORTS: dict[str, str] = {
     "make_loader": "data",
     "make_split": "data",
     "qmlb_names": "data",
+    # the qml-benchmarks study's generators, bit for bit (classical/qmlb.py; generate(stem) lives there)
+    "hidden_manifold": "qmlb",
+    "linearly_separable": "qmlb",
+    "two_curves": "qmlb",
+    "two_curves_diff": "qmlb",
     # distributed
     "Pipeline": "distributed",
     "cleanup": "distributed",
@@ -110,5 +115,6 @@ if TYPE_CHECKING:  # static tools see the real names
         split_sequential,
     )
     from qhybrid.classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters  # noqa: F401
+    from qhybrid.classical.qmlb import hidden_manifold, linearly_separable, two_curves, two_curves_diff  # noqa: F401
     from qhybrid.classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus  # noqa: F401
     from qhybrid.classical.trainer import NonFiniteLossError, Trainer, seed_everything  # noqa: F401
