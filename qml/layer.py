@@ -14,7 +14,11 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import pennylane as qp
 import torch
@@ -23,6 +27,77 @@ from torch import nn
 from .backends import _info, default_diff_method, make_device
 from .circuits import amplitude_embedding, default_n_qubits, get_ansatz, get_embedding
 from .validation import check_amplitude_inputs, check_bool, check_diff_method, check_int, check_seed
+
+# torch.compile: Dynamo cannot trace a QNode (PennyLane tapes, the simulator's own Python): tracing into it
+# never finished, and a graph break (torch.compiler.disable) inside nn.Sequential's loop leaves the whole
+# model uncompiled. Under compilation the layer's circuit is therefore one custom op, opaque to the compiler,
+# so the classical modules around it compile into one graph. The op finds its layer by a key (custom ops take
+# tensors and plain values only). Its backward runs the QNode again with autograd on and takes the
+# vector-Jacobian product from it: one more forward batch of circuits per training step than eager mode.
+_LIVE_LAYERS: weakref.WeakValueDictionary[int, QuantumLayer] = weakref.WeakValueDictionary()
+_KEYS = itertools.count()
+
+
+@torch.library.custom_op("qhybrid::quantum_layer", mutates_args=())
+def _quantum_call(inputs: torch.Tensor, weights: torch.Tensor, key: int) -> torch.Tensor:
+    with torch.no_grad():
+        return _LIVE_LAYERS[key]._evaluate(inputs, weights).contiguous()
+
+
+@_quantum_call.register_fake
+def _(inputs: torch.Tensor, weights: torch.Tensor, key: int) -> torch.Tensor:
+    return inputs.new_empty(inputs.shape[0], _LIVE_LAYERS[key].n_qubits)
+
+
+@functools.cache
+def _autograd_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qhybrid-vjp")
+
+
+def _vjp(key: int, inputs: torch.Tensor, weights: torch.Tensor, grad: torch.Tensor, wrt: tuple[bool, bool]):
+    x = inputs.detach().requires_grad_(wrt[0])
+    w = weights.detach().requires_grad_(wrt[1])
+    with torch.enable_grad():
+        out = _LIVE_LAYERS[key]._evaluate(x, w)
+        found = iter(torch.autograd.grad(out, [t for t in (x, w) if t.requires_grad], grad))
+    # zeros where no gradient was asked for; contiguous: the strides the fake version promises
+    return tuple(next(found).contiguous() if t.requires_grad else torch.zeros_like(t) for t in (x, w))
+
+
+@torch.library.custom_op("qhybrid::quantum_layer_vjp", mutates_args=())
+def _quantum_vjp(
+    inputs: torch.Tensor,
+    weights: torch.Tensor,
+    grad: torch.Tensor,
+    key: int,
+    wrt_inputs: bool,
+    wrt_weights: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    # A custom op's body runs with autograd switched off below the dispatcher, which torch.enable_grad does
+    # not undo; a thread of its own starts with autograd on, so the QNode's gradient runs there.
+    job = _autograd_thread().submit(_vjp, key, inputs, weights, grad, (wrt_inputs, wrt_weights))
+    return job.result()
+
+
+@_quantum_vjp.register_fake
+def _(inputs, weights, grad, key, wrt_inputs, wrt_weights):
+    return inputs.new_empty(inputs.shape), weights.new_empty(weights.shape)
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    x, w, key = inputs
+    ctx.save_for_backward(x, w)
+    ctx.key = key
+
+
+def _backward(ctx, grad):
+    x, w = ctx.saved_tensors
+    wrt = ctx.needs_input_grad[:2]
+    grad_x, grad_w = _quantum_vjp(x, w, grad, ctx.key, *wrt)
+    return (grad_x if wrt[0] else None), (grad_w if wrt[1] else None), None
+
+
+_quantum_call.register_autograd(_backward, setup_context=_setup_context)
 
 
 class QuantumLayer(nn.Module):
@@ -97,6 +172,9 @@ class QuantumLayer(nn.Module):
         self.weights = nn.Parameter(init)
 
     def _build_device(self) -> None:
+        # A fresh key per built layer (a copy or an unpickled layer gets its own): the compiled op's handle.
+        self._key = next(_KEYS)
+        _LIVE_LAYERS[self._key] = self
         self.device = make_device(self.backend, self.n_qubits, **self._device_args)
         self._tracker = None
         if not hasattr(self.device, "circuit_executions"):
@@ -141,6 +219,8 @@ class QuantumLayer(nn.Module):
         return int(self.device.circuit_executions)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, n_inputs)`` or ``(n_inputs,)`` inputs -> ``<Z_i>`` of every wire, in ``x``'s dtype and
+        device."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"QuantumLayer expects a torch.Tensor, got {type(x).__name__}")
         squeeze = x.ndim == 1
@@ -150,20 +230,28 @@ class QuantumLayer(nn.Module):
             raise ValueError(
                 f"QuantumLayer expects inputs of shape (batch, {self.n_inputs}), got {tuple(x.shape)}"
             )
-        if not torch.isfinite(x).all():
-            raise ValueError("QuantumLayer inputs contain NaN or infinite values")
-        if self.embedding.apply is amplitude_embedding:
-            check_amplitude_inputs(x)
         # Simulators run on the CPU in double precision; results return to the caller's device and dtype.
         inputs = x.to("cpu", torch.float64)
         weights = self.weights.to("cpu", torch.float64)
-        out = self.qnode(inputs, weights)
-        out = torch.stack(list(out), dim=-1) if isinstance(out, list | tuple) else out.reshape(-1, 1)
-        if out.ndim == 1:  # batch of one comes back unbatched
-            out = out.unsqueeze(0)
+        if torch.compiler.is_compiling():
+            out = _quantum_call(inputs, weights, self._key)  # one opaque op in the compiled graph
+        else:
+            out = self._evaluate(inputs, weights)
         dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
         out = out.to(device=x.device, dtype=dtype)
         return out[0] if squeeze else out
+
+    def _evaluate(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The QNode on a ``(batch, n_inputs)`` float64 CPU batch: ``(batch, n_qubits)``, differentiable by
+        the QNode's own gradient method. The value checks live here, where tensors hold real values (under
+        ``torch.compile`` too, as this runs inside the opaque op)."""
+        if not torch.isfinite(inputs).all():
+            raise ValueError("QuantumLayer inputs contain NaN or infinite values")
+        if self.embedding.apply is amplitude_embedding:
+            check_amplitude_inputs(inputs)
+        out = self.qnode(inputs, weights)
+        out = torch.stack(list(out), dim=-1) if isinstance(out, list | tuple) else out.reshape(-1, 1)
+        return out.unsqueeze(0) if out.ndim == 1 else out  # batch of one comes back unbatched
 
     def extra_repr(self) -> str:
         return (
