@@ -196,7 +196,7 @@ def _train(
 
     The same fixed budget for every model is what makes the runner's timings comparable.
     """
-    from qhybrid.classical.trainer import Trainer
+    from qhybrid.classical.training import Trainer
 
     trainer = Trainer(
         max_epochs=int(max_epochs),

@@ -3,6 +3,8 @@
 * :func:`make_device` turns a backend name (``aer``, ``aer.shots``, ``aer.density``, ``aer.mps``, ``lightning``,
   ``default``) into a PennyLane device; the Aer ones are qhybrid's batched :class:`AerDevice`.
 * :class:`QuantumLayer` is a variational circuit as a ``torch.nn.Module``.
+* :class:`FidelityKernel`, :class:`ProductKernel`, :class:`ProjectedKernel` compute quantum kernels' Gram
+  matrices (:mod:`qml.kernels`: one batched run of ``N`` circuits where the backend gives exact states).
 * :mod:`qml.circuits` holds embeddings and ansätze, :mod:`qml.noise` noise models, :mod:`qml.solvers` QAOA/VQE.
 """
 
@@ -17,6 +19,7 @@ from .backends import (
     required_memory_bytes,
 )
 from .circuits import ANSATZE, EMBEDDINGS, get_ansatz, get_embedding
+from .kernels import FidelityKernel, ProductKernel, ProjectedKernel
 from .layer import QuantumLayer
 from .noise import NoiseSpec, noise_model
 
@@ -25,7 +28,10 @@ __all__ = [
     "BACKENDS",
     "EMBEDDINGS",
     "AerDevice",
+    "FidelityKernel",
     "NoiseSpec",
+    "ProductKernel",
+    "ProjectedKernel",
     "QuantumLayer",
     "backend_names",
     "check_fits",

@@ -153,6 +153,21 @@ class AerDevice(Device):
         self._runner.memory.adjoint = value
 
     @property
+    def joint_runs(self) -> bool:
+        """Whether exact statevector batches of up to 10 wires run as one joint experiment (:mod:`.joint`).
+
+        ``False`` runs every row as a parameter set of one circuit instead: faster for circuits dense in
+        parameterised gates, each of which a joint run turns into a diagonal over the row register (the
+        kernels' feature maps, :mod:`qhybrid.qml.kernels`). Only the noiseless statevector method has joint
+        runs; setting ``True`` elsewhere leaves them off.
+        """
+        return self._runner.joint
+
+    @joint_runs.setter
+    def joint_runs(self, value: bool) -> None:
+        self._runner.joint = bool(value) and self.method == "statevector" and self.noise_model is None
+
+    @property
     def memory(self) -> MemoryBudget:
         """The budgets the device plans against (available memory, adjoint states, joint registers)."""
         return self._runner.memory
