@@ -51,15 +51,18 @@ _EXPORTS: dict[str, str] = {
     "MLP": "models",
     "ResNet": "models",
     "count_parameters": "models",
-    # training
-    "NonFiniteLossError": "trainer",
-    "Trainer": "trainer",
-    "seed_everything": "trainer",
-    "Callback": "callbacks",
-    "EarlyStopping": "callbacks",
-    "LRMonitor": "callbacks",
-    "ModelCheckpoint": "callbacks",
-    "ProgressBar": "callbacks",
+    # training (classical/training/)
+    "NonFiniteLossError": "training",
+    "Trainer": "training",
+    "seed_everything": "training",
+    "Callback": "training",
+    "CSVLogger": "training",
+    "EarlyStopping": "training",
+    "LRMonitor": "training",
+    "Logger": "training",
+    "ModelCheckpoint": "training",
+    "ProgressBar": "training",
+    "TensorBoardLogger": "training",
     # text corpus for language models
     "CharLMDataset": "text",
     "CharTokenizer": "text",
@@ -80,13 +83,6 @@ if TYPE_CHECKING:  # static tools see the real names
         describe,
         resolve_accelerator,
         set_threads,
-    )
-    from qhybrid.classical.callbacks import (  # noqa: F401
-        Callback,
-        EarlyStopping,
-        LRMonitor,
-        ModelCheckpoint,
-        ProgressBar,
     )
     from qhybrid.classical.compression import (  # noqa: F401
         Int8Linear,
@@ -117,4 +113,16 @@ if TYPE_CHECKING:  # static tools see the real names
     from qhybrid.classical.models import GPT, MLP, GPTConfig, ResNet, count_parameters  # noqa: F401
     from qhybrid.classical.qmlb import hidden_manifold, linearly_separable, two_curves, two_curves_diff  # noqa: F401
     from qhybrid.classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus  # noqa: F401
-    from qhybrid.classical.trainer import NonFiniteLossError, Trainer, seed_everything  # noqa: F401
+    from qhybrid.classical.training import (  # noqa: F401
+        Callback,
+        CSVLogger,
+        EarlyStopping,
+        Logger,
+        LRMonitor,
+        ModelCheckpoint,
+        NonFiniteLossError,
+        ProgressBar,
+        TensorBoardLogger,
+        Trainer,
+        seed_everything,
+    )

@@ -18,7 +18,7 @@ def test_one_top_level_package(tmp_path):
     )
     squatted, modules, solvers = out.stdout.strip().splitlines()
     assert squatted == "[]"
-    assert modules == "qhybrid.qml.layer qhybrid.classical.trainer qhybrid.hybrid.models"
+    assert modules == "qhybrid.qml.layer qhybrid.classical.training.trainer qhybrid.hybrid.models"
     assert solvers == "qhybrid.qml.solvers.qaoa"
 
 

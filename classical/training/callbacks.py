@@ -1,16 +1,27 @@
 """Callbacks: small objects with named hooks that add behaviour to :class:`classical.Trainer`.
 
-Hooks (all optional; each receives the trainer and the model being trained)::
+Hooks (all optional; each receives the trainer and the model being trained), in the order a fit
+calls them::
 
+    setup(trainer, model, stage)                          # stage "fit"; before any work (check folders)
     on_fit_start(trainer, model)
     on_train_epoch_start(trainer, model)
+    on_before_backward(trainer, model, loss)              # the loss about to be differentiated
+    on_after_backward(trainer, model)                     # gradients of this micro-batch accumulated
+    on_before_optimizer_step(trainer, model, optimizer)   # gradients unscaled, not yet clipped
+    on_after_optimizer_step(trainer, model, optimizer)    # after the step, the schedule, global_step += 1
     on_train_batch_end(trainer, model, loss, batch_idx)   # loss: the batch's loss tensor (no sync forced)
     on_validation_end(trainer, model, metrics)
     on_train_epoch_end(trainer, model, metrics)           # metrics: this epoch's train + val numbers
     on_fit_end(trainer, model)
     on_exception(trainer, model, error)
+    on_save_checkpoint(trainer, model, checkpoint)        # the dict being saved: entries may be added
+    on_load_checkpoint(trainer, model, checkpoint)        # the dict a fit resumes from
 
-A callback that sets ``trainer.should_stop = True`` ends training after the current epoch. State a
+The trainer calls only the hooks a callback overrides. Callbacks run in increasing ``order`` (0 unless a
+class says otherwise), then in the order given; :class:`ModelCheckpoint` and the loggers have order 1, so
+they see the epoch's final metrics and save the other callbacks' state as it stands at the end of the
+epoch. A callback that sets ``trainer.should_stop = True`` ends training after the current epoch. State a
 callback needs to resume exactly (best score, patience counter) goes through ``state_dict`` /
 ``load_state_dict`` and is stored in checkpoints.
 
@@ -28,28 +39,45 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qhybrid.classical.validation import check_float, check_int
+from qhybrid.classical.validation import check_float, check_int, check_writable_dir
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from qhybrid.classical.trainer import Trainer
+    from qhybrid.classical.training.trainer import Trainer
 
 __all__ = ["Callback", "EarlyStopping", "LRMonitor", "ModelCheckpoint", "ProgressBar"]
 
 
 class Callback:
-    """Base class: override the hooks you need; the trainer calls only what is overridden per batch."""
+    """Base class: override the hooks you need; the trainer calls only what is overridden."""
+
+    #: Callbacks run in increasing order (then as given); 1 for checkpointing and logging, which come last.
+    order: int = 0
 
     @property
     def state_key(self) -> str:
         """Key under which this callback's state is stored in a checkpoint."""
         return type(self).__name__
 
+    def setup(self, trainer: Trainer, model: nn.Module, stage: str) -> None: ...
+
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None: ...
 
     def on_train_epoch_start(self, trainer: Trainer, model: nn.Module) -> None: ...
+
+    def on_before_backward(self, trainer: Trainer, model: nn.Module, loss: torch.Tensor) -> None: ...
+
+    def on_after_backward(self, trainer: Trainer, model: nn.Module) -> None: ...
+
+    def on_before_optimizer_step(
+        self, trainer: Trainer, model: nn.Module, optimizer: torch.optim.Optimizer
+    ) -> None: ...
+
+    def on_after_optimizer_step(
+        self, trainer: Trainer, model: nn.Module, optimizer: torch.optim.Optimizer
+    ) -> None: ...
 
     def on_train_batch_end(
         self, trainer: Trainer, model: nn.Module, loss: torch.Tensor, batch_idx: int
@@ -62,6 +90,10 @@ class Callback:
     def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None: ...
 
     def on_exception(self, trainer: Trainer, model: nn.Module, error: BaseException) -> None: ...
+
+    def on_save_checkpoint(self, trainer: Trainer, model: nn.Module, checkpoint: dict[str, Any]) -> None: ...
+
+    def on_load_checkpoint(self, trainer: Trainer, model: nn.Module, checkpoint: dict[str, Any]) -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -139,11 +171,11 @@ class ModelCheckpoint(Callback):
 
     Checkpoints hold model, optimiser, scheduler, scaler, RNG states, epoch and step, so
     ``Trainer.fit(..., resume_from=path)`` continues exactly. Only rank 0 writes. Runs after the other
-    callbacks of the epoch, so their state is saved as it stands at the end of the epoch.
+    callbacks of the epoch (``order`` 1), so their state is saved as it stands at the end of the epoch.
 
     Args:
-        dirpath: folder for the files (created); ``Trainer.fit`` checks that it can be written before
-            the first epoch.
+        dirpath: folder for the files (created); checked to be writable at ``setup``, before the
+            first epoch.
         monitor: metric deciding ``best.pt``; ``None`` keeps only ``last.pt``.
         mode: ``"min"`` or ``"max"``.
         every_n_epochs: save ``last.pt`` every this many epochs.
@@ -151,6 +183,8 @@ class ModelCheckpoint(Callback):
     Attributes:
         last_model_path, best_model_path, best_score.
     """
+
+    order = 1
 
     def __init__(
         self, dirpath: str | Path, monitor: str | None = None, mode: str = "min", every_n_epochs: int = 1
@@ -165,6 +199,9 @@ class ModelCheckpoint(Callback):
     @property
     def state_key(self) -> str:
         return f"ModelCheckpoint[{self.monitor}]"
+
+    def setup(self, trainer: Trainer, model: nn.Module, stage: str) -> None:
+        check_writable_dir(self.dirpath, "ModelCheckpoint dirpath")
 
     def on_train_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, float]) -> None:
         if self.monitor is not None:
@@ -244,7 +281,7 @@ class ProgressBar(Callback):
 
 
 class LRMonitor(Callback):
-    """Record the learning rate of each parameter group after every optimiser step.
+    """Record the learning rate of each parameter group after every optimiser step (and its schedule).
 
     ``lrs`` holds ``(global_step, [lr per group])``; epoch metrics gain ``lr`` (first group) and
     ``lr-group{i}`` for further groups.
@@ -252,14 +289,11 @@ class LRMonitor(Callback):
 
     def __init__(self) -> None:
         self.lrs: list[tuple[int, list[float]]] = []
-        self._last_step = -1
 
-    def on_train_batch_end(
-        self, trainer: Trainer, model: nn.Module, loss: torch.Tensor, batch_idx: int
+    def on_after_optimizer_step(
+        self, trainer: Trainer, model: nn.Module, optimizer: torch.optim.Optimizer
     ) -> None:
-        if trainer.global_step != self._last_step and trainer.optimizer is not None:
-            self._last_step = trainer.global_step
-            self.lrs.append((trainer.global_step, [g["lr"] for g in trainer.optimizer.param_groups]))
+        self.lrs.append((trainer.global_step, [g["lr"] for g in optimizer.param_groups]))
 
     def on_train_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, float]) -> None:
         if trainer.optimizer is None:

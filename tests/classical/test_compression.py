@@ -16,7 +16,7 @@ from qhybrid.classical.compression import (
     torchao_available,
 )
 from qhybrid.classical.models import MLP
-from qhybrid.classical.trainer import Trainer
+from qhybrid.classical.training import Trainer
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ import torch.distributed as dist
 from sklearn.datasets import load_digits
 from torch import nn
 
-from qhybrid.classical.callbacks import Callback, ModelCheckpoint
 from qhybrid.classical.distributed import Pipeline, cleanup, launch, shard_model, split_sequential
 from qhybrid.classical.models import MLP
-from qhybrid.classical.trainer import Trainer
+from qhybrid.classical.training import Callback, ModelCheckpoint, Trainer
 
 N, B = 640, 16  # 640 samples = 20 global batches of 2 x 16: no partial batch, no padding
 

@@ -15,10 +15,17 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from qhybrid.classical import accelerators as acc_mod
-from qhybrid.classical.callbacks import Callback, EarlyStopping, LRMonitor, ModelCheckpoint, ProgressBar
 from qhybrid.classical.models import GPT, MLP, GPTConfig
 from qhybrid.classical.text import CharLMDataset, CharTokenizer, load_corpus
-from qhybrid.classical.trainer import NonFiniteLossError, Trainer
+from qhybrid.classical.training import (
+    Callback,
+    EarlyStopping,
+    LRMonitor,
+    ModelCheckpoint,
+    NonFiniteLossError,
+    ProgressBar,
+    Trainer,
+)
 
 
 @pytest.fixture(scope="module")

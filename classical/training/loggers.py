@@ -1,0 +1,138 @@
+"""Loggers: callbacks that write one row of metrics per epoch somewhere a user can open it.
+
+* :class:`CSVLogger`: ``metrics.csv`` and ``metrics.json`` (the trainer's hyper-parameters and every
+  epoch) in ``save_dir``, rewritten whole each epoch, so a resumed run's files match its restored
+  history.
+* :class:`TensorBoardLogger`: TensorBoard event files in ``save_dir`` (needs ``tensorboard``).
+
+Only rank 0 writes. Loggers have ``order`` 1: they run after the other callbacks of an epoch, so
+metrics those add (``LRMonitor``'s ``lr``) are logged too. ``default_loggers(log_dir)`` is what
+``Trainer(log_dir=...)`` uses: CSV/JSON, plus TensorBoard in ``log_dir/tensorboard`` when installed.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qhybrid.classical.training.callbacks import Callback
+from qhybrid.classical.validation import ArgumentTypeError, check_writable_dir, describe
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from qhybrid.classical.training.trainer import Trainer
+
+__all__ = ["CSVLogger", "Logger", "TensorBoardLogger", "default_loggers", "tensorboard_available"]
+
+
+def tensorboard_available() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+class Logger(Callback):
+    """Base class: writes ``trainer.history`` after each epoch through :meth:`log_epoch` (rank 0 only).
+
+    Args:
+        save_dir: folder for the files (created at the start of ``fit``; checked to be writable at
+            ``setup``).
+    """
+
+    order = 1
+
+    def __init__(self, save_dir: str | Path) -> None:
+        if not isinstance(save_dir, (str, Path)):
+            raise ArgumentTypeError(
+                f"{type(self).__name__} save_dir must be a path, got {describe(save_dir)}"
+            )
+        self.save_dir = Path(save_dir)
+
+    def setup(self, trainer: Trainer, model: nn.Module, stage: str) -> None:
+        check_writable_dir(self.save_dir, f"{type(self).__name__} save_dir")
+
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+        if trainer.is_global_zero:
+            self.save_dir.mkdir(parents=True, exist_ok=True)
+            self.start(trainer)
+
+    def on_train_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, float]) -> None:
+        if trainer.is_global_zero:
+            self.log_epoch(trainer, trainer.history)
+
+    def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
+        self.close()
+
+    def on_exception(self, trainer: Trainer, model: nn.Module, error: BaseException) -> None:
+        self.close()
+
+    def start(self, trainer: Trainer) -> None:
+        """Open what the logger writes to (rank 0, at the start of ``fit``)."""
+
+    def log_epoch(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and close (at the end of ``fit``, also after an error)."""
+
+
+class CSVLogger(Logger):
+    """``metrics.csv`` (one row per epoch) and ``metrics.json`` (``{"hparams", "epochs"}``) in ``save_dir``."""
+
+    def start(self, trainer: Trainer) -> None:
+        self._hparams = trainer.hparams()
+
+    def log_epoch(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
+        keys: list[str] = []
+        for row in history:
+            keys += [k for k in row if k not in keys]
+        with open(self.save_dir / "metrics.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(history)
+        tmp = self.save_dir / "metrics.json.tmp"
+        tmp.write_text(json.dumps({"hparams": self._hparams, "epochs": history}, indent=1, default=str))
+        tmp.replace(self.save_dir / "metrics.json")
+
+
+class TensorBoardLogger(Logger):
+    """TensorBoard scalars (every epoch metric but ``epoch`` and ``step``, at the global step) in ``save_dir``.
+
+    Raises:
+        ValueError: ``tensorboard`` is not installed.
+    """
+
+    def __init__(self, save_dir: str | Path) -> None:
+        if not tensorboard_available():
+            raise ValueError("TensorBoardLogger needs the tensorboard package: pip install tensorboard")
+        super().__init__(save_dir)
+        self._writer: Any = None
+
+    def start(self, trainer: Trainer) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self._writer = SummaryWriter(str(self.save_dir))
+
+    def log_epoch(self, trainer: Trainer, history: list[dict[str, float]]) -> None:
+        if self._writer is None or not history:
+            return
+        row = history[-1]
+        for k, v in row.items():
+            if k not in ("epoch", "step"):
+                self._writer.add_scalar(k, v, row["step"])
+        self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def default_loggers(log_dir: Path) -> list[Logger]:
+    """CSV/JSON metrics in ``log_dir``, and TensorBoard events in ``log_dir/tensorboard`` when installed."""
+    loggers: list[Logger] = [CSVLogger(log_dir)]
+    if tensorboard_available():
+        loggers.append(TensorBoardLogger(log_dir / "tensorboard"))
+    return loggers

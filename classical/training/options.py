@@ -1,0 +1,104 @@
+"""The Trainer's options, checked where they enter: every bad value raises one error naming it and what
+is allowed, at construction, before any work.
+
+Options:
+
+* ``max_epochs``, ``max_steps``: training stops at whichever comes first (``max_steps`` counts
+  optimiser steps; ``None`` for no limit).
+* ``accelerator``: see :func:`classical.resolve_accelerator` (``auto``, ``cpu``, ``cuda``, ``cuda:N``,
+  ``tpu``, ``mps``). On a torch_xla TPU each optimiser step and each evaluation batch ends with
+  ``torch_xla.sync()``, which cuts and runs the lazily built graph.
+* ``precision``: ``"32"``, ``"64"`` (model and float inputs in float64), ``"bf16-mixed"``
+  (``torch.autocast`` to bfloat16), ``"16-mixed"`` (CUDA only: float16 autocast with a gradient
+  scaler); see :mod:`.precision`.
+* ``strategy``: ``"auto"`` (DDP when launched with several processes, e.g. by ``torchrun``), ``"ddp"``,
+  ``"fsdp"`` (FSDP2 ``fully_shard``), ``"single"``. Under DDP ``batch_size`` is per process, data are
+  sharded by rank, metrics are averaged over all ranks, and only rank 0 logs and writes checkpoints.
+  FSDP checkpoints hold the full (gathered) model and optimiser state, so they load anywhere.
+* ``optimizer``: ``"sgd"`` (momentum 0.9 unless ``optimizer_kwargs`` say otherwise), ``"adam"``,
+  ``"adamw"``, or a callable ``params -> Optimizer``; ``lr``, ``weight_decay``.
+* ``scheduler``: ``None``, ``"cosine"``, ``"step"`` (``step_size`` optimiser steps, default a third of
+  the run, ``gamma`` 0.1), ``"onecycle"`` (peak ``lr``), or a callable ``(optimizer, total_steps) ->
+  LRScheduler``. Schedulers step once per optimiser step.
+* ``loss``: ``"auto"`` (cross-entropy for integer targets, mean squared error for float targets),
+  ``"cross_entropy"``, ``"mse"``, ``"l1"``, ``"bce"`` (with logits), or a callable ``(output, target)``.
+  Cross-entropy accepts sequence logits ``(batch, T, vocab)`` against targets ``(batch, T)`` (language
+  models; then perplexity is reported too).
+* ``batch_size``, ``accumulate_grad_batches`` (one optimiser step per this many batches),
+  ``gradient_clip_val`` (global gradient norm), ``num_workers`` (for ``Dataset`` inputs).
+* ``callbacks``: :class:`~.callbacks.Callback` instances.
+* ``seed``: seeds python, numpy and torch at ``fit``; ``None`` leaves them alone. On CPU the same seed
+  gives the same weights, and a run stopped after k epochs and resumed from its checkpoint ends with
+  the weights of the uninterrupted run.
+* ``log_dir``: writes ``metrics.csv`` and ``metrics.json`` (one row per epoch) and TensorBoard events
+  when ``tensorboard`` is installed (:mod:`.loggers`).
+* ``log_every_n_steps``: how often (in optimiser steps) the training loss is checked to be finite; the
+  check is the loop's only host synchronisation.
+* ``compile``: ``True`` or a dict of ``torch.compile`` keyword arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qhybrid.classical.training.callbacks import Callback
+from qhybrid.classical.training.losses import check_loss_spec
+from qhybrid.classical.training.optim import check_optimizer_spec
+from qhybrid.classical.validation import check_float, check_int, check_seed
+
+__all__ = ["TrainerOptions"]
+
+
+@dataclass(kw_only=True)
+class TrainerOptions:
+    """Every ``Trainer`` argument, validated and normalised by ``__post_init__`` (see the module docstring)."""
+
+    max_epochs: int
+    max_steps: int | None
+    accelerator: Any
+    precision: str | int
+    strategy: str
+    optimizer: str | Callable[..., Any]
+    lr: float
+    weight_decay: float
+    optimizer_kwargs: dict[str, Any] | None
+    scheduler: str | Callable[..., Any] | None
+    scheduler_kwargs: dict[str, Any] | None
+    loss: str | Callable[..., Any]
+    batch_size: int
+    accumulate_grad_batches: int
+    gradient_clip_val: float | None
+    callbacks: Sequence[Callback] | None
+    seed: int | None
+    log_dir: str | Path | None
+    log_every_n_steps: int
+    compile: bool | dict[str, Any]
+    num_workers: int
+
+    def __post_init__(self) -> None:
+        for name in ("max_epochs", "batch_size", "accumulate_grad_batches", "log_every_n_steps"):
+            check_int(name, getattr(self, name), 1)
+        check_int("max_steps", self.max_steps, 1, allow_none=True)
+        check_int("num_workers", self.num_workers, 0)
+        check_optimizer_spec(self.optimizer, self.scheduler)
+        check_loss_spec(self.loss)
+        self.lr = check_float("lr", self.lr, 0, low_open=True)
+        self.weight_decay = check_float("weight_decay", self.weight_decay, 0)
+        self.gradient_clip_val = check_float(
+            "gradient_clip_val", self.gradient_clip_val, 0, low_open=True, allow_none=True
+        )
+        self.seed = check_seed("seed", self.seed)
+        if not isinstance(self.compile, (bool, dict)):
+            raise TypeError(
+                f"compile must be a bool or a dict of torch.compile options, got {type(self.compile).__name__}"
+            )
+        self.optimizer_kwargs = dict(self.optimizer_kwargs or {})
+        self.scheduler_kwargs = dict(self.scheduler_kwargs or {})
+        self.callbacks = list(self.callbacks or [])
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+        self.log_dir = None if self.log_dir is None else Path(self.log_dir)

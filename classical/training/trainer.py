@@ -1,0 +1,476 @@
+"""One object that trains a ``torch.nn.Module`` on whatever accelerator this machine has.
+
+Signature (all arguments keyword-only; each is described in :mod:`.options`)::
+
+    Trainer(max_epochs=10, max_steps=None, accelerator="auto", precision="32", strategy="auto",
+            optimizer="adam", lr=1e-3, weight_decay=0.0, optimizer_kwargs=None,
+            scheduler=None, scheduler_kwargs=None, loss="auto", batch_size=64,
+            accumulate_grad_batches=1, gradient_clip_val=None, callbacks=None, seed=0,
+            log_dir=None, log_every_n_steps=50, compile=False, num_workers=0)
+
+    trainer.fit(model, train_data, val_data=None, resume_from=None) -> Trainer
+    trainer.evaluate(model, data) -> dict          # {"loss", "acc" (classification), "ppl" (LM)}
+    trainer.predict(model, data) -> torch.Tensor   # model outputs, on CPU
+    trainer.save_checkpoint(path)
+
+Data (``train_data``, ``val_data``, ``data``): a ``DataLoader`` (used as given), a torch ``Dataset``,
+or an ``(X, y)`` pair of arrays/tensors (``predict`` also takes ``X`` alone). Pairs go through a fast
+in-memory loader: moved to the device once, reshuffled every epoch from ``seed`` and the epoch number,
+sliced into batches of ``batch_size`` without per-sample collation. Float features become float32
+(float64 under precision ``"64"``), whichever path they come by; integer targets int64.
+
+The loop itself only orders the work; the rest lives beside it: :mod:`.precision` (autocast, scaler,
+clipping), :mod:`.strategy` (one process, DDP, FSDP2), :mod:`.loaders`, :mod:`.metrics`,
+:mod:`.checkpoint`, and behaviour added through :mod:`.callbacks` and :mod:`.loggers`.
+
+Epoch metrics (``trainer.history``): ``epoch``, ``step``, ``train_loss``, ``train_acc``, ``val_loss``,
+``val_acc``, ``train_ppl`` / ``val_ppl`` (language models), ``samples_per_s`` (``tokens_per_s`` for
+sequences), ``epoch_time_s``, ``lr``.
+
+A non-finite training loss stops the run with :class:`NonFiniteLossError`; checkpoints already written
+(the last good ones) are left untouched.
+
+Example::
+
+    >>> from sklearn.datasets import load_digits
+    >>> from qhybrid.classical import MLP, Trainer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> trainer = Trainer(max_epochs=2, batch_size=64).fit(MLP(64, 10), (X / 16, y))
+    >>> trainer.history[-1]["train_acc"] > 0.8
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from qhybrid.classical.accelerators import Accelerator, resolve_accelerator
+from qhybrid.classical.training import checkpoint
+from qhybrid.classical.training.callbacks import Callback
+from qhybrid.classical.training.loaders import TensorLoader, make_loader, set_epoch, split_batch, to_tensor
+from qhybrid.classical.training.loggers import default_loggers
+from qhybrid.classical.training.losses import LossInfo, checked_forward, resolve_loss
+from qhybrid.classical.training.metrics import MetricAccumulator
+from qhybrid.classical.training.optim import make_optimizer, make_scheduler
+from qhybrid.classical.training.options import TrainerOptions
+from qhybrid.classical.training.precision import Precision
+from qhybrid.classical.training.rng import seed_everything
+from qhybrid.classical.training.strategy import Strategy
+from qhybrid.classical.validation import check_writable_dir
+
+__all__ = ["NonFiniteLossError", "Trainer"]
+
+_HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_") or name == "setup")
+_NO_CTX = contextlib.nullcontext()
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; the run stopped and earlier checkpoints were kept."""
+
+
+class Trainer:
+    """Train, evaluate and predict with a ``torch.nn.Module``. See the module docstring for the surface
+    and :mod:`.options` for every option."""
+
+    def __init__(
+        self,
+        *,
+        max_epochs: int = 10,
+        max_steps: int | None = None,
+        accelerator: str | torch.device | Accelerator = "auto",
+        precision: str | int = "32",
+        strategy: str = "auto",
+        optimizer: str | Callable[..., torch.optim.Optimizer] = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        scheduler: str | Callable[..., Any] | None = None,
+        scheduler_kwargs: dict[str, Any] | None = None,
+        loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = "auto",
+        batch_size: int = 64,
+        accumulate_grad_batches: int = 1,
+        gradient_clip_val: float | None = None,
+        callbacks: Sequence[Callback] | None = None,
+        seed: int | None = 0,
+        log_dir: str | Path | None = None,
+        log_every_n_steps: int = 50,
+        compile: bool | dict[str, Any] = False,
+        num_workers: int = 0,
+    ) -> None:
+        # Every argument goes by name to the options dataclass, which checks it.
+        self._configure(TrainerOptions(**{k: v for k, v in locals().items() if k != "self"}))
+        self.history: list[dict[str, float]] = []
+        self.current_epoch = self.global_step = self.num_training_batches = 0
+        self.should_stop, self.stop_reason = False, None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler: Any = None
+        self.model: nn.Module | None = None
+        self.fit_time_s = 0.0
+        self.last_checkpoint_path: str | None = None
+        self._loss: LossInfo | None = None
+        self._hooks: dict[str, list[Callable[..., None]]] = {}
+
+    def _configure(self, o: TrainerOptions) -> None:
+        self.accelerator = resolve_accelerator(o.accelerator)
+        self.precision_plugin = Precision(o.precision, self.accelerator)
+        self.strategy = Strategy(o.strategy, self.accelerator)
+        self.max_epochs, self.max_steps, self.seed = o.max_epochs, o.max_steps, o.seed
+        self.optimizer_spec, self.lr, self.weight_decay = o.optimizer, o.lr, o.weight_decay
+        self.optimizer_kwargs, self.scheduler_spec, self.scheduler_kwargs = (
+            o.optimizer_kwargs,
+            o.scheduler,
+            o.scheduler_kwargs,
+        )
+        self.loss_spec, self.batch_size, self.accumulate_grad_batches = (
+            o.loss,
+            o.batch_size,
+            o.accumulate_grad_batches,
+        )
+        self.gradient_clip_val, self.log_every_n_steps = o.gradient_clip_val, o.log_every_n_steps
+        self.compile, self.num_workers, self.log_dir = o.compile, o.num_workers, o.log_dir
+        loggers = [] if self.log_dir is None else default_loggers(self.log_dir)
+        self.callbacks: list[Callback] = sorted([*o.callbacks, *loggers], key=lambda cb: cb.order)
+
+    # --------------------------------------------------------------------------------- properties
+
+    @property
+    def is_global_zero(self) -> bool:
+        return self.strategy.is_global_zero
+
+    @property
+    def device(self) -> torch.device:
+        return self.strategy.device
+
+    @property
+    def rank(self) -> int:
+        return self.strategy.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.strategy.world_size
+
+    @property
+    def precision(self) -> str:
+        """The precision's canonical name (``"32"``, ``"64"``, ``"bf16-mixed"``, ``"16-mixed"``)."""
+        return self.precision_plugin.name
+
+    @property
+    def scaler(self) -> torch.amp.GradScaler | None:
+        """The gradient scaler of a ``"16-mixed"`` fit, else None."""
+        return self.precision_plugin.scaler
+
+    def hparams(self) -> dict[str, Any]:
+        """The options of this trainer, as stored in logs and checkpoints."""
+        names = ("max_epochs", "max_steps", "precision", "lr", "weight_decay", "optimizer_kwargs")
+        names += ("scheduler_kwargs", "batch_size", "accumulate_grad_batches", "gradient_clip_val", "seed")
+        spec = {k: getattr(self, k) for k in names}
+        spec["strategy"] = self.strategy.name
+        spec["accelerator"] = str(self.accelerator.device)
+        for name in ("optimizer_spec", "scheduler_spec", "loss_spec"):
+            v = getattr(self, name)
+            spec[name.removesuffix("_spec")] = (
+                v if v is None or isinstance(v, str) else getattr(v, "__name__", repr(v))
+            )
+        spec["world_size"] = self.world_size
+        return spec
+
+    # --------------------------------------------------------------------------------- fit
+
+    def fit(
+        self, model: nn.Module, train_data: Any, val_data: Any = None, resume_from: str | Path | None = None
+    ) -> Trainer:
+        """Train ``model`` on ``train_data`` for ``max_epochs`` (or ``max_steps``), validating each epoch.
+
+        Returns the trainer; ``trainer.history`` holds one dict of metrics per epoch and
+        ``trainer.model`` the trained model (unwrapped from DDP / compile).
+        """
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        ckpt = None if resume_from is None else checkpoint.load_checkpoint(resume_from)
+        self._hooks = {
+            name: [
+                getattr(cb, name)
+                for cb in self.callbacks
+                if getattr(type(cb), name) is not getattr(Callback, name)
+            ]
+            for name in _HOOKS
+        }
+        # Folders are checked before any work: an unwritable one would otherwise fail after an epoch.
+        if self.log_dir is not None:
+            check_writable_dir(self.log_dir, "log_dir")
+        for setup in self._hooks["setup"]:
+            setup(self, model, "fit")
+        self.strategy.setup()
+        if self.seed is not None:
+            seed_everything(self.seed)
+        train_loader = self._loader(train_data, train=True, what="train_data")
+        val_loader = None if val_data is None else self._loader(val_data, train=False, what="val_data")
+        # In-memory targets decide the loss now; a loader's are seen with its first batch.
+        self._loss = (
+            resolve_loss(self.loss_spec, train_loader.y) if isinstance(train_loader, TensorLoader) else None
+        )
+        if ckpt is not None:
+            checkpoint.load_model_state(model, ckpt, resume_from)
+        train_model, eval_model = self._setup_model(model, len(train_loader))
+        start_epoch = 0 if ckpt is None else checkpoint.restore(self, ckpt, train_model)
+        self._run(train_model, eval_model, train_loader, val_loader, start_epoch)
+        return self
+
+    def _setup_model(self, model: nn.Module, n_batches: int) -> tuple[nn.Module, nn.Module]:
+        """Wrap the model, make optimiser, schedule and scaler, and reset the run's state."""
+        self.num_training_batches = n_batches
+        total_steps = math.ceil(n_batches / self.accumulate_grad_batches) * self.max_epochs
+        if self.max_steps is not None:
+            total_steps = min(total_steps, self.max_steps)
+        model = self.precision_plugin.convert_module(model)
+        train_model, eval_model, self.model = self.strategy.wrap(model, self.compile)
+        self.optimizer = make_optimizer(
+            self.optimizer_spec, train_model, self.lr, self.weight_decay, self.optimizer_kwargs
+        )
+        self.scheduler = make_scheduler(
+            self.scheduler_spec, self.optimizer, max(1, total_steps), self.lr, self.scheduler_kwargs
+        )
+        self.precision_plugin.setup()
+        self.history, self.global_step = [], 0
+        self.should_stop, self.stop_reason = False, None
+        return train_model, eval_model
+
+    def _run(
+        self,
+        train_model: nn.Module,
+        eval_model: nn.Module,
+        train_loader: Any,
+        val_loader: Any,
+        start_epoch: int,
+    ) -> None:
+        self.current_epoch = start_epoch
+        t_fit = time.perf_counter()
+        try:
+            self._hook("on_fit_start")
+            for epoch in range(start_epoch, self.max_epochs):
+                if self.should_stop or self._max_steps_reached():
+                    break
+                self.current_epoch = epoch
+                metrics = self._train_epoch(train_model, train_loader, epoch)
+                if val_loader is not None:
+                    val = self._eval_loop(eval_model, val_loader)
+                    metrics.update({f"val_{k}": v for k, v in val.items()})
+                    self._hook("on_validation_end", metrics)
+                self.history.append(metrics)
+                self._hook("on_train_epoch_end", metrics)
+            self._hook("on_fit_end")
+        except BaseException as err:
+            self._hook("on_exception", err)
+            raise
+        finally:
+            self.fit_time_s += time.perf_counter() - t_fit
+
+    def _train_epoch(self, model: nn.Module, loader: Any, epoch: int) -> dict[str, float]:
+        self._hook("on_train_epoch_start")
+        set_epoch(loader, epoch)
+        model.train()
+        # In-memory batches are already on the device in the right dtype: no per-batch conversion.
+        ready = isinstance(loader, TensorLoader)
+        accum, n_batches = self.accumulate_grad_batches, self.num_training_batches
+        no_sync = self.strategy.no_sync(model)
+        metrics: MetricAccumulator | None = None
+        t0 = time.perf_counter()
+        self.optimizer.zero_grad(set_to_none=True)
+        for batch_idx, batch in enumerate(loader):
+            x, y = batch if ready else split_batch(batch, self.device, self.precision_plugin)
+            if y is None:
+                raise ValueError("training batches need targets: pass (X, y) or a loader yielding (x, y)")
+            step_now = (batch_idx + 1) % accum == 0 or batch_idx + 1 == n_batches
+            # Under DDP, skip the gradient all-reduce on accumulation-only micro-batches.
+            with no_sync() if (no_sync is not None and not step_now) else _NO_CTX:
+                out, loss = self._training_step(model, x, y, first=batch_idx == 0 and self.global_step == 0)
+            if metrics is None:
+                metrics = MetricAccumulator(self.device, self._loss, defer=ready)
+            metrics.update(loss, out, y, x.shape[0])
+            del out  # let the next forward reuse this batch's output memory
+            if step_now:
+                self._optimizer_step(model)
+                if self.global_step % self.log_every_n_steps == 0:
+                    self._check_finite(metrics.fold(), epoch, batch_idx)
+            self._hook("on_train_batch_end", loss, batch_idx)
+            if step_now and self._max_steps_reached():
+                break
+        if metrics is None:
+            raise ValueError("train_data yielded no batches")
+        self._check_finite(metrics.fold(), epoch, None)
+        if self.accelerator.kind != "cpu":
+            self.accelerator.synchronize()
+        return self._epoch_metrics(metrics, epoch, time.perf_counter() - t0)
+
+    def _training_step(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, first: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, loss and backward of one micro-batch; the run's first batch is checked for shapes."""
+        precision = self.precision_plugin
+        if first or self._loss is None:
+            self._loss = self._loss or resolve_loss(self.loss_spec, y)
+            out, loss = checked_forward(model, x, y, self._loss, precision)
+        else:
+            with precision.forward_context():
+                out = model(x)
+                loss = self._loss.fn(out, y)
+        scaled = loss / self.accumulate_grad_batches if self.accumulate_grad_batches > 1 else loss
+        self._hook("on_before_backward", scaled)
+        precision.backward(scaled)
+        self._hook("on_after_backward")
+        return out, loss
+
+    def _optimizer_step(self, model: nn.Module) -> None:
+        opt = self.optimizer
+        self.precision_plugin.optimizer_step(
+            opt, model, self.gradient_clip_val, lambda: self._hook("on_before_optimizer_step", opt)
+        )
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.global_step += 1
+        self._hook("on_after_optimizer_step", opt)
+        opt.zero_grad(set_to_none=True)
+        if self.accelerator.is_xla:
+            self.accelerator.sync()
+
+    def _epoch_metrics(self, metrics: MetricAccumulator, epoch: int, elapsed: float) -> dict[str, float]:
+        out: dict[str, float] = {"epoch": epoch + 1, "step": self.global_step}
+        out.update(
+            {f"train_{k}": v for k, v in metrics.compute(self.strategy.all_reduce, "train_data").items()}
+        )
+        if metrics.seq and metrics.loss.name == "cross_entropy":
+            out["tokens_per_s"] = metrics.total_items / elapsed
+        out["samples_per_s"] = metrics.total_seen / elapsed
+        out["epoch_time_s"] = elapsed
+        out["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        return out
+
+    def _max_steps_reached(self) -> bool:
+        return self.max_steps is not None and self.global_step >= self.max_steps
+
+    def _check_finite(self, loss_sum: torch.Tensor, epoch: int, batch_idx: int | None) -> None:
+        if bool(torch.isfinite(loss_sum)):
+            return
+        where = f"epoch {epoch + 1}" + ("" if batch_idx is None else f", batch {batch_idx + 1}")
+        kept = self.last_checkpoint_path
+        self.should_stop = True
+        self.stop_reason = f"non-finite training loss in {where} (step {self.global_step})"
+        raise NonFiniteLossError(
+            f"{self.stop_reason}; stopped. "
+            + (f"Last good checkpoint kept: {kept}" if kept else "No checkpoint was written before it.")
+            + " Lower the learning rate, clip gradients (gradient_clip_val) or check the data for NaN/inf."
+        )
+
+    def _hook(self, name: str, *args: Any) -> None:
+        for fn in self._hooks[name]:
+            fn(self, self.model, *args)
+
+    def _loader(self, data: Any, *, train: bool, what: str, sharded: bool = True) -> Any:
+        return make_loader(
+            data,
+            train=train,
+            what=what,
+            batch_size=self.batch_size,
+            seed=0 if self.seed is None else self.seed,
+            precision=self.precision_plugin,
+            device=self.device,
+            rank=self.rank if sharded else 0,
+            world=self.world_size if sharded else 1,
+            num_workers=self.num_workers,
+        )
+
+    # --------------------------------------------------------------------------------- evaluate / predict
+
+    @torch.no_grad()
+    def _eval_loop(self, model: nn.Module, loader: Any) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        precision, metrics = self.precision_plugin, None
+        for batch in loader:
+            x, y = split_batch(batch, self.device, precision)
+            if y is None:
+                raise ValueError("evaluation batches need targets: pass (X, y) or a loader yielding (x, y)")
+            self._loss = self._loss or resolve_loss(self.loss_spec, y)
+            with precision.forward_context():
+                out = model(x)
+                loss = self._loss.fn(out, y)
+            if metrics is None:
+                metrics = MetricAccumulator(self.device, self._loss, defer=isinstance(loader, TensorLoader))
+            metrics.update(loss, out, y, x.shape[0])
+            if self.accelerator.is_xla:
+                self.accelerator.sync()
+        model.train(was_training)
+        if metrics is None:  # a rank without batches still joins the all-reduce
+            metrics = MetricAccumulator(self.device, self._loss or resolve_loss(self.loss_spec, None))
+        return metrics.compute(self.strategy.all_reduce, "evaluation data")
+
+    def _prepare_eval_model(self, model: nn.Module) -> nn.Module:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        return self.precision_plugin.convert_module(model).to(self.device)
+
+    def evaluate(self, model: nn.Module, data: Any) -> dict[str, float]:
+        """Loss (and ``acc`` for classification, ``ppl`` for language models) of ``model`` on ``data``."""
+        model = self._prepare_eval_model(model)
+        loader = self._loader(data, train=False, what="data")
+        if isinstance(loader, TensorLoader):
+            self._loss = resolve_loss(self.loss_spec, loader.y)
+        return self._eval_loop(model, loader)
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, data: Any) -> torch.Tensor:
+        """Model outputs for every sample of ``data`` (``X``, ``(X, y)``, Dataset or DataLoader), on CPU.
+
+        Runs in this process only (no sharding), in evaluation mode.
+        """
+        model = self._prepare_eval_model(model)
+        precision = self.precision_plugin
+        # A tuple of two is an (X, y) pair; a list is always rows of X.
+        if isinstance(data, (np.ndarray, torch.Tensor, list)) or (isinstance(data, tuple) and len(data) != 2):
+            X = precision.convert_input(to_tensor(data, "data"))
+            if len(X) == 0:
+                raise ValueError("data is empty (0 samples)")
+            loader: Any = TensorLoader(X.to(self.device), None, self.batch_size, shuffle=False, seed=0)
+        else:
+            loader = self._loader(data, train=False, what="data", sharded=False)
+        was_training = model.training
+        model.eval()
+        outs = []
+        for batch in loader:
+            x, _ = split_batch(batch, self.device, precision)
+            with precision.forward_context():
+                out = model(x)
+            if self.accelerator.is_xla:
+                self.accelerator.sync()
+            outs.append(precision.convert_output(out).cpu())
+        model.train(was_training)
+        return torch.cat(outs)
+
+    # --------------------------------------------------------------------------------- checkpoints
+
+    def _raw_state(self) -> dict[str, torch.Tensor]:
+        """The model's whole state dict (gathered to rank 0 under FSDP: every rank must call it)."""
+        return self.strategy.model_state_dict(self.model)
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Write a checkpoint of the running fit (rank 0 only; written to a temp file, then renamed)."""
+        if self.model is None:
+            raise ValueError("save_checkpoint needs a model: call it during or after fit()")
+        state = checkpoint.checkpoint_state(self)  # every rank takes part in gathering sharded state
+        self.last_checkpoint_path = str(path)
+        if self.is_global_zero:
+            checkpoint.write_checkpoint(state, path)
+
+    @staticmethod
+    def load_checkpoint(path: str | Path) -> dict[str, Any]:
+        """Read a checkpoint written by :meth:`save_checkpoint` (tensors on CPU)."""
+        return checkpoint.load_checkpoint(path)
