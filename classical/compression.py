@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qhybrid._extras import missing_message
+from qhybrid._tables import render_table
 
 __all__ = [
     "Int8Linear",
@@ -309,14 +310,20 @@ def compression_report(
     return rows
 
 
-def format_table(rows: Iterable[dict[str, Any]]) -> str:
-    """A plain-text table of :func:`compression_report` rows."""
-    rows = list(rows)
-    head = f"{'model':<28} {'params':>9} {'size KiB':>9} {'x size':>7} {'latency ms':>11} {'speedup':>8} {'accuracy':>9} {'Δacc':>7}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        lines.append(
-            f"{r['model']:<28} {r['params']:>9,} {r['size_bytes'] / 1024:>9.1f} {r['size_ratio']:>7.2f} "
-            f"{r['latency_ms']:>11.3f} {r['speedup']:>8.2f} {r['accuracy']:>9.4f} {r['acc_delta']:>+7.4f}"
-        )
-    return "\n".join(lines)
+def format_table(rows: Iterable[dict[str, Any]], *, style: str = "text") -> str:
+    """:func:`compression_report` rows as a table (``style``: ``"text"`` or ``"markdown"``)."""
+    headers = ["model", "params", "size KiB", "x size", "latency ms", "speedup", "accuracy", "Δacc"]
+    body = [
+        [
+            r["model"],
+            f"{r['params']:,}",
+            f"{r['size_bytes'] / 1024:.1f}",
+            f"{r['size_ratio']:.2f}",
+            f"{r['latency_ms']:.3f}",
+            f"{r['speedup']:.2f}",
+            f"{r['accuracy']:.4f}",
+            f"{r['acc_delta']:+.4f}",
+        ]
+        for r in rows
+    ]
+    return render_table(headers, body, numeric=headers[1:], style=style)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from qhybrid._tables import render_table
 from qhybrid.hybrid.runner import CONFIG_FILE, latest_records, read_results
 
 __all__ = ["format_table", "render_report", "summarize"]
@@ -88,30 +89,11 @@ def _table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]
     return header, body
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The summary as an aligned plain-text table for the terminal."""
+def format_table(rows: list[dict[str, Any]], *, style: str = "text") -> str:
+    """The summary as a table: ``style="text"`` aligned for the terminal, ``"markdown"`` for
+    ``summary.md``; the same columns in both, numbers right-aligned."""
     header, body = _table_rows(rows)
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
-    numeric = set(range(3, len(header)))
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        )
-
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out += [line(b) for b in body]
-    return "\n".join(out)
-
-
-def _markdown_table(rows: list[dict[str, Any]]) -> str:
-    header, body = _table_rows(rows)
-    out = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" if i < 3 else "---:" for i in range(len(header))) + "|",
-    ]
-    out += ["| " + " | ".join(b) + " |" for b in body]
-    return "\n".join(out)
+    return render_table(header, body, numeric=header[3:], style=style)
 
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
@@ -323,7 +305,7 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
         "any, is timed separately); inference throughput is `predict` on the whole test set (median of "
         "repeated calls after one warm-up call); latency is `predict` on one sample (median of 5).",
         "",
-        _markdown_table(rows),
+        format_table(rows, style="markdown"),
         "",
     ]
     if n_stale:

@@ -22,6 +22,8 @@ import math
 import sys
 from pathlib import Path
 
+from qhybrid._tables import render_table
+
 GRAPHS = ("regular", "erdos", "cycle", "complete")
 MOLECULES = ("h2", "lih")
 MODELS = ("tfim", "heisenberg")
@@ -352,12 +354,8 @@ def _print_table(title: str, quality_name: str, rows: list[dict]) -> None:
         ]
         for r in rows
     ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
     print(title)
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for c in cells:
-        print("  ".join(x.ljust(w) for x, w in zip(c, widths)).rstrip())
+    print(render_table(headers, cells, numeric=headers[1:5]))
 
 
 # option -> smallest allowed value, for the integer options each sub-command may have
