@@ -22,6 +22,10 @@ _EXPORTS: dict[str, str] = {
     "make_model": "models",
     "model_family": "models",
     "model_names": "models",
+    # quantum kernel classifiers (hybrid/kernels.py)
+    "IQPKernelClassifier": "kernels",
+    "ProjectedKernelClassifier": "kernels",
+    "SeparableKernelClassifier": "kernels",
     # experiments (hybrid/config.py)
     "ExperimentConfig": "config",
     "default_config": "config",
@@ -48,6 +52,11 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # static tools see the real names
     from qhybrid.hybrid.config import ExperimentConfig, default_config, load_config, parse_config  # noqa: F401
+    from qhybrid.hybrid.kernels import (  # noqa: F401
+        IQPKernelClassifier,
+        ProjectedKernelClassifier,
+        SeparableKernelClassifier,
+    )
     from qhybrid.hybrid.models import (  # noqa: F401
         DRCClassifier,
         DressedQuantumClassifier,

@@ -17,6 +17,7 @@ arXiv:2403.07059):
 * ``hybrid-mlp``: an MLP encoder -> circuit -> linear head;
 * ``<name>-sep``: the same model with ``entangling=False`` (no two-qubit gates), the control that shows
   whether entanglement matters.
+* ``iqp-kernel``, ``pqk``, ``sep-kernel``: support vector machines on quantum kernels (:mod:`.kernels`).
 
 >>> from qhybrid.hybrid.models import make_model
 >>> clf = make_model("dressed", backend="default", n_qubits=2, max_epochs=2, random_state=0)
@@ -43,6 +44,11 @@ from qhybrid.classical.validation import (
     check_int,
     check_seed,
     describe,
+)
+from qhybrid.hybrid.kernels import (
+    IQPKernelClassifier,
+    ProjectedKernelClassifier,
+    SeparableKernelClassifier,
 )
 
 __all__ = [
@@ -625,6 +631,10 @@ _REGISTRY: dict[str, tuple[Any, dict, str]] = {
     "dressed-sep": (DressedQuantumClassifier, {"entangling": False}, "hybrid"),
     "hybrid-mlp": (HybridMLPClassifier, {}, "hybrid"),
     "hybrid-mlp-sep": (HybridMLPClassifier, {"entangling": False}, "hybrid"),
+    # quantum kernels (hybrid/kernels.py): an SVM on a Gram matrix of circuits
+    "iqp-kernel": (IQPKernelClassifier, {}, "quantum"),
+    "pqk": (ProjectedKernelClassifier, {}, "quantum"),
+    "sep-kernel": (SeparableKernelClassifier, {}, "quantum"),
 }
 
 
