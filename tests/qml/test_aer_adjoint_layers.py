@@ -11,8 +11,8 @@ from pennylane import numpy as pnp
 
 from qhybrid.qml import make_device
 from qhybrid.qml.aer.adjoint import z_diagonal
-from qhybrid.qml.aer.joint import walsh_hadamard
 from qhybrid.qml.aer.layers import DIAGONAL_GATES, reversed_layers
+from qhybrid.qml.aer.paulis import walsh_hadamard
 
 
 def structure_of(tape, n_wires):
