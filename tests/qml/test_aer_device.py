@@ -255,3 +255,18 @@ def test_broadcast_jacobians_by_inputs_and_weights_match_default_qubit(diff_meth
     close(stacked(ours)(x, w), stacked(ref)(x, w))
     for got, want in zip(qp.jacobian(stacked(ours))(x, w), qp.jacobian(stacked(ref))(x, w)):
         close(got, want)
+
+
+def test_a_scalar_energy_is_differentiated_with_its_value_and_a_layer_by_vjp():
+    dev = AerDevice(2)
+    energy = qp.tape.QuantumScript([qp.RX(0.3, 0)], [qp.expval(qp.Z(0) @ qp.Z(1))])
+    readouts = qp.tape.QuantumScript([qp.RX(0.3, 0)], [qp.expval(qp.Z(0)), qp.expval(qp.Z(1))])
+    batch = qp.tape.QuantumScript([qp.RX(np.array([0.3, 0.4]), 0)], [qp.expval(qp.Z(0))])
+    best = qp.devices.ExecutionConfig(gradient_method="best")
+    config = dev.setup_execution_config(best, energy)
+    assert config.grad_on_execution is True and config.use_device_jacobian_product is False
+    for tape in (readouts, batch):
+        config = dev.setup_execution_config(best, tape)
+        assert config.grad_on_execution is False and config.use_device_jacobian_product is True
+    shots = AerDevice(2, shots=100).setup_execution_config(best, energy)
+    assert shots.grad_on_execution is False
