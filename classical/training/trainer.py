@@ -42,7 +42,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -56,10 +55,10 @@ from torch import nn
 from qhybrid.classical.accelerators import Accelerator, resolve_accelerator
 from qhybrid.classical.training import checkpoint
 from qhybrid.classical.training.callbacks import Callback
-from qhybrid.classical.training.loaders import TensorLoader, make_loader, set_epoch, split_batch, to_tensor
+from qhybrid.classical.training.loaders import TensorLoader, make_loader, split_batch, to_tensor
 from qhybrid.classical.training.loggers import default_loggers
-from qhybrid.classical.training.losses import LossInfo, checked_forward, resolve_loss
-from qhybrid.classical.training.metrics import MetricAccumulator
+from qhybrid.classical.training.loop import NonFiniteLossError, evaluation_loop, train_epoch
+from qhybrid.classical.training.losses import LossInfo, resolve_loss
 from qhybrid.classical.training.optim import make_optimizer, make_scheduler
 from qhybrid.classical.training.options import TrainerOptions
 from qhybrid.classical.training.precision import Precision
@@ -70,11 +69,6 @@ from qhybrid.classical.validation import check_writable_dir
 __all__ = ["NonFiniteLossError", "Trainer"]
 
 _HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_") or name == "setup")
-_NO_CTX = contextlib.nullcontext()
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss; the run stopped and earlier checkpoints were kept."""
 
 
 class Trainer:
@@ -260,9 +254,9 @@ class Trainer:
                 if self.should_stop or self._max_steps_reached():
                     break
                 self.current_epoch = epoch
-                metrics = self._train_epoch(train_model, train_loader, epoch)
+                metrics = train_epoch(self, train_model, train_loader, epoch)
                 if val_loader is not None:
-                    val = self._eval_loop(eval_model, val_loader)
+                    val = evaluation_loop(self, eval_model, val_loader)
                     metrics.update({f"val_{k}": v for k, v in val.items()})
                     self._hook("on_validation_end", metrics)
                 self.history.append(metrics)
@@ -274,101 +268,8 @@ class Trainer:
         finally:
             self.fit_time_s += time.perf_counter() - t_fit
 
-    def _train_epoch(self, model: nn.Module, loader: Any, epoch: int) -> dict[str, float]:
-        self._hook("on_train_epoch_start")
-        set_epoch(loader, epoch)
-        model.train()
-        # In-memory batches are already on the device in the right dtype: no per-batch conversion.
-        ready = isinstance(loader, TensorLoader)
-        accum, n_batches = self.accumulate_grad_batches, self.num_training_batches
-        no_sync = self.strategy.no_sync(model)
-        metrics: MetricAccumulator | None = None
-        t0 = time.perf_counter()
-        self.optimizer.zero_grad(set_to_none=True)
-        for batch_idx, batch in enumerate(loader):
-            x, y = batch if ready else split_batch(batch, self.device, self.precision_plugin)
-            if y is None:
-                raise ValueError("training batches need targets: pass (X, y) or a loader yielding (x, y)")
-            step_now = (batch_idx + 1) % accum == 0 or batch_idx + 1 == n_batches
-            # Under DDP, skip the gradient all-reduce on accumulation-only micro-batches.
-            with no_sync() if (no_sync is not None and not step_now) else _NO_CTX:
-                out, loss = self._training_step(model, x, y, first=batch_idx == 0 and self.global_step == 0)
-            if metrics is None:
-                metrics = MetricAccumulator(self.device, self._loss, defer=ready)
-            metrics.update(loss, out, y, x.shape[0])
-            del out  # let the next forward reuse this batch's output memory
-            if step_now:
-                self._optimizer_step(model)
-                if self.global_step % self.log_every_n_steps == 0:
-                    self._check_finite(metrics.fold(), epoch, batch_idx)
-            self._hook("on_train_batch_end", loss, batch_idx)
-            if step_now and self._max_steps_reached():
-                break
-        if metrics is None:
-            raise ValueError("train_data yielded no batches")
-        self._check_finite(metrics.fold(), epoch, None)
-        if self.accelerator.kind != "cpu":
-            self.accelerator.synchronize()
-        return self._epoch_metrics(metrics, epoch, time.perf_counter() - t0)
-
-    def _training_step(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, first: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Forward, loss and backward of one micro-batch; the run's first batch is checked for shapes."""
-        precision = self.precision_plugin
-        if first or self._loss is None:
-            self._loss = self._loss or resolve_loss(self.loss_spec, y)
-            out, loss = checked_forward(model, x, y, self._loss, precision)
-        else:
-            with precision.forward_context():
-                out = model(x)
-                loss = self._loss.fn(out, y)
-        scaled = loss / self.accumulate_grad_batches if self.accumulate_grad_batches > 1 else loss
-        self._hook("on_before_backward", scaled)
-        precision.backward(scaled)
-        self._hook("on_after_backward")
-        return out, loss
-
-    def _optimizer_step(self, model: nn.Module) -> None:
-        opt = self.optimizer
-        self.precision_plugin.optimizer_step(
-            opt, model, self.gradient_clip_val, lambda: self._hook("on_before_optimizer_step", opt)
-        )
-        if self.scheduler is not None:
-            self.scheduler.step()
-        self.global_step += 1
-        self._hook("on_after_optimizer_step", opt)
-        opt.zero_grad(set_to_none=True)
-        if self.accelerator.is_xla:
-            self.accelerator.sync()
-
-    def _epoch_metrics(self, metrics: MetricAccumulator, epoch: int, elapsed: float) -> dict[str, float]:
-        out: dict[str, float] = {"epoch": epoch + 1, "step": self.global_step}
-        out.update(
-            {f"train_{k}": v for k, v in metrics.compute(self.strategy.all_reduce, "train_data").items()}
-        )
-        if metrics.seq and metrics.loss.name == "cross_entropy":
-            out["tokens_per_s"] = metrics.total_items / elapsed
-        out["samples_per_s"] = metrics.total_seen / elapsed
-        out["epoch_time_s"] = elapsed
-        out["lr"] = float(self.optimizer.param_groups[0]["lr"])
-        return out
-
     def _max_steps_reached(self) -> bool:
         return self.max_steps is not None and self.global_step >= self.max_steps
-
-    def _check_finite(self, loss_sum: torch.Tensor, epoch: int, batch_idx: int | None) -> None:
-        if bool(torch.isfinite(loss_sum)):
-            return
-        where = f"epoch {epoch + 1}" + ("" if batch_idx is None else f", batch {batch_idx + 1}")
-        kept = self.last_checkpoint_path
-        self.should_stop = True
-        self.stop_reason = f"non-finite training loss in {where} (step {self.global_step})"
-        raise NonFiniteLossError(
-            f"{self.stop_reason}; stopped. "
-            + (f"Last good checkpoint kept: {kept}" if kept else "No checkpoint was written before it.")
-            + " Lower the learning rate, clip gradients (gradient_clip_val) or check the data for NaN/inf."
-        )
 
     def _hook(self, name: str, *args: Any) -> None:
         for fn in self._hooks[name]:
@@ -390,29 +291,6 @@ class Trainer:
 
     # --------------------------------------------------------------------------------- evaluate / predict
 
-    @torch.no_grad()
-    def _eval_loop(self, model: nn.Module, loader: Any) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        precision, metrics = self.precision_plugin, None
-        for batch in loader:
-            x, y = split_batch(batch, self.device, precision)
-            if y is None:
-                raise ValueError("evaluation batches need targets: pass (X, y) or a loader yielding (x, y)")
-            self._loss = self._loss or resolve_loss(self.loss_spec, y)
-            with precision.forward_context():
-                out = model(x)
-                loss = self._loss.fn(out, y)
-            if metrics is None:
-                metrics = MetricAccumulator(self.device, self._loss, defer=isinstance(loader, TensorLoader))
-            metrics.update(loss, out, y, x.shape[0])
-            if self.accelerator.is_xla:
-                self.accelerator.sync()
-        model.train(was_training)
-        if metrics is None:  # a rank without batches still joins the all-reduce
-            metrics = MetricAccumulator(self.device, self._loss or resolve_loss(self.loss_spec, None))
-        return metrics.compute(self.strategy.all_reduce, "evaluation data")
-
     def _prepare_eval_model(self, model: nn.Module) -> nn.Module:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -424,7 +302,7 @@ class Trainer:
         loader = self._loader(data, train=False, what="data")
         if isinstance(loader, TensorLoader):
             self._loss = resolve_loss(self.loss_spec, loader.y)
-        return self._eval_loop(model, loader)
+        return evaluation_loop(self, model, loader)
 
     @torch.no_grad()
     def predict(self, model: nn.Module, data: Any) -> torch.Tensor:
