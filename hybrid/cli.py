@@ -75,16 +75,9 @@ def _info(args) -> int:
 
 
 def _bench(args) -> int:
-    import runpy
-    from pathlib import Path
+    from qhybrid.hybrid import bench  # torch, PennyLane and Aer load only for this command
 
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "aer_layer.py"
-    if not script.exists():
-        print("qhybrid bench needs a source checkout (benchmarks/aer_layer.py)", file=sys.stderr)
-        return 2
-    sys.argv = [str(script)] + (["--quick"] if not args.full else [])
-    runpy.run_path(str(script), run_name="__main__")
-    return 0
+    return bench.main([] if args.full else ["--quick"])
 
 
 # Subcommands implemented in their own modules: name -> (module, help, run function, add_arguments).
@@ -127,7 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "report":
             p.add_argument("results_dir", help="a results folder written by `qhybrid compare`")
         p.set_defaults(func=getattr(mod, run_name))
-    p = sub.add_parser("bench", help="time the QuantumLayer on our Aer path against other simulators")
+    p = sub.add_parser(
+        "bench",
+        help="time the QuantumLayer on our Aer path against other simulators",
+        description="Time a QuantumLayer's forward+backward on qhybrid's Aer path against lightning.qubit, "
+        "default.qubit and (with the `bench` extra, pennylane-qiskit) the stock qiskit.aer plugin.",
+    )
     p.add_argument("--full", action="store_true", help="all sizes (default: the --quick set)")
     p.set_defaults(func=_bench)
     p = sub.add_parser("info", help="versions, and which backends and accelerators work here")
