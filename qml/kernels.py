@@ -170,8 +170,13 @@ class _Kernel:
         self.method = kernel_method(backend, shots, noise)
         self.noisy = as_aer_noise_model(noise) is not None
         self.circuit_executions = 0
-        self.device = _device(backend, self.n_wires, shots, noise, seed)
-        wires = list(range(self.n_wires))
+        self._options = {"shots": shots, "noise": noise, "seed": seed}
+        self._build()
+
+    def _build(self) -> None:
+        """The device and the QNodes (made again when an unpickled kernel is loaded)."""
+        self.device = _device(self.backend, self.n_wires, **self._options)
+        feature_map, wires = self.feature_map, list(range(self.n_wires))
 
         @qp.qnode(self.device, diff_method=None)
         def overlap(x1, x2):
@@ -185,6 +190,16 @@ class _Kernel:
             return qp.state()
 
         self._overlap, self._state = overlap, state
+
+    def __getstate__(self) -> dict:
+        # devices and QNodes do not pickle; the feature map and the options rebuild them
+        return {
+            k: v for k, v in self.__dict__.items() if k not in ("device", "_overlap", "_state", "_paulis")
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._build()
 
     def _states(self, X: np.ndarray) -> np.ndarray:
         """``(N, 2**n)`` states of the feature map, one broadcast execution per memory chunk."""
@@ -329,7 +344,10 @@ class ProjectedKernel(_Kernel):
         super().__init__(feature_map, n_wires, backend, shots=shots, noise=noise, seed=seed)
         if self.method == "fidelity":
             self.method = "expval"
-        wires = list(range(self.n_wires))
+
+    def _build(self) -> None:
+        super()._build()
+        feature_map, wires = self.feature_map, list(range(self.n_wires))
 
         @qp.qnode(self.device, diff_method=None)
         def paulis(x):

@@ -2,6 +2,9 @@
 directly on default.qubit, scikit-learn compatibility (clone, GridSearchCV, make_model), and errors by
 type and message before any circuit runs."""
 
+import pickle
+import warnings
+
 import numpy as np
 import pennylane as qp
 import pytest
@@ -10,6 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.svm import SVC
+from sklearn.utils.estimator_checks import check_estimator
 
 import qhybrid.qml.kernels as qkernels
 from qhybrid.hybrid.kernels import IQPKernelClassifier, ProjectedKernelClassifier, SeparableKernelClassifier
@@ -153,6 +157,22 @@ def test_grid_search_over_C_and_clone(data):
     twin = clone(make_model("pqk", backend="default", gamma_factor=0.1, t=0.01))
     assert twin.get_params()["gamma_factor"] == 0.1 and twin.backend == "default"
     assert not hasattr(twin, "svc_")
+
+
+@pytest.mark.parametrize("name", list(NAMES))
+def test_a_fitted_classifier_pickles_and_predicts_the_same(data, name):
+    X, y, Xt, _ = data
+    est = make_model(name, backend="aer", random_state=2).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_allclose(loaded.decision_function(Xt), est.decision_function(Xt), atol=1e-12)
+    assert loaded.kernel_.device is not est.kernel_.device
+
+
+@pytest.mark.parametrize("name", list(NAMES))
+def test_check_estimator_passes_everything(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(make_model(name, random_state=0, **({"trotter_steps": 1} if name == "pqk" else {})))
 
 
 def test_many_features_fit_the_separable_kernel_on_one_qubit_states():
