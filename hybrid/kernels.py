@@ -16,7 +16,9 @@ classifiers leave them out and have no ``predict_proba``. ``fit`` keeps the trai
 expectations), so predicting runs circuits only for the new samples. After
 ``fit``, ``kernel_method_`` says how the Gram matrix was computed: ``"statevector"`` (one broadcast run of
 the ``N`` training circuits, exact backends), ``"fidelity"`` (compute-uncompute circuits, with shots or
-noise) or ``"expval"`` (the projected kernel's Pauli expectations, with shots or noise).
+noise) or ``"expval"`` (the projected kernel's Pauli expectations, with shots or noise);
+``kernel_seconds_`` is the time taken to embed the training set and compute its Gram matrix, and
+``circuit_executions_``, ``n_qubits_`` and ``n_params_`` are what the runner records.
 
 >>> from qhybrid.hybrid.kernels import IQPKernelClassifier
 >>> X, y = [[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.2]], [0, 1, 0, 1]
@@ -50,6 +52,17 @@ from qhybrid.classical.validation import (
 __all__ = ["IQPKernelClassifier", "ProjectedKernelClassifier", "SeparableKernelClassifier"]
 
 
+def _check_random_state(random_state) -> None:
+    """``None``, a numpy ``RandomState`` or a seed (an int >= 0), as every qhybrid estimator takes it."""
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
+        raise ArgumentTypeError(
+            f"random_state must be an integer >= 0, a numpy RandomState or None, got {describe(random_state)}"
+        )
+    check_seed("random_state", random_state)
+
+
 def _seed_of(random_state) -> int:
     """An int seed from ``random_state``: an int >= 0, a numpy ``RandomState`` (one draw) or ``None`` (a
     fresh draw)."""
@@ -81,15 +94,7 @@ class _KernelClassifier(ClassifierMixin, BaseEstimator):
             raise ArgumentTypeError(f"backend must be a backend name (str), got {describe(self.backend)}")
         kernel_method(self.backend, self.shots, self.noise)  # an unknown backend fails here
         as_aer_noise_model(self.noise)
-        if not (self.random_state is None or isinstance(self.random_state, np.random.RandomState)):
-            if isinstance(self.random_state, (bool, np.bool_)) or not isinstance(
-                self.random_state, (int, np.integer)
-            ):
-                raise ArgumentTypeError(
-                    "random_state must be an integer >= 0, a numpy RandomState or None, got "
-                    f"{describe(self.random_state)}"
-                )
-            check_seed("random_state", self.random_state)
+        _check_random_state(self.random_state)
 
     def _width(self, n_features: int) -> int:
         """The circuit's qubits for ``n_features`` features: the study's width; ``n_qubits`` must match it."""
@@ -104,9 +109,6 @@ class _KernelClassifier(ClassifierMixin, BaseEstimator):
 
     def _make_kernel(self, n_features: int, seed: int):  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def _gram(self, A, B=None) -> np.ndarray:
-        return self.kernel_.gram(A, B)
 
     def fit(self, X, y) -> _KernelClassifier:
         """Scale ``X``, embed it, compute the training Gram matrix and fit the SVM; returns ``self``."""
@@ -145,7 +147,7 @@ class _KernelClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_gram(self, embedding) -> np.ndarray:
-        return self._gram(embedding)
+        return self.kernel_.gram(embedding)
 
     def _test_gram(self, X) -> np.ndarray:
         """``K(X, X_train)``: circuits for the new samples only."""

@@ -48,6 +48,7 @@ __all__ = [
     "FidelityKernel",
     "ProductKernel",
     "ProjectedKernel",
+    "bloch_vectors",
     "check_kernel_width",
     "hamiltonian_feature_map",
     "iqp_feature_map",
@@ -213,7 +214,7 @@ class _Kernel:
     def _fidelities(self, X1: np.ndarray, X2: np.ndarray) -> np.ndarray:
         """``P(0...0)`` of ``U(X2[m])^dagger U(X1[m])|0>`` for every row pair ``m``, broadcast."""
         out = np.empty(len(X1))
-        for rows in _chunks(len(X1), 8 * 2**self.n_wires):
+        for rows in _chunks(len(X1), 16 * 2**self.n_wires):  # a simulator may hold each row's state
             probs = np.asarray(self._overlap(X1[rows], X2[rows]))
             out[rows] = probs.reshape(rows.stop - rows.start, -1)[:, 0]
         self.circuit_executions += len(X1)
@@ -312,6 +313,7 @@ class ProductKernel(FidelityKernel):
         return self._states(X.reshape(-1, 1)).reshape(len(X), self.n_features, 2)
 
     def gram(self, A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
+        """``K[i, j] = prod_k |<a_ik|b_jk>|^2`` from two :meth:`embed` results; ``B=None``: ``K(A, A)``."""
         if self.method == "fidelity":
             return self._fidelity_gram(A, B)
         other = A if B is None else B
@@ -357,12 +359,16 @@ class ProjectedKernel(_Kernel):
         self._paulis = paulis
 
     def embed(self, X) -> np.ndarray:
+        """``(N, n_wires, 3)`` Pauli expectations of the samples ``X`` (``(N, n_features)``)."""
         X = np.asarray(X, dtype=float)
         if self.method == "statevector":
             return bloch_vectors(self._states(X), self.n_wires)
-        values = np.asarray(self._paulis(X)).reshape(self.n_wires, 3, len(X))
+        parts = [
+            np.asarray(self._paulis(X[rows])).reshape(self.n_wires, 3, rows.stop - rows.start)
+            for rows in _chunks(len(X), 16 * 2**self.n_wires)
+        ]
         self.circuit_executions += len(X)
-        return values.transpose(2, 0, 1)
+        return np.concatenate(parts, axis=2).transpose(2, 0, 1)
 
     def gram(self, A: np.ndarray, B: np.ndarray | None = None, gamma: float = 1.0) -> np.ndarray:
         """``exp(-gamma d^2)`` of the squared distances between the rows of two :meth:`embed` results."""
