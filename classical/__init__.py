@@ -63,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "ModelCheckpoint": "training",
     "ProgressBar": "training",
     "TensorBoardLogger": "training",
+    "Timer": "training",
     # text corpus for language models
     "CharLMDataset": "text",
     "CharTokenizer": "text",
@@ -123,6 +124,7 @@ if TYPE_CHECKING:  # static tools see the real names
         NonFiniteLossError,
         ProgressBar,
         TensorBoardLogger,
+        Timer,
         Trainer,
         seed_everything,
     )

@@ -6,8 +6,9 @@
 * :mod:`.strategy`: the ``Strategy`` object (one process, DDP, FSDP2);
 * :mod:`.loaders`, :mod:`.losses`, :mod:`.metrics`, :mod:`.optim`: data to batches, losses by name,
   the loss/accuracy accumulator shared by the training and evaluation loops, optimisers and schedules;
-* :mod:`.checkpoint` and :mod:`.rng`: checkpoints that resume exactly;
-* :mod:`.callbacks` and :mod:`.loggers`: behaviour added through named hooks.
+* :mod:`.checkpoint` and :mod:`.rng`: checkpoints that resume exactly, seeding, deterministic algorithms;
+* :mod:`.devices`: Lightning's ``devices`` for one device per process;
+* :mod:`.callbacks`, :mod:`.timer` and :mod:`.loggers`: behaviour added through named hooks.
 """
 
 from qhybrid.classical.training.callbacks import (
@@ -21,6 +22,7 @@ from qhybrid.classical.training.loggers import CSVLogger, Logger, TensorBoardLog
 from qhybrid.classical.training.precision import Precision
 from qhybrid.classical.training.rng import seed_everything
 from qhybrid.classical.training.strategy import Strategy
+from qhybrid.classical.training.timer import Timer
 from qhybrid.classical.training.trainer import NonFiniteLossError, Trainer
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "ProgressBar",
     "Strategy",
     "TensorBoardLogger",
+    "Timer",
     "Trainer",
     "seed_everything",
 ]

@@ -21,9 +21,14 @@ calls them::
 The trainer calls only the hooks a callback overrides. Callbacks run in increasing ``order`` (0 unless a
 class says otherwise), then in the order given; :class:`ModelCheckpoint` and the loggers have order 1, so
 they see the epoch's final metrics and save the other callbacks' state as it stands at the end of the
-epoch. A callback that sets ``trainer.should_stop = True`` ends training after the current epoch. State a
+epoch. A callback that sets ``trainer.should_stop = True`` ends training: at the end of an epoch (as
+:class:`EarlyStopping` does) no further epoch starts; during one (as :class:`~.timer.Timer` does) the epoch ends
+after the current optimiser step, and its metrics, validation and epoch-end hooks still run. State a
 callback needs to resume exactly (best score, patience counter) goes through ``state_dict`` /
 ``load_state_dict`` and is stored in checkpoints.
+
+Under ``Trainer(fast_dev_run=...)`` :class:`EarlyStopping`, :class:`ModelCheckpoint`,
+:class:`LRMonitor` and the loggers do nothing, as in Lightning.
 
 Example::
 
@@ -39,7 +44,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qhybrid.classical.validation import check_float, check_int, check_writable_dir
+from qhybrid.classical.validation import (
+    check_float,
+    check_int,
+    check_writable_dir,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -47,7 +56,13 @@ if TYPE_CHECKING:
 
     from qhybrid.classical.training.trainer import Trainer
 
-__all__ = ["Callback", "EarlyStopping", "LRMonitor", "ModelCheckpoint", "ProgressBar"]
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "LRMonitor",
+    "ModelCheckpoint",
+    "ProgressBar",
+]
 
 
 class Callback:
@@ -149,6 +164,8 @@ class EarlyStopping(Callback):
         return f"EarlyStopping[{self.monitor}]"
 
     def on_train_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, float]) -> None:
+        if trainer.fast_dev_run:
+            return
         value = _monitored(metrics, self.monitor, "EarlyStopping")
         if _improved(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
@@ -201,9 +218,12 @@ class ModelCheckpoint(Callback):
         return f"ModelCheckpoint[{self.monitor}]"
 
     def setup(self, trainer: Trainer, model: nn.Module, stage: str) -> None:
-        check_writable_dir(self.dirpath, "ModelCheckpoint dirpath")
+        if not trainer.fast_dev_run:
+            check_writable_dir(self.dirpath, "ModelCheckpoint dirpath")
 
     def on_train_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, float]) -> None:
+        if trainer.fast_dev_run:
+            return
         if self.monitor is not None:
             value = _monitored(metrics, self.monitor, "ModelCheckpoint")
             if _improved(value, self.best_score, self.mode, 0.0):
@@ -293,10 +313,11 @@ class LRMonitor(Callback):
     def on_after_optimizer_step(
         self, trainer: Trainer, model: nn.Module, optimizer: torch.optim.Optimizer
     ) -> None:
-        self.lrs.append((trainer.global_step, [g["lr"] for g in optimizer.param_groups]))
+        if not trainer.fast_dev_run:
+            self.lrs.append((trainer.global_step, [g["lr"] for g in optimizer.param_groups]))
 
     def on_train_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, float]) -> None:
-        if trainer.optimizer is None:
+        if trainer.optimizer is None or trainer.fast_dev_run:
             return
         for i, group in enumerate(trainer.optimizer.param_groups):
             metrics["lr" if i == 0 else f"lr-group{i}"] = float(group["lr"])

@@ -5,9 +5,13 @@
   history.
 * :class:`TensorBoardLogger`: TensorBoard event files in ``save_dir`` (needs ``tensorboard``).
 
-Only rank 0 writes. Loggers have ``order`` 1: they run after the other callbacks of an epoch, so
-metrics those add (``LRMonitor``'s ``lr``) are logged too. ``default_loggers(log_dir)`` is what
-``Trainer(log_dir=...)`` uses: CSV/JSON, plus TensorBoard in ``log_dir/tensorboard`` when installed.
+Only rank 0 writes, and nothing is written under ``fast_dev_run``. Loggers have ``order`` 1: they run
+after the other callbacks of an epoch, so metrics those add (``LRMonitor``'s ``lr``) are logged too.
+
+``Trainer(logger=...)`` takes Lightning's values (:func:`resolve_loggers`): ``True`` or ``None`` (the
+default) log to ``log_dir`` with :func:`default_loggers` (CSV/JSON, plus TensorBoard in
+``log_dir/tensorboard`` when installed; ``None`` without ``log_dir`` logs nothing), ``False`` logs
+nothing, and a logger or a list of loggers replaces the default.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ if TYPE_CHECKING:
 
     from qhybrid.classical.training.trainer import Trainer
 
-__all__ = ["CSVLogger", "Logger", "TensorBoardLogger", "default_loggers", "tensorboard_available"]
+__all__ = [
+    "CSVLogger",
+    "Logger",
+    "TensorBoardLogger",
+    "default_loggers",
+    "resolve_loggers",
+    "tensorboard_available",
+]
 
 
 def tensorboard_available() -> bool:
@@ -49,17 +60,19 @@ class Logger(Callback):
                 f"{type(self).__name__} save_dir must be a path, got {describe(save_dir)}"
             )
         self.save_dir = Path(save_dir)
+        self._what = f"{type(self).__name__} save_dir"  # how errors name the folder
 
     def setup(self, trainer: Trainer, model: nn.Module, stage: str) -> None:
-        check_writable_dir(self.save_dir, f"{type(self).__name__} save_dir")
+        if not trainer.fast_dev_run:
+            check_writable_dir(self.save_dir, self._what)
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and not trainer.fast_dev_run:
             self.save_dir.mkdir(parents=True, exist_ok=True)
             self.start(trainer)
 
     def on_train_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: dict[str, float]) -> None:
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and not trainer.fast_dev_run:
             self.log_epoch(trainer, trainer.history)
 
     def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
@@ -135,4 +148,34 @@ def default_loggers(log_dir: Path) -> list[Logger]:
     loggers: list[Logger] = [CSVLogger(log_dir)]
     if tensorboard_available():
         loggers.append(TensorBoardLogger(log_dir / "tensorboard"))
+    for logger in loggers:
+        logger._what = "log_dir"
+    return loggers
+
+
+def resolve_loggers(logger: Any, log_dir: Path | None) -> list[Logger]:
+    """The loggers ``Trainer(logger=logger, log_dir=log_dir)`` uses (see the module docstring).
+
+    Raises:
+        ValueError: ``logger=True`` without a ``log_dir`` to write to.
+        TypeError: anything but True, False, None, a Logger or a list of Loggers.
+    """
+    if logger is None or logger is True:
+        if log_dir is not None:
+            return default_loggers(log_dir)
+        if logger is True:
+            raise ValueError(
+                "logger=True writes CSV/JSON (and TensorBoard) logs to log_dir: pass log_dir=..., "
+                "or a logger such as CSVLogger(path)"
+            )
+        return []
+    if logger is False:
+        return []
+    loggers = list(logger) if isinstance(logger, (list, tuple)) else [logger]
+    for item in loggers:
+        if not isinstance(item, Logger):
+            raise ArgumentTypeError(
+                "logger must be True, False, None, a Logger (CSVLogger, TensorBoardLogger) or a list of "
+                f"them, got {describe(item)}"
+            )
     return loggers

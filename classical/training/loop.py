@@ -8,7 +8,7 @@ One training epoch, per batch::
     every accumulate_grad_batches batches:
         (unscale)  ->  on_before_optimizer_step  ->  (clip)  ->  step  ->  schedule  ->  global_step += 1
         ->  on_after_optimizer_step  ->  zero_grad;  a finiteness check every log_every_n_steps steps
-    on_train_batch_end;  stop after this step if max_steps is reached
+    on_train_batch_end;  end the epoch after this step if trainer.should_stop or max_steps is reached
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def train_epoch(trainer: Trainer, model: nn.Module, loader: Any, epoch: int) -> 
             if trainer.global_step % trainer.log_every_n_steps == 0:
                 _check_finite(trainer, metrics.fold(), epoch, batch_idx)
         trainer._hook("on_train_batch_end", loss, batch_idx)
-        if step_now and trainer._max_steps_reached():
+        if step_now and (trainer.should_stop or trainer._max_steps_reached()):
             break
     if metrics is None:
         raise ValueError("train_data yielded no batches")

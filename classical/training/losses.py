@@ -88,6 +88,8 @@ def checked_forward(
         with precision.forward_context():
             out = model(x)
     except (RuntimeError, ValueError) as err:
+        if "deterministic implementation" in str(err):
+            raise  # Trainer(deterministic=True) refused an operation: not a shape problem
         raise ValueError(
             f"the model cannot take a batch of inputs of shape {tuple(x.shape)} (dtype {x.dtype}): {err}"
         ) from err

@@ -35,19 +35,54 @@ Options:
 * ``log_every_n_steps``: how often (in optimiser steps) the training loss is checked to be finite; the
   check is the loop's only host synchronisation.
 * ``compile``: ``True`` or a dict of ``torch.compile`` keyword arguments.
+
+Lightning's arguments, with Lightning's meanings:
+
+* ``devices``: ``"auto"``, a number of devices, a list of device indices or ``-1``; one process drives
+  one device, so without ``torchrun`` it must come to one (``1``, ``[0]``, ``[i]`` for CUDA device
+  ``i``); see :mod:`.devices`.
+* ``max_time``: stop cleanly once this much fit time has passed, checked after every optimiser step:
+  ``"DD:HH:MM:SS"``, a ``datetime.timedelta`` or a dict such as ``{"minutes": 30}`` (adds a
+  :class:`~.timer.Timer`). Training ends at ``max_epochs``, ``max_steps`` or ``max_time``,
+  whichever comes first.
+* ``fast_dev_run``: ``True`` runs 1 training and 1 validation batch (``n`` runs ``n`` of each) in one
+  epoch, to find bugs quickly; ``evaluate`` and ``predict`` also run ``n`` batches. Checkpointing, early
+  stopping, ``LRMonitor`` and logging do nothing; ``history`` is still kept.
+* ``deterministic``: ``True`` sets ``torch.use_deterministic_algorithms(True)`` (operations without a
+  deterministic implementation raise) and deterministic cuDNN without autotuning, ``"warn"`` the same
+  but such operations warn, ``False`` allows nondeterministic algorithms, ``None`` leaves torch as it
+  is. Unlike Lightning, which sets them for the rest of the process, the settings hold during ``fit``,
+  ``evaluate`` and ``predict`` and are restored afterwards.
+* ``enable_progress_bar``: adds a :class:`~.callbacks.ProgressBar` unless ``callbacks`` hold one;
+  ``None`` (default) turns it on when standard output is a terminal.
+* ``logger``: ``True``/``None`` the default loggers in ``log_dir`` (CSV/JSON, TensorBoard when
+  installed), ``False`` none, or a :class:`~.loggers.Logger` or list of them; see :mod:`.loggers`.
 """
 
 from __future__ import annotations
 
+import datetime
+import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qhybrid.classical.training.callbacks import Callback
+from qhybrid.classical.training.callbacks import Callback, ProgressBar
+from qhybrid.classical.training.devices import parse_devices
+from qhybrid.classical.training.loggers import Logger, resolve_loggers
 from qhybrid.classical.training.losses import check_loss_spec
 from qhybrid.classical.training.optim import check_optimizer_spec
-from qhybrid.classical.validation import check_float, check_int, check_seed
+from qhybrid.classical.training.rng import check_deterministic
+from qhybrid.classical.training.timer import Timer, parse_duration
+from qhybrid.classical.validation import (
+    ArgumentTypeError,
+    check_bool,
+    check_float,
+    check_int,
+    check_seed,
+    describe,
+)
 
 __all__ = ["TrainerOptions"]
 
@@ -77,6 +112,13 @@ class TrainerOptions:
     log_every_n_steps: int
     compile: bool | dict[str, Any]
     num_workers: int
+    devices: Any
+    max_time: str | datetime.timedelta | dict[str, float] | None
+    fast_dev_run: bool | int
+    deterministic: bool | str | None
+    enable_progress_bar: bool | None
+    logger: Any
+    loggers: list[Logger] = field(init=False)
 
     def __post_init__(self) -> None:
         for name in ("max_epochs", "batch_size", "accumulate_grad_batches", "log_every_n_steps"):
@@ -102,3 +144,46 @@ class TrainerOptions:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
         self.log_dir = None if self.log_dir is None else Path(self.log_dir)
+        self._check_lightning_arguments()
+
+    def _check_lightning_arguments(self) -> None:
+        self.devices = parse_devices(self.devices)
+        self.max_time = None if self.max_time is None else parse_duration(self.max_time, "max_time")
+        if isinstance(self.fast_dev_run, bool):
+            self.fast_dev_run = int(self.fast_dev_run)
+        elif not isinstance(self.fast_dev_run, int):
+            raise ArgumentTypeError(
+                f"fast_dev_run must be True, False or a number of batches >= 0, got {describe(self.fast_dev_run)}"
+            )
+        elif self.fast_dev_run < 0:
+            raise ValueError(
+                f"fast_dev_run must be True, False or a number of batches >= 0, got {self.fast_dev_run}"
+            )
+        if self.fast_dev_run:
+            self.max_epochs = 1
+        self.deterministic = check_deterministic(self.deterministic)
+        if self.enable_progress_bar is not None:
+            check_bool("enable_progress_bar", self.enable_progress_bar)
+        self.loggers = resolve_loggers(self.logger, self.log_dir)
+
+    def all_callbacks(self) -> list[Callback]:
+        """The given callbacks, plus the loggers, the progress bar and the timer the options ask for,
+        in the order they run."""
+        callbacks = list(self.callbacks)
+        callbacks += [lg for lg in self.loggers if not any(lg is cb for cb in callbacks)]
+        bars = [cb for cb in callbacks if isinstance(cb, ProgressBar)]
+        if bars and self.enable_progress_bar is False:
+            raise ValueError(
+                "enable_progress_bar=False, but callbacks hold a ProgressBar: remove one of them"
+            )
+        wanted = self.enable_progress_bar
+        if wanted is None:  # on in a terminal, off in logs, pipes and tests
+            wanted = sys.stdout is not None and sys.stdout.isatty()
+        if wanted and not bars:
+            callbacks.append(ProgressBar())
+        self.enable_progress_bar = bool(wanted or bars)
+        if self.max_time is not None:
+            if any(isinstance(cb, Timer) for cb in callbacks):
+                raise ValueError("max_time is given and callbacks hold a Timer: use one of them")
+            callbacks.append(Timer(self.max_time))
+        return sorted(callbacks, key=lambda cb: cb.order)

@@ -6,7 +6,9 @@ Signature (all arguments keyword-only; each is described in :mod:`.options`)::
             optimizer="adam", lr=1e-3, weight_decay=0.0, optimizer_kwargs=None,
             scheduler=None, scheduler_kwargs=None, loss="auto", batch_size=64,
             accumulate_grad_batches=1, gradient_clip_val=None, callbacks=None, seed=0,
-            log_dir=None, log_every_n_steps=50, compile=False, num_workers=0)
+            log_dir=None, log_every_n_steps=50, compile=False, num_workers=0,
+            devices="auto", max_time=None, fast_dev_run=False, deterministic=None,
+            enable_progress_bar=None, logger=None)
 
     trainer.fit(model, train_data, val_data=None, resume_from=None) -> Trainer
     trainer.evaluate(model, data) -> dict          # {"loss", "acc" (classification), "ppl" (LM)}
@@ -42,6 +44,8 @@ Example::
 
 from __future__ import annotations
 
+import datetime
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -52,23 +56,33 @@ import numpy as np
 import torch
 from torch import nn
 
-from qhybrid.classical.accelerators import Accelerator, resolve_accelerator
+from qhybrid.classical.accelerators import Accelerator
 from qhybrid.classical.training import checkpoint
 from qhybrid.classical.training.callbacks import Callback
+from qhybrid.classical.training.devices import select_accelerator
 from qhybrid.classical.training.loaders import TensorLoader, make_loader, split_batch, to_tensor
-from qhybrid.classical.training.loggers import default_loggers
+from qhybrid.classical.training.loggers import Logger
 from qhybrid.classical.training.loop import NonFiniteLossError, evaluation_loop, train_epoch
 from qhybrid.classical.training.losses import LossInfo, resolve_loss
 from qhybrid.classical.training.optim import make_optimizer, make_scheduler
 from qhybrid.classical.training.options import TrainerOptions
 from qhybrid.classical.training.precision import Precision
-from qhybrid.classical.training.rng import seed_everything
+from qhybrid.classical.training.rng import deterministic_algorithms, seed_everything
 from qhybrid.classical.training.strategy import Strategy
-from qhybrid.classical.validation import check_writable_dir
 
 __all__ = ["NonFiniteLossError", "Trainer"]
 
 _HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_") or name == "setup")
+# Options kept as trainer attributes of the same name (optimizer, scheduler, loss become *_spec).
+_STORED = (
+    "max_epochs", "max_steps", "seed", "lr", "weight_decay", "optimizer_kwargs", "scheduler_kwargs",
+    "batch_size", "accumulate_grad_batches", "gradient_clip_val", "log_every_n_steps", "compile",
+    "num_workers", "log_dir", "devices", "max_time", "fast_dev_run", "deterministic", "enable_progress_bar",
+)  # fmt: skip
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
 
 
 class Trainer:
@@ -99,6 +113,12 @@ class Trainer:
         log_every_n_steps: int = 50,
         compile: bool | dict[str, Any] = False,
         num_workers: int = 0,
+        devices: int | str | Sequence[int] = "auto",
+        max_time: str | datetime.timedelta | dict[str, float] | None = None,
+        fast_dev_run: bool | int = False,
+        deterministic: bool | str | None = None,
+        enable_progress_bar: bool | None = None,
+        logger: bool | Logger | Sequence[Logger] | None = None,
     ) -> None:
         # Every argument goes by name to the options dataclass, which checks it.
         self._configure(TrainerOptions(**{k: v for k, v in locals().items() if k != "self"}))
@@ -114,25 +134,13 @@ class Trainer:
         self._hooks: dict[str, list[Callable[..., None]]] = {}
 
     def _configure(self, o: TrainerOptions) -> None:
-        self.accelerator = resolve_accelerator(o.accelerator)
+        self.accelerator = select_accelerator(o.accelerator, o.devices)
         self.precision_plugin = Precision(o.precision, self.accelerator)
         self.strategy = Strategy(o.strategy, self.accelerator)
-        self.max_epochs, self.max_steps, self.seed = o.max_epochs, o.max_steps, o.seed
-        self.optimizer_spec, self.lr, self.weight_decay = o.optimizer, o.lr, o.weight_decay
-        self.optimizer_kwargs, self.scheduler_spec, self.scheduler_kwargs = (
-            o.optimizer_kwargs,
-            o.scheduler,
-            o.scheduler_kwargs,
-        )
-        self.loss_spec, self.batch_size, self.accumulate_grad_batches = (
-            o.loss,
-            o.batch_size,
-            o.accumulate_grad_batches,
-        )
-        self.gradient_clip_val, self.log_every_n_steps = o.gradient_clip_val, o.log_every_n_steps
-        self.compile, self.num_workers, self.log_dir = o.compile, o.num_workers, o.log_dir
-        loggers = [] if self.log_dir is None else default_loggers(self.log_dir)
-        self.callbacks: list[Callback] = sorted([*o.callbacks, *loggers], key=lambda cb: cb.order)
+        self.callbacks: list[Callback] = o.all_callbacks()  # (decides enable_progress_bar's None)
+        self.optimizer_spec, self.scheduler_spec, self.loss_spec = o.optimizer, o.scheduler, o.loss
+        for name in _STORED:
+            setattr(self, name, getattr(o, name))
 
     # --------------------------------------------------------------------------------- properties
 
@@ -158,6 +166,11 @@ class Trainer:
         return self.precision_plugin.name
 
     @property
+    def loggers(self) -> list[Logger]:
+        """The logger callbacks of this trainer (``logger`` and any given in ``callbacks``)."""
+        return [cb for cb in self.callbacks if isinstance(cb, Logger)]
+
+    @property
     def scaler(self) -> torch.amp.GradScaler | None:
         """The gradient scaler of a ``"16-mixed"`` fit, else None."""
         return self.precision_plugin.scaler
@@ -175,6 +188,9 @@ class Trainer:
                 v if v is None or isinstance(v, str) else getattr(v, "__name__", repr(v))
             )
         spec["world_size"] = self.world_size
+        spec["devices"] = self.devices
+        spec["max_time_s"] = None if self.max_time is None else self.max_time.total_seconds()
+        spec["fast_dev_run"], spec["deterministic"] = self.fast_dev_run, self.deterministic
         return spec
 
     # --------------------------------------------------------------------------------- fit
@@ -190,17 +206,10 @@ class Trainer:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         ckpt = None if resume_from is None else checkpoint.load_checkpoint(resume_from)
-        self._hooks = {
-            name: [
-                getattr(cb, name)
-                for cb in self.callbacks
-                if getattr(type(cb), name) is not getattr(Callback, name)
-            ]
-            for name in _HOOKS
-        }
-        # Folders are checked before any work: an unwritable one would otherwise fail after an epoch.
-        if self.log_dir is not None:
-            check_writable_dir(self.log_dir, "log_dir")
+        # Each hook's overriding callbacks, in order: the loop calls nothing a callback leaves alone.
+        self._hooks = {n: [getattr(cb, n) for cb in self.callbacks if _overrides(cb, n)] for n in _HOOKS}
+        # Callbacks check their folders here, before any work: an unwritable one would otherwise fail
+        # after an epoch.
         for setup in self._hooks["setup"]:
             setup(self, model, "fit")
         self.strategy.setup()
@@ -216,12 +225,14 @@ class Trainer:
             checkpoint.load_model_state(model, ckpt, resume_from)
         train_model, eval_model = self._setup_model(model, len(train_loader))
         start_epoch = 0 if ckpt is None else checkpoint.restore(self, ckpt, train_model)
-        self._run(train_model, eval_model, train_loader, val_loader, start_epoch)
+        with deterministic_algorithms(self.deterministic):
+            self._run(train_model, eval_model, train_loader, val_loader, start_epoch)
         return self
 
     def _setup_model(self, model: nn.Module, n_batches: int) -> tuple[nn.Module, nn.Module]:
         """Wrap the model, make optimiser, schedule and scaler, and reset the run's state."""
-        self.num_training_batches = n_batches
+        self.num_training_batches = min(n_batches, self.fast_dev_run or n_batches)
+        n_batches = self.num_training_batches
         total_steps = math.ceil(n_batches / self.accumulate_grad_batches) * self.max_epochs
         if self.max_steps is not None:
             total_steps = min(total_steps, self.max_steps)
@@ -256,7 +267,7 @@ class Trainer:
                 self.current_epoch = epoch
                 metrics = train_epoch(self, train_model, train_loader, epoch)
                 if val_loader is not None:
-                    val = evaluation_loop(self, eval_model, val_loader)
+                    val = evaluation_loop(self, eval_model, val_loader, self.fast_dev_run or None)
                     metrics.update({f"val_{k}": v for k, v in val.items()})
                     self._hook("on_validation_end", metrics)
                 self.history.append(metrics)
@@ -302,7 +313,8 @@ class Trainer:
         loader = self._loader(data, train=False, what="data")
         if isinstance(loader, TensorLoader):
             self._loss = resolve_loss(self.loss_spec, loader.y)
-        return evaluation_loop(self, model, loader)
+        with deterministic_algorithms(self.deterministic):
+            return evaluation_loop(self, model, loader, self.fast_dev_run or None)
 
     @torch.no_grad()
     def predict(self, model: nn.Module, data: Any) -> torch.Tensor:
@@ -323,13 +335,14 @@ class Trainer:
         was_training = model.training
         model.eval()
         outs = []
-        for batch in loader:
-            x, _ = split_batch(batch, self.device, precision)
-            with precision.forward_context():
-                out = model(x)
-            if self.accelerator.is_xla:
-                self.accelerator.sync()
-            outs.append(precision.convert_output(out).cpu())
+        with deterministic_algorithms(self.deterministic):
+            for batch in itertools.islice(loader, self.fast_dev_run or None):
+                x, _ = split_batch(batch, self.device, precision)
+                with precision.forward_context():
+                    out = model(x)
+                if self.accelerator.is_xla:
+                    self.accelerator.sync()
+                outs.append(precision.convert_output(out).cpu())
         model.train(was_training)
         return torch.cat(outs)
 
