@@ -5,28 +5,36 @@ The same model, data, optimiser (Adam), batch size and number of steps are train
 * ``plain``: the loop a user would write: shuffle once per epoch, slice batches, forward, loss,
   ``zero_grad`` / ``backward`` / ``step``;
 * ``trainer``: ``classical.Trainer(...).fit(model, (X, y))`` with its defaults (it also tracks loss and
-  accuracy, checks for NaN, times epochs);
+  accuracy, checks for NaN, times epochs), progress bar and logging off as for Lightning;
 * ``lightning``: a ``LightningModule`` with Lightning's defaults minus logger / checkpoint / progress
   bar, only when ``lightning`` (or ``pytorch_lightning``) is importable. It is not installed by qhybrid.
 
 Workloads: an MLP 64-256-256-10 on the digits set, and a 2-layer d=64 character GPT on CPython's pydoc
 topics. The plain loop shuffles with the same seeded permutation as the Trainer, so both do exactly the
-same arithmetic: the final weights are compared too. Runs alternate (plain, trainer, lightning, plain,
-...) and the best of the repeats is kept, which filters out other processes on a shared machine.
+same arithmetic: the final weights are compared too.
+
+Runs are interleaved in pairs (plain, trainer[, lightning], plain, trainer, ...), and each pair gives
+one ratio trainer/plain: a load that comes and goes on a shared machine slows both runs of a pair
+alike, so the ratio moves less than either time. Reported: the median of the per-pair ratios (the
+overhead is median - 1), their spread (min-max and interquartile range), and a warning when the
+spread is wider than the +-5 % the overhead is meant to be read to. The load average before and
+after is printed with it.
 
 Usage::
 
     python benchmarks/trainer_overhead.py            # full run (a few minutes on 2 cores)
-    python benchmarks/trainer_overhead.py --quick    # under a minute
+    python benchmarks/trainer_overhead.py --quick    # about a minute
 
-The last line is ``RESULT trainer_overhead=<worst of ours/plain - 1> mlp=... gpt=... ...``.
+The last line is ``RESULT trainer_overhead=<worst median overhead> mlp=... gpt=... mlp_spread=...``
+(overheads as median per-pair ratio - 1; spreads as the largest distance of a pair from the median).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
+import os
+import statistics
 import time
 
 import torch
@@ -118,6 +126,8 @@ def run_trainer(w) -> tuple[float, torch.nn.Module]:
         optimizer="adam",
         seed=SEED,
         accelerator="cpu",
+        enable_progress_bar=False,
+        logger=False,
     ).fit(model, (w["X"], w["y"]))
     return time.perf_counter() - t0, model
 
@@ -160,57 +170,101 @@ def run_lightning(w, L) -> tuple[float, torch.nn.Module]:
     return time.perf_counter() - t0, model
 
 
-def bench(w, repeats: int, L) -> dict[str, float]:
+SPREAD_TARGET = 0.05  # the overhead is meant to be read to +-5 %
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def pair_ratios(times: dict[str, list[float]], name: str) -> dict[str, float]:
+    """Median, min, max and quartiles of the per-pair ratios ``name`` / ``plain`` (seconds over seconds)."""
+    ratios = [t / p for t, p in zip(times[name], times["plain"])]
+    med = statistics.median(ratios)
+    q1, q3 = _quartiles(ratios)
+    spread = max(med - min(ratios), max(ratios) - med) / med
+    return {"median": med, "min": min(ratios), "max": max(ratios), "q1": q1, "q3": q3, "spread": spread}
+
+
+def bench(w, repeats: int, L) -> dict[str, object]:
+    """``repeats`` interleaved pairs (plain, trainer[, lightning]); rates from median times, ratios per pair."""
     n_items = len(w["X"]) * w["epochs"] * w["per_sample"]
-    best: dict[str, float] = {}
-    models = {}
     runners = {"plain": run_plain, "trainer": run_trainer}
     if L is not None:
         runners["lightning"] = lambda w_: run_lightning(w_, L)
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    models = {}
+    # An untimed warm-up on a slice of the data: the process's first runs pay for thread pools,
+    # allocator growth and first kernel launches, which would land in the first pair only.
+    small = {**w, "X": w["X"][: 8 * w["batch_size"]], "y": w["y"][: 8 * w["batch_size"]], "epochs": 1}
+    for fn in runners.values():
+        fn(small)
     for _ in range(repeats):
         for name, fn in runners.items():
             seconds, models[name] = fn(w)
-            best[name] = min(best.get(name, math.inf), seconds)
-    rates = {name: n_items / s for name, s in best.items()}
-    diff = max(
+            times[name].append(seconds)
+    out: dict[str, object] = {name: n_items / statistics.median(t) for name, t in times.items()}
+    out["ratios"] = {name: pair_ratios(times, name) for name in runners if name != "plain"}
+    out["max_weight_diff"] = max(
         (a - b).abs().max().item()
         for a, b in zip(models["plain"].state_dict().values(), models["trainer"].state_dict().values())
     )
-    rates["max_weight_diff"] = diff
-    return rates
+    return out
+
+
+def _describe(name: str, r: dict[str, float]) -> str:
+    text = (
+        f"{name} {r['median'] - 1:+.1%} time (pairs {r['min'] - 1:+.1%}..{r['max'] - 1:+.1%}, "
+        f"IQR {r['q1'] - 1:+.1%}..{r['q3'] - 1:+.1%})"
+    )
+    if r["spread"] > SPREAD_TARGET:
+        text += (
+            f" [spread +-{r['spread']:.1%} is wider than the +-{SPREAD_TARGET:.0%} target: too noisy to read]"
+        )
+    return text
+
+
+def _load() -> str:
+    return "/".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small run, under a minute")
-    parser.add_argument("--repeats", type=int, default=None, help="alternating repeats (best is kept)")
+    parser.add_argument("--quick", action="store_true", help="small run, about a minute")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved pairs per workload")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     args = parser.parse_args(argv)
     threads = set_threads(args.threads)
-    repeats = args.repeats or (3 if args.quick else 5)
+    repeats = args.repeats or (5 if args.quick else 7)
     L = _lightning()
     print(
-        f"torch {torch.__version__}, {threads} thread(s), repeats={repeats}, "
-        f"lightning: {'yes' if L else 'not installed'}"
+        f"torch {torch.__version__}, {threads} thread(s) of {os.cpu_count()} cores, pairs={repeats}, "
+        f"lightning: {'yes' if L else 'not installed'}, load average (1/5/15 min) {_load()}"
     )
-    overheads = {}
-    extra = []
+    overheads, extra = {}, []
     for make in (_mlp_workload, _gpt_workload):
         w = make(args.quick)
         r = bench(w, repeats, L)
-        over = r["plain"] / r["trainer"] - 1
-        overheads[w["name"]] = over
+        ours = r["ratios"]["trainer"]
+        overheads[w["name"]] = ours["median"] - 1
         line = (
-            f"{w['name']:4s} ({w['epochs']} epochs, batch {w['batch_size']}): "
-            f"plain {r['plain']:,.0f} {w['unit']} | trainer {r['trainer']:,.0f} ({over:+.1%} time)"
+            f"{w['name']:4s} ({w['epochs']} epochs, batch {w['batch_size']}): plain {r['plain']:,.0f} {w['unit']}"
+            f" | trainer {r['trainer']:,.0f}: {_describe('trainer', ours)}"
         )
         if "lightning" in r:
-            lover = r["plain"] / r["lightning"] - 1
-            line += f" | lightning {r['lightning']:,.0f} ({lover:+.1%})"
-            extra.append(f"{w['name']}_lightning={lover:.4f}")
+            theirs = r["ratios"]["lightning"]
+            line += f" | lightning {r['lightning']:,.0f}: {_describe('lightning', theirs)}"
+            extra.append(f"{w['name']}_lightning={theirs['median'] - 1:.4f}")
         line += f" | max |w_plain - w_trainer| = {r['max_weight_diff']:.1e}"
         print(line, flush=True)
-        extra.append(f"{w['name']}_plain={r['plain']:.0f} {w['name']}_trainer={r['trainer']:.0f}")
+        extra.append(
+            f"{w['name']}_spread={ours['spread']:.4f} {w['name']}_plain={r['plain']:.0f} "
+            f"{w['name']}_trainer={r['trainer']:.0f}"
+        )
+    print(f"load average after: {_load()}")
     worst = max(overheads.values())
     print(
         f"RESULT trainer_overhead={worst:.4f} "
