@@ -19,6 +19,10 @@ arXiv:2403.07059):
   whether entanglement matters.
 * ``iqp-kernel``, ``pqk``, ``sep-kernel``: support vector machines on quantum kernels (:mod:`.kernels`).
 
+Classical baselines: the torch ``mlp`` (:class:`MLPClassifier`), ``mlp-sk`` (the study's own baseline:
+scikit-learn's ``MLPClassifier`` with hidden layers ``(100, 100)`` and ``max_iter=3000``), ``svc`` (RBF
+kernel) and ``logreg``.
+
 >>> from qhybrid.hybrid.models import make_model
 >>> clf = make_model("dressed", backend="default", n_qubits=2, max_epochs=2, random_state=0)
 >>> clf.fit([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.2]], [0, 1, 0, 1]).predict([[0.0, 1.0]]).shape
@@ -83,6 +87,10 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
     def _quantum_layers(self) -> list[nn.Module]:
         return []
 
+    def _l2(self) -> float:
+        """The L2 penalty on the weight matrices (``alpha`` of :class:`MLPClassifier`; 0 for the others)."""
+        return 0.0
+
     def _check_params(self) -> None:
         """Refuse a bad constructor argument with one error naming it, its value and what is allowed.
 
@@ -114,7 +122,7 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         self.n_qubits_ = sum(int(getattr(q, "n_qubits", 0)) for q in self._quantum_layers())
         self.n_params_ = sum(p.numel() for p in self.module_.parameters() if p.requires_grad)
         self.loss_curve_ = _train(
-            self.module_, X, y_idx, self.max_epochs, self.lr, self.batch_size, seed, device
+            self.module_, X, y_idx, self.max_epochs, self.lr, self.batch_size, seed, device, self._l2()
         )
         # the layers are new in every fit, so their counters hold exactly the training circuits
         self.circuit_executions_ = sum(int(q.circuit_executions) for q in self._quantum_layers())
@@ -196,9 +204,12 @@ def _train(
     batch_size: int,
     seed: int,
     device: torch.device,
+    alpha: float = 0.0,
 ) -> list[float]:
     """Minibatch Adam on the cross-entropy for a fixed number of epochs with ``classical.Trainer``;
-    returns the mean training loss per epoch.
+    returns the mean training loss per epoch. ``alpha > 0`` adds scikit-learn's L2 penalty
+    ``alpha / (2 * batch_size) * sum ||W||^2`` over the weight matrices (not the biases) to each batch's
+    loss: Adam's coupled weight decay ``alpha / batch_size`` on those parameters only.
 
     The same fixed budget for every model is what makes the runner's timings comparable.
     """
@@ -207,13 +218,25 @@ def _train(
     trainer = Trainer(
         max_epochs=int(max_epochs),
         accelerator=device,
-        optimizer="adam",
+        optimizer=_adam_l2(float(lr), float(alpha) / int(batch_size)) if alpha > 0 else "adam",
         lr=float(lr),
         batch_size=int(batch_size),
         seed=seed,
     )
     trainer.fit(module, (X, y))
     return [float(row["train_loss"]) for row in trainer.history]
+
+
+def _adam_l2(lr: float, decay: float):
+    """``params -> Adam`` with weight decay ``decay`` on the weight matrices and none on the biases."""
+
+    def make(params):
+        weights = [p for p in params if p.ndim > 1]
+        others = [p for p in params if p.ndim <= 1]
+        groups = [{"params": weights, "weight_decay": decay}, {"params": others, "weight_decay": 0.0}]
+        return torch.optim.Adam([g for g in groups if g["params"]], lr=lr)
+
+    return make
 
 
 # --------------------------------------------------------------------------------------------- classical
@@ -226,6 +249,10 @@ class MLPClassifier(_TorchClassifier):
         hidden: hidden layer widths.
         activation: ``relu``, ``gelu``, ``tanh`` or ``silu``.
         max_epochs, lr, batch_size: the training budget.
+        alpha: L2 penalty on the weight matrices, with scikit-learn's ``MLPClassifier`` meaning: each
+            minibatch's loss is its mean cross-entropy plus ``alpha / (2 * batch_size) * sum ||W||^2``
+            (scikit-learn divides by the size of each minibatch, so its short last batch weighs the penalty
+            a little more; biases are not penalised). 0 (the default) trains without it.
         accelerator: where to train (``cpu``, ``cuda``, ``auto``, ...; see ``classical.resolve_accelerator``).
         random_state: seed for the initial weights and the batch order.
     """
@@ -237,6 +264,7 @@ class MLPClassifier(_TorchClassifier):
         max_epochs: int = 100,
         lr: float = 0.01,
         batch_size: int = 32,
+        alpha: float = 0.0,
         accelerator: str = "cpu",
         random_state=None,
     ) -> None:
@@ -245,12 +273,17 @@ class MLPClassifier(_TorchClassifier):
         self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
+        self.alpha = alpha
         self.accelerator = accelerator
         self.random_state = random_state
 
     def _check_params(self) -> None:
         super()._check_params()
         _check_hidden(self.hidden)
+        check_float("alpha", self.alpha, 0)
+
+    def _l2(self) -> float:
+        return float(self.alpha)
 
     def _device(self) -> torch.device:
         from qhybrid.classical.accelerators import resolve_accelerator
@@ -610,6 +643,13 @@ def _svc(**params):
     return SVC(**params)
 
 
+def _mlp_sk(**params):
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    # the study's MLPClassifier: scikit-learn's with two hidden layers of 100 and up to 3000 epochs
+    return SkMLPClassifier(**{"hidden_layer_sizes": (100, 100), "max_iter": 3000, **params})
+
+
 def _logreg(**params):
     from sklearn.linear_model import LogisticRegression
 
@@ -621,6 +661,7 @@ _REGISTRY: dict[str, tuple[Any, dict, str]] = {
     "mlp": (MLPClassifier, {}, "classical"),
     "svc": (_svc, {}, "classical"),
     "logreg": (_logreg, {}, "classical"),
+    "mlp-sk": (_mlp_sk, {}, "classical"),
     "vqc": (VQCClassifier, {}, "quantum"),
     "vqc-sep": (VQCClassifier, {"entangling": False}, "quantum"),
     "drc": (DRCClassifier, {}, "quantum"),
@@ -707,6 +748,8 @@ def fitted_stats(estimator) -> dict[str, int | None]:
     n_params = None
     if hasattr(est, "support_vectors_"):  # kernel SVM: the support vectors and their dual weights
         n_params = int(est.support_vectors_.size + est.dual_coef_.size + est.intercept_.size)
+    elif hasattr(est, "coefs_"):  # scikit-learn's MLP: weight matrices and biases per layer
+        n_params = int(sum(np.size(w) for w in est.coefs_) + sum(np.size(b) for b in est.intercepts_))
     elif hasattr(est, "coef_"):
         n_params = int(np.size(est.coef_) + np.size(getattr(est, "intercept_", 0)))
     return {"n_params": n_params, "circuit_executions": 0, "n_qubits": 0}

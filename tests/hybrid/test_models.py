@@ -32,7 +32,7 @@ def test_registry_names_and_families():
 
 
 def test_registry_errors_name_allowed_values():
-    with pytest.raises(ValueError, match=r"unknown model 'qnn'; allowed: mlp, svc, logreg, vqc"):
+    with pytest.raises(ValueError, match=r"unknown model 'qnn'; allowed: mlp, svc, logreg, mlp-sk, vqc"):
         make_model("qnn")
     with pytest.raises(ValueError, match=r"bad parameter for model 'mlp'.*allowed: accelerator, activation"):
         make_model("mlp", depth=3)
