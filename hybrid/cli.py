@@ -25,7 +25,7 @@ def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": sys.version.split()[0]}
-    # pennylane-qiskit, cvxpy and torchao are extras: None (not installed) is a normal answer for them.
+    # pennylane-qiskit, cvxpy, torchao and qiskit-ibm-runtime are extras: None (not installed) is a normal answer for them.
     for dist in (
         "qhybrid",
         "torch",
@@ -37,6 +37,7 @@ def _versions() -> dict:
         "pennylane-qiskit",
         "cvxpy",
         "torchao",
+        "qiskit-ibm-runtime",
     ):
         try:
             out[dist] = version(dist)

@@ -3,6 +3,7 @@
     pip install "qhybrid[bench]"         # pennylane-qiskit: the stock qiskit.aer plugin rows of benchmarks/
     pip install "qhybrid[solvers]"       # cvxpy: the Goemans-Williamson MaxCut reference
     pip install "qhybrid[compression]"   # torchao: int8 quantisation through torchao
+    pip install "qhybrid[ibm]"           # qiskit-ibm-runtime: fake IBM backends as device noise
 
 The ``dev`` extra brings ``solvers`` and ``compression`` (everything the tests use).
 """
@@ -18,6 +19,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "pennylane_qiskit": ("pennylane-qiskit", "bench"),
     "cvxpy": ("cvxpy", "solvers"),
     "torchao": ("torchao", "compression"),
+    "qiskit_ibm_runtime": ("qiskit-ibm-runtime", "ibm"),
 }
 
 

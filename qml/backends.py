@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import pennylane as qp
 
 from .aer import AerDevice, available_memory_bytes
+from .device_noise import is_backend
 from .noise import as_aer_noise_model, has_readout_error
 
 
@@ -136,8 +137,10 @@ def make_device(
         wires: number of wires or their labels.
         shots: samples per circuit (required and > 0 for ``aer.shots``; ``None`` means exact).
         seed: seed of the sampler (Aer backends) for reproducible shots.
-        noise: a :class:`~qhybrid.qml.noise.NoiseSpec`, a dict of its fields or a
-            ``qiskit_aer.noise.NoiseModel``, for ``aer.density`` and ``aer.shots``.
+        noise: a :class:`~qhybrid.qml.noise.NoiseSpec`, a dict of its fields, a
+            ``qiskit_aer.noise.NoiseModel``, or a device's noise: a Qiskit ``BackendV2`` or the name of a
+            fake IBM backend (``"fake_manila"``, the ``ibm`` extra), whose circuits are then compiled to
+            that device's gates and coupling map; for ``aer.density`` and ``aer.shots``.
         max_parallel_threads: Aer's OpenMP threads; set it when torch and Aer share few cores.
         **options: extra ``AerSimulator`` options for Aer backends.
 
@@ -156,8 +159,9 @@ def make_device(
         raise ValueError(
             f"backend {name!r} samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"
         )
-    model = as_aer_noise_model(noise)
-    if model is not None:
+    device_noise = noise if is_backend(noise) else None  # a Qiskit backend: AerDevice compiles for it
+    model = None if device_noise is not None else as_aer_noise_model(noise)
+    if model is not None or device_noise is not None:
         if not info.takes_noise:
             raise ValueError(
                 f"backend {name!r} cannot take a noise model; use 'aer.density' (exact, mixed states) or "
@@ -174,6 +178,7 @@ def make_device(
             method=info.aer_method,
             shots=shots,
             seed=seed,
+            noise=device_noise,
             noise_model=model,
             max_parallel_threads=max_parallel_threads,
             **options,

@@ -45,6 +45,7 @@ from pennylane import measurements as qpm
 from pennylane.devices import Device, ExecutionConfig
 from pennylane.transforms.core import CompilePipeline
 
+from ..device_noise import BackendCompiler, backend_noise, is_backend
 from ..noise import as_aer_noise_model
 from . import adjoint, coefficients, density_adjoint, general, param_shift, preprocess
 from .exact import execute_exact, keep_final_states
@@ -86,8 +87,10 @@ class AerDevice(Device):
         shots: default number of samples per circuit for tapes that set none (``None``: exact results).
         seed: seed for Aer's sampling; each call draws a fresh seed from a generator seeded with it.
         noise: what ``make_device`` takes as noise: a :class:`~qhybrid.qml.noise.NoiseSpec`, a dict of its
-            fields or a ``qiskit_aer.noise.NoiseModel`` (the plugin's way: ``qml.device("qhybrid.aer",
-            wires=3, method="density_matrix", noise={"depolarizing_1q": 0.01})``).
+            fields, a ``qiskit_aer.noise.NoiseModel`` (the plugin's way: ``qml.device("qhybrid.aer",
+            wires=3, method="density_matrix", noise={"depolarizing_1q": 0.01})``), or a Qiskit
+            ``BackendV2`` or fake backend name (``"fake_manila"``): its noise model, on circuits compiled
+            to its basis gates and coupling map (:mod:`qhybrid.qml.device_noise`).
         noise_model: a ``qiskit_aer.noise.NoiseModel`` (density matrix, or any method with shots).
         max_parallel_threads: Aer's thread count (``None``: Aer's default, all cores).
         adjoint_memory: bytes the adjoint method may hold in saved states at once (default: a quarter of
@@ -114,10 +117,14 @@ class AerDevice(Device):
         # qhybrid keeps shots on the device for every backend (PennyLane deprecates passing them to its own
         # devices); QNodes carry them into their tapes, so sampled measurements are validated as such.
         self._shots = qpm.Shots(shots)
+        backend = None
         if noise is not None:
             if noise_model is not None:
                 raise ValueError("give noise= or noise_model=, not both")
-            noise_model = as_aer_noise_model(noise)
+            if is_backend(noise):
+                backend, noise_model = backend_noise(noise, len(self.wires), shots)
+            else:
+                noise_model = as_aer_noise_model(noise)
         if max_parallel_threads is not None:
             aer_options["max_parallel_threads"] = max_parallel_threads
         self._runner = AerRunner(
@@ -130,12 +137,18 @@ class AerDevice(Device):
             self._on_run,
             aer_options,
         )
+        if backend is not None:  # a device's noise: every circuit compiled for that device first
+            self._runner.compiler = BackendCompiler(backend, seed)
         #: The gradient method of the most recent derivative computation ("adjoint" or "parameter-shift").
         self.last_gradient_method: str | None = None
 
     method = property(lambda self: self._runner.method, doc="The Aer simulation method.")
     default_shots = property(lambda self: self._runner.default_shots, doc="Samples per circuit by default.")
     noise_model = property(lambda self: self._runner.noise_model, doc="The Aer noise model, if any.")
+    backend = property(
+        lambda self: None if self._runner.compiler is None else self._runner.compiler.backend,
+        doc="The Qiskit backend whose noise this device simulates (circuits compiled for it), if any.",
+    )
     circuit_executions = property(
         lambda self: self._runner.circuit_executions,
         doc="Circuit executions over the device's life: parameter sets run, each row of a joint run counted.",
@@ -194,7 +207,7 @@ class AerDevice(Device):
 
     # ----------------------------------------------------------------------------------- configuration
     def _adjoint_possible(self, circuit=None) -> bool:
-        if self.default_shots:
+        if self.default_shots or self.backend is not None:
             return False
         if self.method == "statevector":
             if self.noise_model is not None:

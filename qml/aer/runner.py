@@ -72,6 +72,8 @@ class AerRunner:
         self.forward_states: dict = {}
         #: Analysed tapes of the latest execute call, by id (the tape is kept, so its id stays its own).
         self.analysed: dict = {}
+        #: A :class:`~qhybrid.qml.device_noise.BackendCompiler` when the noise is a device's.
+        self.compiler = None
 
     def shots_of(self, tape) -> int | None:
         """The samples a tape asks for, or the device's default."""
@@ -90,6 +92,13 @@ class AerRunner:
             self.memory.require(
                 width, self.method == "density_matrix", f"an Aer job of {len(circuits)} circuit(s)"
             )
+        if self.compiler is not None:  # Aer simulates only the physical qubits the compiled circuit uses
+            circuits = [self.compiler.compile(c) for c in circuits]
+            if binds is not None:  # compiled gates name the same parameters, in expressions
+                binds = [
+                    {p: values for p, values in b.items() if p in c.parameters}
+                    for b, c in zip(binds, circuits)
+                ]
         kwargs = {"shots": shots or 1}
         if binds is not None:
             kwargs["parameter_binds"] = binds
@@ -108,6 +117,12 @@ class AerRunner:
         self._on_run(executed)
         if shots:
             return [{"counts": result.results[i].data.counts} for i in range(n)]
+        if self.compiler is not None:
+            per_circuit = [
+                1 if b is None else len(next(iter(b.values()), [0])) for b in binds or [None] * len(circuits)
+            ]
+            owners = [c for c, k in zip(circuits, per_circuit, strict=True) for _ in range(k)]
+            return [self.compiler.finish(owners[i], result.data(i)) for i in range(n)]
         return [result.data(i) for i in range(n)]
 
     def run_rows(self, circuit, structure, qvals: np.ndarray, shots=None) -> list[dict]:
