@@ -4,6 +4,7 @@
     pip install "qhybrid[solvers]"       # cvxpy: the Goemans-Williamson MaxCut reference
     pip install "qhybrid[compression]"   # torchao: int8 quantisation through torchao
     pip install "qhybrid[ibm]"           # qiskit-ibm-runtime: fake IBM backends as device noise
+    pip install "qhybrid[gpu]"           # qiskit-aer-gpu: Aer's CUDA build (device="GPU")
 
 The ``dev`` extra brings ``solvers`` and ``compression`` (everything the tests use).
 """

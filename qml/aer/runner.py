@@ -25,6 +25,21 @@ MAX_BINDS_PER_JOB = 1024
 MAX_JOINT_QUBITS = 28
 
 
+def check_aer_device(device) -> None:
+    """Refuse an Aer ``device`` option (``"CPU"``, ``"GPU"``) this qiskit-aer build cannot run: Aer itself
+    accepts it when the simulator is made and fails only in the first job."""
+    available = AerSimulator().available_devices()
+    if isinstance(device, str) and device in available:
+        return
+    hint = ""
+    if isinstance(device, str) and device.upper() == "GPU":
+        hint = (
+            "; Aer simulates on a GPU with its CUDA build, qiskit-aer-gpu, on a machine with an NVIDIA GPU: "
+            "pip uninstall qiskit-aer, then pip install 'qhybrid[gpu]'"
+        )
+    raise ValueError(f"Aer device {device!r} is not available here; allowed: {', '.join(available)}{hint}")
+
+
 class AerRunner:
     """One Aer simulator with what runs on it: the compiled-structure cache, the RNG of its seeds, counters.
 
@@ -50,6 +65,7 @@ class AerRunner:
         self._on_run = on_run
         # max_parallel_experiments=0 lets Aer spread the many small experiments of a batch (parameter sets)
         # over the cores.
+        check_aer_device(options.get("device", "CPU"))
         opts = {"method": method, "precision": "double", "max_parallel_experiments": 0, **options}
         if noise_model is not None:
             opts["noise_model"] = noise_model

@@ -150,3 +150,16 @@ def test_make_device_takes_a_numpy_integer_for_the_number_of_wires(backend):
     dev = make_device(backend, np.int64(3))
     assert list(dev.wires) == [0, 1, 2]
     assert all(type(w) is int for w in dev.wires)
+
+
+def test_a_gpu_without_aers_gpu_build_is_refused_before_any_job():
+    from qiskit_aer import AerSimulator
+
+    if "GPU" in AerSimulator().available_devices():
+        pytest.skip("this machine has Aer's GPU build")
+    with pytest.raises(
+        ValueError, match=r"Aer device 'GPU' is not available here; allowed: CPU.*qhybrid\[gpu\]"
+    ):
+        make_device("aer", 2, device="GPU")
+    with pytest.raises(ValueError, match="Aer device 'TPU' is not available here; allowed: CPU"):
+        make_device("aer.density", 2, device="TPU")
