@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # machines; GPU users install their CUDA/ROCm build into .venv first (see README) and it is kept.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv run test device-suite bench clean
+.PHONY: venv run test test-all lint device-suite bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+# Every test, the slow ones too (examples with small arguments, inductor compile, long solver runs).
+test-all: venv
+	$(BIN)/python -m pytest -q -m ""
+
+# Style: what CI checks before the tests (ruff's lint rules and its formatter, see pyproject.toml).
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # PennyLane's own device tests against qhybrid.aer and qhybrid.aer.mixed, exact and with shots (CI runs it).
 device-suite: venv
