@@ -24,10 +24,15 @@ is a simulator backend (``aer``, ``default``, ...), that of the torch ``mlp`` an
 
     [search]                       # optional hyper-parameter search on the training part only
     method = "grid"                # "none", "grid" or "random"
-    cv = 3
+    cv = 3                         # folds, unshuffled unless shuffle = true
+    scoring = ["accuracy", "roc_auc"]  # every scorer is reported
+    refit = "accuracy"             # the one that picks the best setting
     n_iter = 4                     # random search only
     [search.space.mlp]
     lr = [0.01, 0.001]
+
+A top-level ``protocol = "qml-benchmarks"`` sets the study's folds, grids, scorers, seeds and raw features
+in one line; keys written in the file win (:mod:`hybrid.protocols`).
 
 Every error names the bad key or value and what is allowed, before any training starts.
 """
@@ -59,10 +64,10 @@ _TOP_KEYS = (
     "params",
     "variants",
     "search",
+    "protocol",
 )
 _DATA_KEYS = ("test_size", "random_state", "standardize", "n_samples", "n_features")
-_SEARCH_KEYS = ("method", "cv", "n_iter", "scoring", "space")
-_SEARCH_METHODS = ("none", "grid", "random")
+_SEARCH_KEYS = ("method", "cv", "shuffle", "n_iter", "scoring", "refit", "random_state", "space")
 
 
 @dataclass
@@ -79,6 +84,7 @@ class ExperimentConfig:
     data: dict[str, Any] = field(default_factory=dict)
     model_specs: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     search: dict[str, Any] = field(default_factory=lambda: {"method": "none"})
+    protocol: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (written next to the results)."""
@@ -92,6 +98,7 @@ class ExperimentConfig:
             "data": dict(self.data),
             "model_specs": {k: [v[0], dict(v[1])] for k, v in self.model_specs.items()},
             "search": copy.deepcopy(self.search),
+            "protocol": self.protocol,
         }
 
     def platforms(self, label: str) -> list[str]:
@@ -106,8 +113,8 @@ class ExperimentConfig:
     def fingerprint(self, label: str) -> str:
         """A short hash of everything that shapes a cell's result besides its model/data set/platform/seed:
         every constructor argument of the model (defaults included, so a changed default in the code also
-        counts), the data settings and the search. A rerun with changed settings recomputes instead of
-        reusing an old result."""
+        counts), the data settings, the search and the protocol. A rerun with changed settings recomputes
+        instead of reusing an old result."""
         from qhybrid.hybrid.models import make_model
 
         registry_name, params = self.model_specs[label]
@@ -117,7 +124,10 @@ class ExperimentConfig:
         if search["method"] != "none":
             search.update({k: v for k, v in self.search.items() if k != "space"})
             search["space"] = self.search.get("space", {}).get(label, {})
-        blob = json.dumps([registry_name, full, self.data, search], sort_keys=True, default=repr)
+        parts = [registry_name, full, self.data, search]
+        if self.protocol:  # it also decides the data options of its data sets
+            parts.append(self.protocol)
+        blob = json.dumps(parts, sort_keys=True, default=repr)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -230,10 +240,12 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
     """Validate a configuration given as a dict (the parsed TOML) and return an :class:`ExperimentConfig`."""
     from qhybrid.classical.data import dataset_names
     from qhybrid.hybrid.models import model_names
+    from qhybrid.hybrid.protocols import check_protocol, protocol_seeds, resolve_search
 
     if not isinstance(raw, dict):
         raise TypeError(f"{source}: a configuration must be a table (dict), got {type(raw).__name__}")
     _check_keys(raw, _TOP_KEYS, source)
+    protocol = check_protocol(raw.get("protocol"))
     for key in ("models", "datasets"):
         if key not in raw:
             _fail(f"{source}: missing key {key!r} (required: models, datasets)")
@@ -294,7 +306,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
     accelerators = _str_list(raw.get("accelerators", ["cpu"]), "accelerators")
     _check_accelerators(accelerators)
 
-    seeds_raw = raw.get("seeds", 3)
+    seeds_raw = raw.get("seeds", protocol_seeds(protocol))
     if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
         if seeds_raw < 1:
             _fail(f"'seeds' must be a positive count or a list of ints, got {seeds_raw}")
@@ -324,21 +336,11 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
         except (TypeError, ValueError) as err:
             _fail(f"bad value in [data]: {err}")
 
-    search = dict(raw.get("search", {"method": "none"}))
+    search = raw.get("search", {})
+    if not isinstance(search, dict):
+        _fail(f"'search' must be a table, got {search!r}")
     _check_keys(search, _SEARCH_KEYS, "[search]")
-    search.setdefault("method", "none")
-    if search["method"] not in _SEARCH_METHODS:
-        _fail(
-            f"unknown search method {search['method']!r} in [search]; allowed: {', '.join(_SEARCH_METHODS)}"
-        )
-    cv = search.setdefault("cv", 3)
-    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
-        _fail(f"search.cv must be an int >= 2, got {cv!r}")
-    n_iter = search.setdefault("n_iter", 5)
-    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
-        _fail(f"search.n_iter must be a positive int, got {n_iter!r}")
-    search.setdefault("scoring", "accuracy")
-    space = search.setdefault("space", {})
+    space = search.get("space", {})
     if not isinstance(space, dict):
         _fail(f"search.space must be a table of model tables, got {space!r}")
     for label, grid in space.items():
@@ -350,8 +352,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
             if not isinstance(values, list) or not values:
                 _fail(f"search.space.{label}.{key} must be a non-empty list of values, got {values!r}")
             _check_model_params(label, specs[label][0], {key: values[0]}, f"search.space.{label}")
-    if search["method"] != "none" and not space:
-        _fail("search.method is not 'none' but search.space names no model to tune")
+    search = resolve_search(search, protocol, specs)
 
     return ExperimentConfig(
         name=name,
@@ -363,6 +364,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
         data=dict(data),
         model_specs=specs,
         search=search,
+        protocol=protocol,
     )
 
 

@@ -1,8 +1,10 @@
 """Reports of a results folder: a terminal table, ``summary.md``, ``summary.csv`` and two PNG plots.
 
 Rows are ``(data set, model, platform)``; numbers are mean ± standard deviation over seeds (sample std,
-``ddof=1``; 0 for a single seed). Plots: test accuracy against fit time (one panel per data set) and
-inference throughput against the number of qubits (one series per backend, classical models as
+``ddof=1``; 0 for a single seed). Where the cells were searched, every scorer of the search gets a test
+column (``test roc_auc``), and ``summary.md`` states the protocol and lists each cell's best setting with
+every score over the folds and on the test split. Plots: test accuracy against fit time (one panel per data
+set) and inference throughput against the number of qubits (one series per backend, classical models as
 reference lines).
 """
 
@@ -36,6 +38,19 @@ _METRICS = [
 _WITH_STD = {"test_accuracy", "train_accuracy", "fit_seconds", "inference_samples_per_s"}
 
 
+def _extra_scores(records: list[dict[str, Any]]) -> list[str]:
+    """The search's scorers other than accuracy (already a column), in the order the records name them."""
+    names = dict.fromkeys(n for r in records for n in r.get("test_scores") or {})
+    return [n for n in names if n != "accuracy"]
+
+
+def _stats(values: list) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
 def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (data set, model, platform) over the successful cells: ``<field>_mean``, ``<field>_std``
     and ``n_seeds``; rows keep the order in which the cells first appear."""
@@ -54,12 +69,13 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for fieldname, _, _ in _METRICS:
             values = [r[fieldname] for r in rs if r.get(fieldname) is not None]
-            if values:
-                arr = np.asarray(values, dtype=float)
-                row[f"{fieldname}_mean"] = float(arr.mean())
-                row[f"{fieldname}_std"] = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
-            else:
-                row[f"{fieldname}_mean"] = row[f"{fieldname}_std"] = None
+            row[f"{fieldname}_mean"], row[f"{fieldname}_std"] = _stats(values)
+        row["scores"] = _extra_scores(rs)
+        for name in row["scores"]:
+            values = [
+                r["test_scores"][name] for r in rs if (r.get("test_scores") or {}).get(name) is not None
+            ]
+            row[f"test_{name}_mean"], row[f"test_{name}_std"] = _stats(values)
         rows.append(row)
     return rows
 
@@ -69,20 +85,27 @@ def _cell(row: dict[str, Any], fieldname: str, fmt: str) -> str:
     if mean is None:
         return "n/a"
     text = fmt.format(mean)
-    if fieldname in _WITH_STD and row.get("n_seeds", 1) > 1:
+    if (fieldname in _WITH_STD or fieldname.startswith("test_")) and row.get("n_seeds", 1) > 1:
         text += " ± " + fmt.format(row[f"{fieldname}_std"])
     return text
 
 
+def _columns(rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """The metrics of the table: the fixed ones, a test column per further scorer after test accuracy."""
+    extra = list(dict.fromkeys(n for r in rows for n in r.get("scores", ())))
+    return [_METRICS[0], *[(f"test_{n}", f"test {n}", "{:.3f}") for n in extra], *_METRICS[1:]]
+
+
 def _table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    header = ["data set", "model", "platform", "seeds", *[title for _, title, _ in _METRICS]]
+    columns = _columns(rows)
+    header = ["data set", "model", "platform", "seeds", *[title for _, title, _ in columns]]
     body = [
         [
             r["dataset"],
             r["model"],
             r["platform"],
             str(r["n_seeds"]),
-            *[_cell(r, f, fmt) for f, _, fmt in _METRICS],
+            *[_cell(r, f, fmt) for f, _, fmt in columns],
         ]
         for r in rows
     ]
@@ -98,7 +121,7 @@ def format_table(rows: list[dict[str, Any]], *, style: str = "text") -> str:
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     fields = ["dataset", "model", "family", "platform", "n_seeds"]
-    for f, _, _ in _METRICS:
+    for f, _, _ in _columns(rows):
         fields += [f"{f}_mean", f"{f}_std"]
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
@@ -279,7 +302,10 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
         n_cells = len(current)
     rows = summarize(latest)
     errors = [r for r in latest if r.get("status") != "ok"]
+    protocol = _protocol_line(config, latest)
     table = format_table(rows)
+    if protocol:
+        table = protocol + "\n\n" + table
     files = []
 
     csv_path = results_dir / "summary.csv"
@@ -305,9 +331,11 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
         "any, is timed separately); inference throughput is `predict` on the whole test set (median of "
         "repeated calls after one warm-up call); latency is `predict` on one sample (median of 5).",
         "",
-        format_table(rows, style="markdown"),
-        "",
     ]
+    if protocol:
+        md += [protocol[0].upper() + protocol[1:] + ".", ""]
+    md += [format_table(rows, style="markdown"), ""]
+    md += _search_section(latest)
     if n_stale:
         md += [
             f"{n_stale} older results in `results.jsonl` come from earlier settings of this folder and are "
@@ -338,4 +366,38 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
         "errors": errors,
         "stale": n_stale,
         "n_cells": n_cells,
+        "protocol": protocol,
     }
+
+
+def _protocol_line(config: dict[str, Any], records: list[dict[str, Any]]) -> str:
+    """How the cells were searched and seeded (:func:`hybrid.protocols.describe`), from the experiment or
+    else from a record; empty where the experiment has neither a protocol nor a search."""
+    from qhybrid.hybrid.protocols import describe
+
+    source = config or next((r for r in records if r.get("status") == "ok"), {})
+    search = source.get("search") or {}
+    protocol = source.get("protocol")
+    if not protocol and search.get("method", "none") == "none":
+        return ""
+    seeds = config.get("seeds") or sorted({r["seed"] for r in records})
+    return describe(protocol, search, seeds)
+
+
+def _search_section(records: list[dict[str, Any]]) -> list[str]:
+    from qhybrid.hybrid.search import search_notes, search_table
+
+    table, notes = search_table(records), search_notes(records)
+    if not table and not notes:
+        return []
+    md = ["## Hyper-parameter search", ""]
+    if table:
+        md += [
+            "The best setting of each cell (by the refit scorer), every scorer's mean ± std over the folds "
+            "for it and on the test split. Every candidate's fold scores are in `results.jsonl` (`cv_results`).",
+            "",
+            table,
+            "",
+        ]
+    md += [f"- {note}" for note in notes]
+    return md + ([""] if notes else [])

@@ -6,7 +6,8 @@ circuit executions, qubits, the exact configuration and library versions). :clas
 appends each finished record at once to ``results.jsonl`` in the output folder and skips the cells a previous
 run already finished, so an interrupted run resumes where it stopped. Cells can go to any executor with the
 ``concurrent.futures`` interface (``submit`` returning futures): a process pool here, a distributed
-executor (Dask, Ray, an MPI pool) later, without changing the cell code.
+executor (Dask, Ray, an MPI pool) later, without changing the cell code. A cell's hyper-parameter search
+runs in :mod:`hybrid.search`, as the experiment's ``[search]`` and protocol (:mod:`hybrid.protocols`) say.
 
 >>> from qhybrid.hybrid.config import parse_config
 >>> cfg = parse_config({"models": ["logreg"], "datasets": ["iris"], "seeds": 1})
@@ -113,24 +114,28 @@ def _time_inference(
     }
 
 
-def _search(estimator, space: dict[str, list], search: dict[str, Any], seed: int):
-    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
+def _search(estimator, cell: Cell, config: ExperimentConfig, data, record: dict[str, Any]):
+    """The cell's estimator with the best setting of its search (:mod:`hybrid.search`), the search's
+    fields added to ``record``; the estimator unchanged where the cell has no grid (with the protocol's
+    note on why, if any)."""
+    from qhybrid.hybrid.protocols import grid_notes
+    from qhybrid.hybrid.search import run_search
 
-    cv = StratifiedKFold(n_splits=search["cv"], shuffle=True, random_state=seed)
-    if search["method"] == "grid":
-        return GridSearchCV(
-            estimator, space, cv=cv, scoring=search["scoring"], refit=True, error_score="raise"
-        )
-    return RandomizedSearchCV(
-        estimator,
-        space,
-        n_iter=search["n_iter"],
-        cv=cv,
-        scoring=search["scoring"],
-        refit=True,
-        random_state=seed,
-        error_score="raise",
+    notes = grid_notes(config.protocol, config.search, cell.model, config.model_specs[cell.model])
+    if notes:
+        record["protocol_notes"] = notes
+    space = config.search.get("space", {}).get(cell.model) if config.search.get("method") != "none" else None
+    if not space:
+        return estimator
+    record["search_space"] = _jsonable(space)
+    key = (cell.model, cell.dataset, cell.platform, cell.fingerprint)
+    found = run_search(
+        estimator, space, config.search, cell.seed, data.X_train, data.y_train, key=key, dataset=cell.dataset
     )
+    record.update(found)
+    estimator = estimator.set_params(**found["best_params"])
+    record["estimator_params"] = _jsonable(estimator.get_params(deep=False))
+    return estimator
 
 
 def _jsonable(value: Any) -> Any:
@@ -175,6 +180,8 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
     """
     from qhybrid.classical.data import load_dataset
     from qhybrid.hybrid.models import fitted_stats, make_model, model_family
+    from qhybrid.hybrid.protocols import data_options
+    from qhybrid.hybrid.search import score_all
 
     if threads is not None:
         from qhybrid.classical.accelerators import set_threads
@@ -183,6 +190,8 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
     _warm_up()
     registry_name, params = config.model_specs[cell.model]
     family = model_family(registry_name)
+    data_settings = data_options(config.protocol, cell.dataset, config.data)
+    searching = config.search.get("method", "none") != "none"
     record: dict[str, Any] = {
         "key": cell.key,
         **asdict(cell),
@@ -190,14 +199,15 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
         "family": family,
         "experiment": config.name,
         "params": _jsonable(params),
-        "data_settings": _jsonable(config.data),
+        "data_settings": _jsonable(data_settings),
+        "protocol": config.protocol,
         "search": _jsonable({k: v for k, v in config.search.items() if k != "space"}),
         "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "versions": library_versions(),
     }
     try:
-        data = load_dataset(cell.dataset, **config.data)
+        data = load_dataset(cell.dataset, **data_settings)
         record.update(
             n_train=len(data.y_train),
             n_test=len(data.y_test),
@@ -211,22 +221,14 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
             kwargs["accelerator"] = cell.platform
         estimator = make_model(registry_name, random_state=cell.seed, **kwargs)
         record["estimator_params"] = _jsonable(estimator.get_params(deep=False))
-        space = (
-            config.search.get("space", {}).get(cell.model) if config.search.get("method") != "none" else None
-        )
-        if space:
-            t0 = time.perf_counter()
-            search = _search(estimator, space, config.search, cell.seed).fit(data.X_train, data.y_train)
-            record["search_seconds"] = time.perf_counter() - t0
-            record["best_params"] = _jsonable(search.best_params_)
-            record["cv_score"] = float(search.best_score_)
-            estimator = estimator.set_params(**search.best_params_)
-            record["estimator_params"] = _jsonable(estimator.get_params(deep=False))
+        estimator = _search(estimator, cell, config, data, record)
         t0 = time.perf_counter()
         estimator.fit(data.X_train, data.y_train)
         record["fit_seconds"] = time.perf_counter() - t0
         record["train_accuracy"] = float(np.mean(estimator.predict(data.X_train) == data.y_train))
         record["test_accuracy"] = float(np.mean(estimator.predict(data.X_test) == data.y_test))
+        if searching:  # every scorer of the search, on the test split
+            record["test_scores"] = score_all(estimator, data.X_test, data.y_test, config.search["scoring"])
         record.update(_time_inference(estimator, data.X_test))
         record.update(fitted_stats(estimator))
         record["status"] = "ok"
