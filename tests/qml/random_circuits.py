@@ -6,10 +6,10 @@ import pennylane as qp
 # Every gate type the Aer device runs, with its number of parameters and wires.
 GATES = [
     (qp.RX, 1, 1), (qp.RY, 1, 1), (qp.RZ, 1, 1), (qp.PhaseShift, 1, 1), (qp.Rot, 3, 1),
-    (qp.Hadamard, 0, 1), (qp.S, 0, 1), (qp.T, 0, 1), (qp.SX, 0, 1), (qp.PauliY, 0, 1),
-    (qp.CNOT, 0, 2), (qp.CZ, 0, 2), (qp.SWAP, 0, 2), (qp.IsingXX, 1, 2), (qp.IsingYY, 1, 2),
-    (qp.IsingZZ, 1, 2), (qp.CRX, 1, 2), (qp.CRY, 1, 2), (qp.CRZ, 1, 2), (qp.ControlledPhaseShift, 1, 2),
-    (qp.MultiRZ, 1, 3), (qp.Toffoli, 0, 3), (qp.U3, 3, 1),
+    (qp.Hadamard, 0, 1), (qp.S, 0, 1), (qp.T, 0, 1), (qp.SX, 0, 1), (qp.PauliX, 0, 1), (qp.PauliY, 0, 1),
+    (qp.PauliZ, 0, 1), (qp.CNOT, 0, 2), (qp.CZ, 0, 2), (qp.CY, 0, 2), (qp.SWAP, 0, 2), (qp.IsingXX, 1, 2),
+    (qp.IsingYY, 1, 2), (qp.IsingZZ, 1, 2), (qp.CRX, 1, 2), (qp.CRY, 1, 2), (qp.CRZ, 1, 2),
+    (qp.ControlledPhaseShift, 1, 2), (qp.MultiRZ, 1, 3), (qp.Toffoli, 0, 3), (qp.CSWAP, 0, 3), (qp.U3, 3, 1),
 ]  # fmt: skip
 
 
