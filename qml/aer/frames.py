@@ -148,6 +148,32 @@ def _layer_signs(structure, layer: list[int]) -> tuple[dict, np.ndarray]:
     return structure.circuits[key]
 
 
+def _undo(structure, layer, phase: np.ndarray, words: dict, signs: np.ndarray) -> np.ndarray:
+    """``exp(-i Phi)`` per row, ``Phi = phase @ signs``, without an ``exp`` per entry where the layer allows:
+
+    * one-wire words only (a mixer layer): a product of one-wire factors, built by outer products;
+    * one coefficient for every word (an unweighted cost layer): ``Phi = c * sum_t S_t`` takes few integer
+      levels, so it is ``exp`` of the levels gathered by a cached index.
+
+    Measured at 16 qubits: 1.3 ms and 0.2 ms against 2.7 ms for the exponential of ``Phi``.
+    """
+    n, rows = structure.n_wires, len(phase)
+    if all(len(word) == 1 for word in words):
+        undo = np.ones((rows, 1), dtype=complex)
+        for w in range(n):  # wire 0 is the most significant bit; S_w is +1 on bit 0, -1 on bit 1
+            a = phase[:, words[(w,)]] if (w,) in words else np.zeros(rows)
+            factor = np.stack([np.exp(-1j * a), np.exp(1j * a)], axis=1)
+            undo = (undo[:, :, None] * factor[:, None, :]).reshape(rows, -1)
+        return undo
+    if np.all(phase == phase[:, :1]):
+        key = ("frame_levels", tuple(layer))
+        if key not in structure.circuits:
+            structure.circuits[key] = np.unique(signs.sum(axis=0), return_inverse=True)
+        levels, index = structure.circuits[key]
+        return np.exp(-1j * phase[:, :1] * levels)[:, index]
+    return np.exp(-1j * (phase @ signs))
+
+
 def reverse(structure, steps, qvals, psi, lam, measured: frozenset, summed: set) -> np.ndarray:
     """Derivatives ``(rows, n_params)`` from final states ``psi`` and back-propagated vectors ``lam``
     ``(rows, 2**n)``, running the reversed pass ``steps`` of :func:`plan` in numpy.
@@ -157,6 +183,8 @@ def reverse(structure, steps, qvals, psi, lam, measured: frozenset, summed: set)
     """
     rows, n = len(qvals), structure.n_wires
     grads = np.zeros((rows, structure.n_params))
+    # psi and lambda are transformed apart: at 16 qubits each (1 MB) stays in a core's L2 cache, the two
+    # stacked did not (a third slower, measured).
     for k, (flips, layer) in enumerate(steps):
         if flips:
             psi, lam = hadamard(psi, flips, n), hadamard(lam, flips, n)
@@ -180,6 +208,6 @@ def reverse(structure, steps, qvals, psi, lam, measured: frozenset, summed: set)
             for word, angle in _gate_terms(structure, i, qvals):
                 phase[:, words[tuple(sorted(word))]] += angle
         if words:
-            undo = np.exp(-1j * (phase @ signs))
+            undo = _undo(structure, layer, phase, words, signs)
             psi, lam = psi * undo, lam * undo
     return grads

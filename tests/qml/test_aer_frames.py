@@ -154,3 +154,23 @@ def test_a_layer_without_a_frame_runs_in_aer(reverse_calls):
     reference = qp.grad(qp.QNode(circuit.func, qp.device("default.qubit", wires=n)))(w)
     assert not reverse_calls
     np.testing.assert_allclose(ours, reference, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "words, phase",
+    [
+        ([(0,), (1,), (2,), (3,)], [[0.3, -0.2, 1.1, 0.0], [0.5, 0.5, -0.7, 2.0]]),  # one-wire factors
+        ([(0, 1), (1, 2), (0, 3)], [[0.4, 0.4, 0.4], [-1.2, -1.2, -1.2]]),  # one coefficient: levels
+        ([(0, 1), (2,), ()], [[0.4, -0.3, 0.9], [0.1, 0.2, 0.3]]),  # anything else: exp
+    ],
+)
+def test_the_layer_phase_shortcuts_equal_the_exponential(words, phase):
+    from types import SimpleNamespace
+
+    n = 4
+    index = {w: i for i, w in enumerate(words)}
+    signs = np.stack([z_signs(n, w) for w in words]).astype(float)
+    structure = SimpleNamespace(n_wires=n, circuits={})
+    phase = np.array(phase)
+    got = frames._undo(structure, [0], phase, index, signs)
+    np.testing.assert_allclose(got, np.exp(-1j * (phase @ signs)), atol=1e-14)
