@@ -154,7 +154,7 @@ def layer_step(layer: QuantumLayer, x: torch.Tensor) -> Step:
 def qnode_step(ours: QuantumLayer, x, device, diff_method: str, shots=None, circuit=None) -> Step:
     """A torch QNode on ``device`` running ``circuit`` (default: qhybrid's own) with a copy of ours' weights."""
     qnode = qp.QNode(
-        circuit or ours._circuit,
+        circuit or ours.circuit,
         device,
         interface="torch",
         diff_method=diff_method,

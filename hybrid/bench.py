@@ -62,7 +62,7 @@ def make_step(backend: str, n: int, seed: int = 0):
     elif backend == "plugin":  # the stock plugin: same circuit, the plugin's device, parameter shift
         layer = QuantumLayer(n, n_layers=N_LAYERS, backend="default", seed=seed)
         layer.qnode = qp.QNode(
-            layer._circuit, _plugin_device(n), interface="torch", diff_method="parameter-shift"
+            layer.circuit, _plugin_device(n), interface="torch", diff_method="parameter-shift"
         )
     else:
         raise ValueError(f"unknown benchmark backend {backend!r}; choose from {list(BACKENDS)}")

@@ -66,7 +66,8 @@ def backend_names() -> list[str]:
     return list(BACKENDS)
 
 
-def _info(name: str) -> BackendInfo:
+def backend_info(name: str) -> BackendInfo:
+    """The registry entry of backend ``name``; an unknown name raises ValueError listing the allowed ones."""
     if not isinstance(name, str) or name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}")
     return BACKENDS[name]
@@ -93,7 +94,7 @@ def _n_wires(wires) -> int:
 
 def required_memory_bytes(name: str, n_wires: int) -> int:
     """Bytes of the simulator state for ``n_wires`` on backend ``name`` (0 for matrix product states)."""
-    info = _info(name)
+    info = backend_info(name)
     if info.aer_method == "matrix_product_state":
         return 0
     return 16 * 2 ** (info.bytes_per_amplitude_power * n_wires)
@@ -104,8 +105,8 @@ def check_fits(name: str, n_wires: int) -> None:
     need = required_memory_bytes(name, n_wires)
     have = available_memory_bytes()
     if need > have:
-        kind = "density matrix" if _info(name).bytes_per_amplitude_power == 2 else "statevector"
-        limit = int(math.log2(max(have // 16, 1)) // _info(name).bytes_per_amplitude_power)
+        kind = "density matrix" if backend_info(name).bytes_per_amplitude_power == 2 else "statevector"
+        limit = int(math.log2(max(have // 16, 1)) // backend_info(name).bytes_per_amplitude_power)
         raise ValueError(
             f"{n_wires} qubits on backend {name!r} need a {kind} of {need / 2**30:.1f} GiB but only "
             f"{have / 2**30:.1f} GiB is available; at most {limit} qubits fit here (use 'aer.mps' for wide, "
@@ -148,7 +149,7 @@ def make_device(
         ValueError: unknown name, bad shots, noise on a backend without noise support, or a state
             that does not fit in available memory.
     """
-    info = _info(name)
+    info = backend_info(name)
     n = _n_wires(wires)
     if isinstance(wires, numbers.Integral):
         wires = n  # a plain int for PennyLane and Aer, also when given a numpy integer
@@ -200,7 +201,7 @@ def make_device(
 
 def default_diff_method(name: str, shots: int | None = None) -> str:
     """The ``diff_method`` a QNode should use on backend ``name``."""
-    info = _info(name)
+    info = backend_info(name)
     if info.aer_method is not None:
         return "device"
     if shots:

@@ -24,7 +24,7 @@ import pennylane as qp
 import torch
 from torch import nn
 
-from .backends import _info, default_diff_method, make_device
+from .backends import backend_info, default_diff_method, make_device
 from .circuits import amplitude_embedding, default_n_qubits, get_ansatz, get_embedding
 from .validation import check_amplitude_inputs, check_bool, check_diff_method, check_int, check_seed
 
@@ -155,7 +155,7 @@ class QuantumLayer(nn.Module):
         self.backend = backend
         self.entangling = entangling
         self.shots = shots
-        _info(backend)  # fail on an unknown name before building anything
+        backend_info(backend)  # fail on an unknown name before building anything
         self._device_args = {
             "shots": shots,
             "seed": seed,
@@ -181,7 +181,7 @@ class QuantumLayer(nn.Module):
             self._tracker = qp.Tracker(self.device, persistent=True)
             self._tracker.active = True
         self.qnode = qp.QNode(
-            self._circuit,
+            self.circuit,
             self.device,
             interface="torch",
             diff_method=self.diff_method,
@@ -200,7 +200,9 @@ class QuantumLayer(nn.Module):
         super().__setstate__(state)
         self._build_device()
 
-    def _circuit(self, inputs, weights):
+    def circuit(self, inputs, weights):
+        """The quantum function the layer's QNode runs: embedding, ansatz, ``<Z>`` of every wire (run it
+        in a QNode of your own to compare devices)."""
         wires = range(self.n_qubits)
         if self.embedding.reupload:
             for layer in range(self.n_layers):

@@ -172,7 +172,8 @@ class Structure:
     def qubit(self, wire: int) -> int:
         return self.n_wires - 1 - wire
 
-    def _append_gate(self, qc: QuantumCircuit, index: int, inverse: bool = False) -> None:
+    def append_gate(self, qc: QuantumCircuit, index: int, inverse: bool = False) -> None:
+        """Append gate ``index`` (its parameter, or its constant angle) to ``qc``, or its inverse."""
         gate = self.gates[index]
         qubits = [self.qubit(w) for w in gate.wires]
         if gate.slot is not None:
@@ -186,16 +187,17 @@ class Structure:
             return
         getattr(qc, gate.name)(-angle if inverse else angle, *qubits)
 
-    def _append_gates(self, qc: QuantumCircuit) -> None:
+    def append_gates(self, qc: QuantumCircuit) -> None:
+        """Append every gate of the structure to ``qc``, in order."""
         for i in range(len(self.gates)):
-            self._append_gate(qc, i)
+            self.append_gate(qc, i)
 
     def exact_circuit(self, method: str) -> QuantumCircuit:
         """The circuit with a save instruction for each measured quantity (analytic results)."""
         key = ("exact", method)
         if key not in self.circuits:
             qc = QuantumCircuit(self.n_wires)
-            self._append_gates(qc)
+            self.append_gates(qc)
             all_q = list(range(self.n_wires))
             for i, word in enumerate(self.words):
                 if word:
@@ -216,7 +218,7 @@ class Structure:
         is PennyLane's index since qubit ``n - 1 - w`` holds wire ``w``)."""
         if "probs" not in self.circuits:
             qc = QuantumCircuit(self.n_wires)
-            self._append_gates(qc)
+            self.append_gates(qc)
             qc.save_probabilities(list(range(self.n_wires)), label="p")
             self.circuits["probs"] = qc
         return self.circuits["probs"]
@@ -225,7 +227,7 @@ class Structure:
         """The circuit with every qubit measured (shots)."""
         if "sample" not in self.circuits:
             qc = QuantumCircuit(self.n_wires)
-            self._append_gates(qc)
+            self.append_gates(qc)
             qc.measure_all()
             self.circuits["sample"] = qc
         return self.circuits["sample"]

@@ -124,7 +124,7 @@ def forward_circuit(structure, saved: tuple[int, ...]) -> QuantumCircuit:
     if key not in structure.circuits:
         qc = QuantumCircuit(structure.n_wires)
         for i in range(len(structure.gates)):
-            structure._append_gate(qc, i)
+            structure.append_gate(qc, i)
             if i in saved:
                 qc.save_density_matrix(label=f"r{i}")
         for j, word in enumerate(structure.words):
@@ -150,7 +150,7 @@ def reversed_circuit(structure, saved: tuple[int, ...]) -> QuantumCircuit:
         for i in reversed(range(first, len(structure.gates))):
             if i in saved:
                 qc.save_density_matrix(label=f"b{i}")
-            structure._append_gate(qc, i, inverse=structure.gates[i].slot is None)
+            structure.append_gate(qc, i, inverse=structure.gates[i].slot is None)
         structure.circuits[key] = qc
     return structure.circuits[key]
 

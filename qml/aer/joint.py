@@ -97,7 +97,7 @@ class JointCircuitBuilder:
     def _gate(self, qc: QuantumCircuit, i: int, inverse: bool) -> None:
         gate = self.s.gates[i]
         if gate.slot is None:
-            self.s._append_gate(qc, i, inverse)  # fixed gate or constant rotation, on data qubits
+            self.s.append_gate(qc, i, inverse)  # fixed gate or constant rotation, on data qubits
             return
         angles = self.qvals[:, self.s.param_index(i)]
         if inverse:

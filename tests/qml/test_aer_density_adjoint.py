@@ -151,7 +151,7 @@ def test_quantum_layer_gradients_match_parameter_shift_and_default_mixed(uniform
         close(a, b)
 
     # default.mixed under autograd (its torch interface runs the channels in single precision)
-    mixed = default_mixed(ours._circuit, n)
+    mixed = default_mixed(ours.circuit, n)
     cot_np = cot.numpy()
 
     def loss(x, w):

@@ -15,7 +15,7 @@ def reference(layer: QuantumLayer, x: torch.Tensor) -> np.ndarray:
 
     @qp.qnode(dev)
     def circuit(inputs, weights):
-        return layer._circuit(inputs, weights)
+        return layer.circuit(inputs, weights)
 
     out = circuit(x.double(), layer.weights.detach())
     return torch.stack(list(out), dim=-1).numpy()
