@@ -222,6 +222,7 @@ def _train(
         lr=float(lr),
         batch_size=int(batch_size),
         seed=seed,
+        enable_progress_bar=False,  # estimators fit quietly, in a terminal too (the default shows a bar there)
     )
     trainer.fit(module, (X, y))
     return [float(row["train_loss"]) for row in trainer.history]
