@@ -108,18 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text, run_name, add_name) in _DELEGATED.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            p.set_defaults(func=lambda a, m=module: _missing(m))
-            continue
-        adder = getattr(mod, add_name, None)
-        if adder is not None:
-            adder(p)
-        elif name == "report":
-            p.add_argument("results_dir", help="a results folder written by `qhybrid compare`")
+        mod = importlib.import_module(module)
+        getattr(mod, add_name)(p)
         p.set_defaults(func=getattr(mod, run_name))
     p = sub.add_parser(
         "bench",
@@ -133,11 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_info)
     return parser
-
-
-def _missing(module: str) -> int:
-    print(f"this installation of qhybrid has no {module}", file=sys.stderr)
-    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
