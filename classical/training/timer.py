@@ -70,6 +70,10 @@ class Timer(Callback):
         running = 0.0 if self._start is None else time.monotonic() - self._start
         return self._offset + running
 
+    def setup(self, trainer: Trainer, model: nn.Module, stage: str) -> None:
+        # Each fit gets the whole duration; a resumed one then loads what its checkpoint had counted.
+        self._offset, self._start = 0.0, None
+
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
         self._start = time.monotonic()
 
@@ -82,7 +86,7 @@ class Timer(Callback):
         self._check(trainer)
 
     def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
-        self._offset, self._start = self.time_elapsed(), None
+        self._offset, self._start = self.time_elapsed(), None  # the count stops with the fit
 
     def _check(self, trainer: Trainer) -> None:
         elapsed = self.time_elapsed()

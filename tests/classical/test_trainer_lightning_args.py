@@ -158,6 +158,9 @@ def test_max_time_stops_after_the_step_that_exceeds_it_and_resumes_counting(monk
     again = Trainer(max_time="00:00:00:08", callbacks=[_Clock(monkeypatch)], **kw)
     _fit(again, resume_from=tmp_path / "last.pt")
     assert again.global_step == 8 and [h["epoch"] for h in again.history] == [1, 2]
+    # a further fit on the same trainer gets the whole duration again
+    _fit(again)
+    assert again.global_step == 8
 
 
 def test_max_time_real_clock_and_one_timer_only():
