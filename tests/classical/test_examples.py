@@ -1,4 +1,4 @@
-"""The classical examples run end to end (shortened where they take options). Slow: run with -m slow."""
+"""The classical examples run end to end (the quantum ones: tests/qml/test_examples.py) (shortened where they take options). Slow: run with -m slow."""
 
 import subprocess
 import sys
