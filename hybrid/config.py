@@ -238,8 +238,6 @@ def _check_data_types(data: dict) -> None:
 
 def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
     """Validate a configuration given as a dict (the parsed TOML) and return an :class:`ExperimentConfig`."""
-    from qhybrid.classical.data import dataset_names
-    from qhybrid.hybrid.models import model_names
     from qhybrid.hybrid.protocols import check_protocol, protocol_seeds, resolve_search
 
     if not isinstance(raw, dict):
@@ -249,32 +247,56 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
     for key in ("models", "datasets"):
         if key not in raw:
             _fail(f"{source}: missing key {key!r} (required: models, datasets)")
+    name = _parse_name(raw.get("name", "experiment"))
+    models, specs = _parse_models(raw)
+    datasets = _parse_datasets(raw["datasets"])
+    backends = _str_list(raw.get("backends", ["aer"]), "backends")
+    _check_backends(backends)
+    _check_shots(specs, backends)
+    accelerators = _str_list(raw.get("accelerators", ["cpu"]), "accelerators")
+    _check_accelerators(accelerators)
+    seeds = _parse_seeds(raw.get("seeds", protocol_seeds(protocol)))
+    data = _parse_data(raw.get("data", {}))
+    search = resolve_search(_parse_search(raw.get("search", {}), models, specs), protocol, specs)
+    return ExperimentConfig(
+        name=name,
+        models=models,
+        datasets=datasets,
+        backends=backends,
+        accelerators=accelerators,
+        seeds=seeds,
+        data=data,
+        model_specs=specs,
+        search=search,
+        protocol=protocol,
+    )
 
-    name = raw.get("name", "experiment")
+
+def _parse_name(name: Any) -> str:
     if not isinstance(name, str) or not name or any(c in name for c in "/\\"):
         _fail(f"'name' must be a non-empty string without slashes, got {name!r}")
+    return name
 
-    variants = raw.get("variants", {})
-    if not isinstance(variants, dict):
-        _fail(f"'variants' must be a table of tables, got {variants!r}")
-    params = raw.get("params", {})
-    if not isinstance(params, dict):
-        _fail(f"'params' must be a table of tables, got {params!r}")
 
+def _tables(raw: dict, key: str) -> dict:
+    table = raw.get(key, {})
+    if not isinstance(table, dict):
+        _fail(f"{key!r} must be a table of tables, got {table!r}")
+    return table
+
+
+def _parse_models(raw: dict) -> tuple[list[str], dict[str, tuple[str, dict]]]:
+    """Model labels and ``label -> (registry name, constructor arguments)``, from ``models``, ``[params]``
+    (arguments of registered models) and ``[variants]`` (new labels for registered models)."""
+    from qhybrid.hybrid.models import model_names
+
+    variants, params = _tables(raw, "variants"), _tables(raw, "params")
     registry = model_names()
     models = _str_list(raw["models"], "models")
     specs: dict[str, tuple[str, dict]] = {}
     for label in models:
         if label in variants:
-            vt = variants[label]
-            if not isinstance(vt, dict) or "model" not in vt:
-                _fail(f"variant {label!r} needs a key 'model' naming one of: {', '.join(registry)}")
-            base = vt["model"]
-            if base not in registry:
-                _fail(f"unknown model {base!r} in variants.{label}.model; allowed: {', '.join(registry)}")
-            vparams = {k: v for k, v in vt.items() if k != "model"}
-            _check_model_params(label, base, vparams, f"variants.{label}")
-            specs[label] = (base, {**params.get(base, {}), **vparams})
+            specs[label] = _variant_spec(label, variants[label], params, registry)
         elif label in registry:
             specs[label] = (label, dict(params.get(label, {})))
         else:
@@ -293,35 +315,49 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
             _fail(f"variant {key!r} is defined but not listed in 'models' ({', '.join(models)})")
         if key in registry:
             _fail(f"variant label {key!r} clashes with a registered model; pick another label")
+    return models, specs
 
-    allowed_data = dataset_names()
-    datasets = _str_list(raw["datasets"], "datasets")
+
+def _variant_spec(label: str, table: Any, params: dict, registry: list[str]) -> tuple[str, dict]:
+    if not isinstance(table, dict) or "model" not in table:
+        _fail(f"variant {label!r} needs a key 'model' naming one of: {', '.join(registry)}")
+    base = table["model"]
+    if base not in registry:
+        _fail(f"unknown model {base!r} in variants.{label}.model; allowed: {', '.join(registry)}")
+    own = {k: v for k, v in table.items() if k != "model"}
+    _check_model_params(label, base, own, f"variants.{label}")
+    return base, {**params.get(base, {}), **own}
+
+
+def _parse_datasets(value: Any) -> list[str]:
+    from qhybrid.classical.data import dataset_names
+
+    allowed = dataset_names()
+    datasets = _str_list(value, "datasets")
     for d in datasets:
-        if d not in allowed_data:
-            _fail(f"unknown data set {d!r} in 'datasets'; allowed: {', '.join(allowed_data)}")
+        if d not in allowed:
+            _fail(f"unknown data set {d!r} in 'datasets'; allowed: {', '.join(allowed)}")
+    return datasets
 
-    backends = _str_list(raw.get("backends", ["aer"]), "backends")
-    _check_backends(backends)
-    _check_shots(specs, backends)
-    accelerators = _str_list(raw.get("accelerators", ["cpu"]), "accelerators")
-    _check_accelerators(accelerators)
 
-    seeds_raw = raw.get("seeds", protocol_seeds(protocol))
-    if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
-        if seeds_raw < 1:
-            _fail(f"'seeds' must be a positive count or a list of ints, got {seeds_raw}")
-        seeds = list(range(seeds_raw))
-    elif (
-        isinstance(seeds_raw, list)
-        and seeds_raw
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds_raw)
+def _parse_seeds(value: Any) -> list[int]:
+    """A count ``n`` (seeds ``0 .. n-1``) or an explicit list of distinct non-negative ints."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            _fail(f"'seeds' must be a positive count or a list of ints, got {value}")
+        return list(range(value))
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
     ):
-        _no_repeats(seeds_raw, "seeds")
-        seeds = list(seeds_raw)
-    else:
-        _fail(f"'seeds' must be a positive count or a non-empty list of non-negative ints, got {seeds_raw!r}")
+        _no_repeats(value, "seeds")
+        return list(value)
+    _fail(f"'seeds' must be a positive count or a non-empty list of non-negative ints, got {value!r}")
 
-    data = raw.get("data", {})
+
+def _parse_data(data: Any) -> dict[str, Any]:
+    """The ``[data]`` table, its types checked and its values tried on the smallest bundled set."""
     if not isinstance(data, dict):
         _fail(f"'data' must be a table, got {data!r}")
     _check_keys(data, _DATA_KEYS, "[data]")
@@ -335,8 +371,12 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
             )
         except (TypeError, ValueError) as err:
             _fail(f"bad value in [data]: {err}")
+    return dict(data)
 
-    search = raw.get("search", {})
+
+def _parse_search(search: Any, models: list[str], specs: dict) -> dict[str, Any]:
+    """The ``[search]`` table as written (the protocol fills in the rest): its keys, and every grid value
+    of ``[search.space.<model>]`` tried as that model's argument."""
     if not isinstance(search, dict):
         _fail(f"'search' must be a table, got {search!r}")
     _check_keys(search, _SEARCH_KEYS, "[search]")
@@ -352,20 +392,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
             if not isinstance(values, list) or not values:
                 _fail(f"search.space.{label}.{key} must be a non-empty list of values, got {values!r}")
             _check_model_params(label, specs[label][0], {key: values[0]}, f"search.space.{label}")
-    search = resolve_search(search, protocol, specs)
-
-    return ExperimentConfig(
-        name=name,
-        models=models,
-        datasets=datasets,
-        backends=backends,
-        accelerators=accelerators,
-        seeds=seeds,
-        data=dict(data),
-        model_specs=specs,
-        search=search,
-        protocol=protocol,
-    )
+    return search
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
