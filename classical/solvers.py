@@ -1,13 +1,16 @@
 """Classical references for the variational solvers: what a quantum answer is judged against.
 
-* exact enumeration of MaxCut / QUBO (bounded size, clear error past it),
+* exact enumeration of MaxCut / QUBO (at most :data:`MAX_ENUMERATION_QUBITS` variables, clear error past it),
 * simulated annealing (replicas vectorised with numpy),
 * the Goemans-Williamson SDP relaxation of MaxCut with random-hyperplane rounding (cvxpy, the ``solvers``
   extra),
-* exact diagonalisation of Hamiltonians (scipy sparse).
+* exact diagonalisation of Hamiltonians (scipy sparse; at most :data:`MAX_DIAGONALISATION_QUBITS` qubits).
 
-Inputs are plain objects: networkx graphs, numpy / scipy matrices. QUBOs minimise :math:`x^T Q x + c` over
-:math:`x \\in \\{0,1\\}^n` with a symmetric ``Q``; bit ``i`` of a MaxCut answer is node ``list(graph.nodes)[i]``.
+Inputs are plain objects: a MaxCut graph is a networkx graph, an edge list or a weight matrix; a QUBO or a
+Hamiltonian is a numpy / scipy matrix. QUBOs minimise :math:`x^T Q x + c` over :math:`x \\in \\{0,1\\}^n`
+with a symmetric ``Q``; bit ``i`` of a MaxCut answer is node ``i`` of :func:`classical.problems.check_graph`
+(``list(graph.nodes)[i]`` for a networkx graph). Inputs are checked, and the limits set, in
+:mod:`classical.problems`, which ``qml.solvers`` shares.
 """
 
 from __future__ import annotations
@@ -17,16 +20,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from qhybrid._extras import require
+from qhybrid.classical.problems import (
+    MAX_DIAGONALISATION_QUBITS,
+    MAX_ENUMERATION_QUBITS,
+    check_diagonalisable,
+    check_graph,
+    check_qubo,
+    enumerate_qubo,
+)
 from qhybrid.classical.validation import check_float, check_int, check_seed
 
 __all__ = [
-    "MAX_BRUTE_FORCE_VARIABLES",
+    "MAX_DIAGONALISATION_QUBITS",
+    "MAX_ENUMERATION_QUBITS",
     "BinarySolution",
     "EigenSolution",
     "brute_force_maxcut",
@@ -37,11 +48,6 @@ __all__ = [
     "exact_diagonalization",
     "maxcut_qubo",
 ]
-
-#: Largest problem brute force enumerates (2**24 ≈ 17 M assignments, seconds with numpy).
-MAX_BRUTE_FORCE_VARIABLES = 24
-#: Largest matrix dimension exact diagonalisation accepts (2**22, a 22-qubit Hamiltonian).
-MAX_DIAGONALIZATION_DIM = 2**22
 
 
 @dataclass
@@ -81,111 +87,34 @@ class EigenSolution:
         return float(self.energies[0])
 
 
-def _check_graph(
-    graph: Any, weight: str | None, allow_negative: bool = False
-) -> tuple[int, np.ndarray, np.ndarray]:
-    """Validate a MaxCut graph; return (n, edge index pairs (m, 2), weights (m,))."""
-    if not isinstance(graph, nx.Graph):
-        raise TypeError(f"graph must be a networkx.Graph, got {type(graph).__name__}")
-    if graph.is_directed() or graph.is_multigraph():
-        raise TypeError(f"graph must be an undirected simple networkx.Graph, got {type(graph).__name__}")
-    if graph.number_of_nodes() == 0:
-        raise ValueError("graph is empty (no nodes); MaxCut needs at least one edge")
-    if graph.number_of_edges() == 0:
-        raise ValueError(
-            f"graph has {graph.number_of_nodes()} nodes but no edges; MaxCut needs at least one edge"
-        )
-    if nx.number_of_selfloops(graph):
-        raise ValueError("graph has self-loops; a self-loop can never be cut, remove it")
-    index = {v: k for k, v in enumerate(graph.nodes)}
-    pairs, weights = [], []
-    for u, v, data in graph.edges(data=True):
-        w = 1.0 if weight is None else data.get(weight, 1.0)
-        try:
-            w = float(w)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"edge ({u!r}, {v!r}) has non-numeric weight {w!r}") from exc
-        if not math.isfinite(w) or (w < 0 and not allow_negative):
-            raise ValueError(f"edge ({u!r}, {v!r}) has weight {w}; MaxCut weights must be finite and >= 0")
-        pairs.append((index[u], index[v]))
-        weights.append(w)
-    return graph.number_of_nodes(), np.array(pairs, dtype=np.int64), np.array(weights)
-
-
-def _check_qubo(matrix: Any, offset: float) -> np.ndarray:
-    if sp.issparse(matrix):
-        matrix = matrix.toarray()
-    try:
-        q = np.asarray(matrix, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"QUBO matrix must be a square array of real numbers, got {type(matrix).__name__}"
-        ) from exc
-    if q.ndim != 2 or q.shape[0] != q.shape[1] or q.shape[0] == 0:
-        raise ValueError(f"QUBO matrix must be square (n, n) with n >= 1, got shape {q.shape}")
-    if not np.all(np.isfinite(q)):
-        raise ValueError("QUBO matrix contains NaN or infinite entries; all entries must be finite")
-    if not np.allclose(q, q.T, rtol=1e-10, atol=1e-12):
-        raise ValueError("QUBO matrix must be symmetric; pass (Q + Q.T) / 2")
-    check_float("offset", offset)
-    return q
-
-
-def maxcut_qubo(graph: nx.Graph, weight: str | None = "weight") -> np.ndarray:
+def maxcut_qubo(graph: Any, weight: str | None = "weight") -> np.ndarray:
     """QUBO matrix ``Q`` with :math:`x^T Q x = -\\mathrm{cut}(x)` (minimising it maximises the cut)."""
-    n, pairs, w = _check_graph(graph, weight)
-    q = np.zeros((n, n))
-    np.add.at(q, (pairs[:, 0], pairs[:, 0]), -w)
-    np.add.at(q, (pairs[:, 1], pairs[:, 1]), -w)
-    np.add.at(q, (pairs[:, 0], pairs[:, 1]), w)
-    np.add.at(q, (pairs[:, 1], pairs[:, 0]), w)
-    return q
+    return check_graph(graph, weight).qubo_matrix()
 
 
-def _cut_values(bits: np.ndarray, pairs: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Cut weight of each row of ``bits`` (m, n)."""
-    return ((bits[:, pairs[:, 0]] != bits[:, pairs[:, 1]]) * w).sum(axis=1)
-
-
-def _enumerate_min(n: int, score, chunk_bits: int = 16) -> tuple[np.ndarray, float, int]:
-    """Minimise ``score(bits (m, n)) -> (m,)`` over all 2**n assignments, in chunks to bound memory."""
-    if n > MAX_BRUTE_FORCE_VARIABLES:
-        raise ValueError(
-            f"brute force over 2**{n} assignments is too large; at most {MAX_BRUTE_FORCE_VARIABLES} "
-            "variables (use simulated annealing or goemans_williamson for larger problems)"
-        )
-    shifts = np.arange(n - 1, -1, -1, dtype=np.int64)
-    chunk = 2 ** min(n, chunk_bits)
-    best_val, best_idx = math.inf, 0
-    for start in range(0, 2**n, chunk):
-        idx = np.arange(start, start + chunk, dtype=np.int64)
-        vals = score(((idx[:, None] >> shifts) & 1).astype(np.int8))
-        k = int(np.argmin(vals))
-        if vals[k] < best_val:
-            best_val, best_idx = float(vals[k]), start + k
-    bits = ((best_idx >> shifts) & 1).astype(np.int8)
-    return bits, best_val, 2**n
-
-
-def brute_force_maxcut(graph: nx.Graph, weight: str | None = "weight") -> BinarySolution:
-    """Exact maximum cut by enumerating all :math:`2^n` bipartitions (at most 24 nodes).
+def brute_force_maxcut(graph: Any, weight: str | None = "weight") -> BinarySolution:
+    """Exact maximum cut by enumerating all :math:`2^n` bipartitions (at most :data:`MAX_ENUMERATION_QUBITS`
+    nodes). ``graph`` is a networkx graph, an edge list or a weight matrix (:func:`classical.problems.check_graph`).
 
     Example:
+        >>> import networkx as nx
         >>> brute_force_maxcut(nx.cycle_graph(5)).value
         4.0
+        >>> brute_force_maxcut([(0, 1, 2.0), (1, 2, 1.0)]).value
+        3.0
     """
     t0 = time.perf_counter()
-    n, pairs, w = _check_graph(graph, weight)
-    bits, val, evals = _enumerate_min(n, lambda b: -_cut_values(b, pairs, w))
-    return BinarySolution(bits, -val, "brute_force", time.perf_counter() - t0, evals)
+    g = check_graph(graph, weight)
+    e = enumerate_qubo(g.qubo_matrix())
+    cut = float(g.cut_values(e.best_bits[None])[0])  # summed edge by edge, not read off -x^T Q x
+    return BinarySolution(e.best_bits, cut, "brute_force", time.perf_counter() - t0, e.evaluations)
 
 
 def brute_force_qubo(matrix: Any, offset: float = 0.0) -> BinarySolution:
-    """Exact minimum of :math:`x^T Q x + c` by enumeration (at most 24 variables)."""
+    """Exact minimum of :math:`x^T Q x + c` by enumeration (at most :data:`MAX_ENUMERATION_QUBITS` variables)."""
     t0 = time.perf_counter()
-    q = _check_qubo(matrix, offset)
-    bits, val, evals = _enumerate_min(q.shape[0], lambda b: np.einsum("mi,ij,mj->m", b, q, b.astype(float)))
-    return BinarySolution(bits, val + float(offset), "brute_force", time.perf_counter() - t0, evals)
+    e = enumerate_qubo(matrix, offset)
+    return BinarySolution(e.best_bits, e.min_energy, "brute_force", time.perf_counter() - t0, e.evaluations)
 
 
 def simulated_annealing_qubo(
@@ -204,7 +133,7 @@ def simulated_annealing_qubo(
     Default temperatures run from the largest single-flip energy change to 1/1000 of the smallest non-zero one.
     """
     t0 = time.perf_counter()
-    q = _check_qubo(matrix, offset)
+    q, offset = check_qubo(matrix, offset)
     n_sweeps = check_int("n_sweeps", n_sweeps, 1)
     n_replicas = check_int("n_replicas", n_replicas, 1)
     check_seed("random_state", random_state)
@@ -252,19 +181,17 @@ def simulated_annealing_qubo(
     )
 
 
-def simulated_annealing_maxcut(
-    graph: nx.Graph, weight: str | None = "weight", **kwargs: Any
-) -> BinarySolution:
+def simulated_annealing_maxcut(graph: Any, weight: str | None = "weight", **kwargs: Any) -> BinarySolution:
     """Maximum cut by :func:`simulated_annealing_qubo` on the MaxCut QUBO; keyword arguments pass through."""
     t0 = time.perf_counter()
-    sol = simulated_annealing_qubo(maxcut_qubo(graph, weight), **kwargs)
-    _, pairs, w = _check_graph(graph, weight)
-    cut = float(_cut_values(sol.bits[None], pairs, w)[0])
+    g = check_graph(graph, weight)
+    sol = simulated_annealing_qubo(g.qubo_matrix(), **kwargs)
+    cut = float(g.cut_values(sol.bits[None])[0])
     return BinarySolution(sol.bits, cut, sol.method, time.perf_counter() - t0, sol.evaluations)
 
 
 def goemans_williamson(
-    graph: nx.Graph,
+    graph: Any,
     weight: str | None = "weight",
     *,
     n_rounds: int = 100,
@@ -281,7 +208,8 @@ def goemans_williamson(
     naming that extra.
     """
     t0 = time.perf_counter()
-    n, pairs, w = _check_graph(graph, weight)
+    g = check_graph(graph, weight)
+    n, pairs, w = g.n_nodes, g.edges, g.weights
     n_rounds = check_int("n_rounds", n_rounds, 1)
     check_seed("random_state", random_state)
     # imported here: a heavy optional dependency (the `solvers` extra) only this reference needs
@@ -296,7 +224,7 @@ def goemans_williamson(
     v = evecs * np.sqrt(np.clip(evals, 0, None))
     rng = np.random.default_rng(random_state)
     bits = (v @ rng.normal(size=(n, n_rounds)) < 0).T.astype(np.int8)
-    cuts = _cut_values(bits, pairs, w)
+    cuts = g.cut_values(bits)
     k = int(np.argmax(cuts))
     return BinarySolution(
         bits[k],
@@ -310,7 +238,8 @@ def goemans_williamson(
 
 
 def exact_diagonalization(hamiltonian: Any, k: int = 1) -> EigenSolution:
-    """The ``k`` lowest eigenpairs of a Hermitian matrix (dense numpy or scipy sparse).
+    """The ``k`` lowest eigenpairs of a Hermitian matrix (dense numpy or scipy sparse), of dimension at most
+    ``2**MAX_DIAGONALISATION_QUBITS``.
 
     Small matrices (dimension <= 256) use dense ``eigh``; larger ones Lanczos (``scipy.sparse.linalg.eigsh``).
 
@@ -326,10 +255,7 @@ def exact_diagonalization(hamiltonian: Any, k: int = 1) -> EigenSolution:
     if hamiltonian.ndim != 2 or hamiltonian.shape[0] != hamiltonian.shape[1] or hamiltonian.shape[0] == 0:
         raise ValueError(f"hamiltonian must be a square non-empty matrix, got shape {hamiltonian.shape}")
     dim = hamiltonian.shape[0]
-    if dim > MAX_DIAGONALIZATION_DIM:
-        raise ValueError(
-            f"matrix dimension {dim} is too large; at most {MAX_DIAGONALIZATION_DIM} (22 qubits)"
-        )
+    check_diagonalisable(dim)
     k = check_int("k", k, 1, dim)
     data = hamiltonian.data if sp.issparse(hamiltonian) else hamiltonian
     if not np.all(np.isfinite(data)):

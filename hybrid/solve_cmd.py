@@ -246,7 +246,7 @@ def _binary(args, problem, kind: str, classical_graph=None, qubo=None) -> list[d
     ]
     n = problem.n_qubits
     exact = None
-    if n <= cs.MAX_BRUTE_FORCE_VARIABLES:
+    if n <= cs.MAX_ENUMERATION_QUBITS:
         bf = cs.brute_force_maxcut(classical_graph) if kind == "maxcut" else cs.brute_force_qubo(qubo)
         exact = bf.value
         rows.append(_row("brute force", bf.value, 1.0, bf.evaluations, bf.wall_time, "exact optimum"))

@@ -7,63 +7,39 @@ Two families:
 * **Hamiltonian problems** (:class:`HamiltonianProblem`): a qubit Hamiltonian whose ground-state energy VQE
   estimates, built for molecules (through ``pennylane.qchem``, offline, STO-3G) and for spin chains.
 
-Every problem reports its exact optimum when it is small enough to enumerate or diagonalise.
+Every problem reports its exact optimum when it is small enough to enumerate or diagonalise. Graphs and
+QUBO matrices are checked, and the limits :data:`MAX_ENUMERATION_QUBITS` and
+:data:`MAX_DIAGONALISATION_QUBITS` set, in :mod:`classical.problems`, which the classical references of
+``classical.solvers`` share: an input one side refuses, the other refuses with the same message.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import pennylane as qp
 import scipy.sparse.linalg as spla
 
+from qhybrid.classical.problems import (
+    MAX_DIAGONALISATION_QUBITS,
+    MAX_ENUMERATION_QUBITS,
+    check_diagonalisable,
+    check_graph,
+    check_qubo,
+    enumerate_qubo,
+    qubo_energies,
+    qubo_energy,
+)
 from qhybrid.qml.validation import check_bool, check_float, check_int
-
-#: Largest number of variables whose 2**n bitstrings are enumerated for the exact optimum (2**22 energies).
-MAX_ENUMERATION_QUBITS = 22
-#: Largest number of qubits whose Hamiltonian is diagonalised exactly (a 2**20 sparse matrix).
-MAX_DIAGONALISATION_QUBITS = 20
-
-
-def _check_qubo_matrix(matrix: Any) -> np.ndarray:
-    """Return ``matrix`` as a finite, square, symmetric float array or raise."""
-    try:
-        q = np.asarray(matrix, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"QUBO matrix must be a square array of real numbers, got {type(matrix).__name__}"
-        ) from exc
-    if q.ndim != 2 or q.shape[0] != q.shape[1]:
-        raise ValueError(f"QUBO matrix must be square (n, n), got shape {q.shape}")
-    if q.shape[0] == 0:
-        raise ValueError("QUBO matrix is empty; a problem needs at least one variable")
-    if not np.all(np.isfinite(q)):
-        raise ValueError("QUBO matrix contains NaN or infinite entries; all entries must be finite")
-    if not np.allclose(q, q.T, rtol=1e-10, atol=1e-12):
-        bad = np.argwhere(~np.isclose(q, q.T, rtol=1e-10, atol=1e-12))[0]
-        raise ValueError(
-            f"QUBO matrix must be symmetric, but Q[{bad[0]}, {bad[1]}]={q[bad[0], bad[1]]} != "
-            f"Q[{bad[1]}, {bad[0]}]={q[bad[1], bad[0]]}; pass (Q + Q.T) / 2 or the dict form"
-        )
-    return q
-
-
-def _all_bitstrings(n: int) -> np.ndarray:
-    """All 2**n bitstrings as rows, wire 0 the most significant bit (PennyLane's ``probs`` order)."""
-    idx = np.arange(2**n, dtype=np.int64)
-    shifts = np.arange(n - 1, -1, -1, dtype=np.int64)
-    return ((idx[:, None] >> shifts) & 1).astype(np.int8)
 
 
 class QUBO:
     r"""Quadratic unconstrained binary optimisation: minimise :math:`f(x) = x^T Q x + c`, :math:`x \in \{0,1\}^n`.
 
     Args:
-        matrix: symmetric real ``(n, n)`` matrix ``Q`` (diagonal entries are the linear terms, since
+        matrix: symmetric real ``(n, n)`` matrix ``Q``, dense or scipy sparse (diagonal entries are the linear terms, since
             :math:`x_i^2 = x_i`), or a dict ``{(i, j): w}`` of terms :math:`w\,x_i x_j` (``(i, i)`` is linear).
         offset: constant ``c``.
         n: number of variables for the dict form (default: largest index + 1).
@@ -86,10 +62,7 @@ class QUBO:
             matrix = self._matrix_from_dict(matrix, n)
         elif n is not None and np.shape(matrix)[0] != n:
             raise ValueError(f"n={n} does not match the QUBO matrix size {np.shape(matrix)[0]}")
-        self.matrix = _check_qubo_matrix(matrix)
-        if not math.isfinite(float(offset)):
-            raise ValueError(f"offset must be finite, got {offset}")
-        self.offset = float(offset)
+        self.matrix, self.offset = check_qubo(matrix, offset)
         self._extremes: tuple[float, float, np.ndarray] | None = None
 
     @staticmethod
@@ -194,8 +167,12 @@ class QUBO:
             )
         if not np.all((x == 0) | (x == 1)):
             raise ValueError("bitstrings must contain only 0 and 1")
-        e = np.einsum("...i,ij,...j->...", x, self.matrix, x) + self.offset
-        return float(e) if e.ndim == 0 else e
+        return qubo_energy(self.matrix, x) + self.offset
+
+    def energies(self) -> np.ndarray:
+        """:meth:`energy` of all 2**n bitstrings, bitstring ``k`` having wire 0 as its most significant bit
+        (the order of ``qml.probs``); at most :data:`MAX_ENUMERATION_QUBITS` variables, 8 bytes each."""
+        return qubo_energies(self.matrix, self.offset)
 
     def value(self, bits: Any) -> np.ndarray | float:
         """The problem's own objective; for a QUBO the same as :meth:`energy`."""
@@ -204,15 +181,8 @@ class QUBO:
     def _enumerate(self) -> tuple[float, float, np.ndarray]:
         """(min energy, max energy, one minimising bitstring), by enumeration of all 2**n bitstrings."""
         if self._extremes is None:
-            n = self.n_qubits
-            if n > MAX_ENUMERATION_QUBITS:
-                raise ValueError(
-                    f"exact optimum needs 2**{n} energies; enumeration is limited to "
-                    f"{MAX_ENUMERATION_QUBITS} variables"
-                )
-            e = self.energy(_all_bitstrings(n))
-            best = int(np.argmin(e))
-            self._extremes = (float(e[best]), float(e.max()), _all_bitstrings(n)[best])
+            e = enumerate_qubo(self.matrix, self.offset)
+            self._extremes = (e.min_energy, e.max_energy, e.best_bits)
         return self._extremes
 
     def optimum(self) -> float:
@@ -242,13 +212,15 @@ class QUBO:
 
 
 class MaxCut(QUBO):
-    r"""Weighted MaxCut on an undirected networkx graph: maximise :math:`C(x) = \sum_{(i,j)\in E} w_{ij}[x_i \ne x_j]`.
+    r"""Weighted MaxCut on an undirected graph: maximise :math:`C(x) = \sum_{(i,j)\in E} w_{ij}[x_i \ne x_j]`.
 
     Args:
-        graph: ``networkx.Graph`` with at least one edge, no self-loops.
-        weight: edge attribute holding the weight (missing attributes count 1), or ``None`` for unweighted.
+        graph: a ``networkx.Graph``, an edge list of ``(u, v)`` / ``(u, v, weight)`` items or a symmetric
+            weight matrix, with at least one edge and no self-loops (:func:`classical.problems.check_graph`).
+        weight: edge attribute holding the weight of a networkx graph (missing attributes count 1), or
+            ``None`` for unweighted.
 
-    Bit ``i`` is node ``nodes[i]`` (the graph's node order). The cost Hamiltonian is
+    Bit ``i`` is node ``nodes[i]`` (the graph's node order, or first appearance in an edge list). The cost Hamiltonian is
     :math:`H = \sum_{(i,j)} w_{ij} (Z_i Z_j - 1)/2`, whose eigenvalue is :math:`-C(x)`, so minimising the
     energy maximises the cut. Weights must be finite and non-negative (use :class:`QUBO` for signed problems).
 
@@ -260,17 +232,13 @@ class MaxCut(QUBO):
 
     sense = "max"
 
-    def __init__(self, graph: nx.Graph, weight: str | None = "weight"):
-        self.graph, self.nodes, self.edges = _check_graph(graph, weight)
-        n = len(self.nodes)
-        q = np.zeros((n, n))
-        # -C(x) = sum_e w (2 x_i x_j - x_i - x_j)
-        for i, j, w in self.edges:
-            q[i, i] -= w
-            q[j, j] -= w
-            q[i, j] += w
-            q[j, i] += w
-        super().__init__(q)
+    def __init__(self, graph: Any, weight: str | None = "weight"):
+        checked = check_graph(graph, weight)
+        self.graph = graph
+        self.nodes = list(checked.nodes)
+        #: ``(i, j, w)`` over node indices, in the graph's edge order.
+        self.edges = [(int(i), int(j), float(w)) for (i, j), w in zip(checked.edges, checked.weights)]
+        super().__init__(checked.qubo_matrix())
         self.weight = weight
 
     def cut_value(self, bits: Any) -> np.ndarray | float:
@@ -289,39 +257,6 @@ class MaxCut(QUBO):
 
     def __repr__(self) -> str:
         return f"MaxCut(nodes={self.n_qubits}, edges={len(self.edges)})"
-
-
-def _check_graph(graph: Any, weight: str | None) -> tuple[nx.Graph, list, list[tuple[int, int, float]]]:
-    """Validate a MaxCut graph; return it, its node list and ``(i, j, w)`` edges over node indices."""
-    if not isinstance(graph, nx.Graph):
-        raise TypeError(f"graph must be a networkx.Graph, got {type(graph).__name__}")
-    if graph.is_directed() or graph.is_multigraph():
-        raise TypeError(f"graph must be an undirected simple networkx.Graph, got {type(graph).__name__}")
-    if graph.number_of_nodes() == 0:
-        raise ValueError("graph is empty (no nodes); MaxCut needs at least one edge")
-    if graph.number_of_edges() == 0:
-        raise ValueError(
-            f"graph has {graph.number_of_nodes()} nodes but no edges; MaxCut needs at least one edge"
-        )
-    loops = list(nx.selfloop_edges(graph))
-    if loops:
-        raise ValueError(f"graph has self-loops {loops[:3]}; a self-loop can never be cut, remove it")
-    nodes = list(graph.nodes)
-    index = {v: k for k, v in enumerate(nodes)}
-    edges = []
-    for u, v, data in graph.edges(data=True):
-        w = 1.0 if weight is None else data.get(weight, 1.0)
-        try:
-            w = float(w)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"edge ({u!r}, {v!r}) has non-numeric weight {w!r}") from exc
-        if not math.isfinite(w) or w < 0:
-            raise ValueError(
-                f"edge ({u!r}, {v!r}) has weight {w}; MaxCut weights must be finite and >= 0 "
-                "(use QUBO for signed problems)"
-            )
-        edges.append((index[u], index[v], w))
-    return graph, nodes, edges
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -363,10 +298,7 @@ class HamiltonianProblem:
 
     def sparse_matrix(self):
         """The Hamiltonian as a scipy CSR matrix on wires ``0..n-1`` (wire 0 the most significant bit)."""
-        if self.n_qubits > MAX_DIAGONALISATION_QUBITS:
-            raise ValueError(
-                f"a {self.n_qubits}-qubit matrix is too large; limit is {MAX_DIAGONALISATION_QUBITS} qubits"
-            )
+        check_diagonalisable(2**self.n_qubits)
         return self.hamiltonian.sparse_matrix(wire_order=range(self.n_qubits), format="csr")
 
     def is_diagonalisable(self) -> bool:

@@ -300,8 +300,7 @@ class QAOA:
         optimum = problem.optimum() if enumerable else None
         prob_opt = None
         if enumerable and self.shots is None:
-            all_idx = np.arange(2**n)
-            all_e = problem.energy(((all_idx[:, None] >> shifts) & 1).astype(np.int8))
+            all_e = problem.energies()  # in chunks: 8 bytes per bitstring, not a (2**n, n) array
             prob_opt = float(probs[np.isclose(all_e, all_e.min(), rtol=0, atol=1e-9)].sum())
         return QAOAResult(
             bitstring=bits,

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from qhybrid.classical.solvers import (
-    MAX_BRUTE_FORCE_VARIABLES,
+    MAX_ENUMERATION_QUBITS,
     brute_force_maxcut,
     brute_force_qubo,
     exact_diagonalization,
@@ -69,6 +69,26 @@ def test_brute_force_qubo_matches_enumeration_and_maxcut_qubo():
     g = _weighted_graph()
     assert -brute_force_qubo(maxcut_qubo(g)).value == pytest.approx(brute_force_maxcut(g).value)
     assert brute_force_qubo(sp.csr_matrix(q)).value == pytest.approx(min(vals))
+
+
+def test_every_solver_takes_an_edge_list_or_a_weight_matrix():
+    g = _weighted_graph()
+    edges = [(u, v, d["weight"]) for u, v, d in g.edges(data=True)]
+    matrix = nx.to_numpy_array(g, nodelist=list(g.nodes))
+    best = brute_force_maxcut(g)
+    # bit i: node i of the matrix, the i-th node to appear in the edge list (the order nx.Graph(edges) keeps)
+    in_edge_order = nx.Graph([(u, v, {"weight": w}) for u, v, w in edges])
+    for form, nodes in ((edges, in_edge_order), (matrix, g), (sp.csr_matrix(matrix), g)):
+        sol = brute_force_maxcut(form)
+        assert sol.value == pytest.approx(best.value, abs=1e-12)
+        assert _cut(nodes, sol.bits) == pytest.approx(best.value, abs=1e-12)
+    np.testing.assert_allclose(maxcut_qubo(matrix), maxcut_qubo(g), atol=1e-12)
+    np.testing.assert_allclose(maxcut_qubo(edges), maxcut_qubo(in_edge_order), atol=1e-12)
+    sa = simulated_annealing_maxcut(matrix, random_state=0)
+    assert sa.value == pytest.approx(_cut(g, sa.bits), abs=1e-12)
+    assert goemans_williamson(edges, random_state=0).value == pytest.approx(
+        goemans_williamson(g, random_state=0).value, abs=1e-9
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -133,17 +153,22 @@ def test_exact_diagonalization_dense_and_sparse():
         (lambda: brute_force_maxcut(nx.Graph([(0, 1, {"weight": -1.0})])), ValueError, "finite and >= 0"),
         (lambda: goemans_williamson(nx.Graph([(0, 1, {"weight": float("nan")})])), ValueError, "finite"),
         (lambda: brute_force_maxcut(nx.Graph([(0, 0), (0, 1)])), ValueError, "self-loop"),
-        (lambda: brute_force_maxcut([(0, 1)]), TypeError, "networkx.Graph"),
+        (lambda: brute_force_maxcut({0: [1]}), TypeError, "networkx.Graph, an edge list"),
         (lambda: brute_force_qubo(np.array([[0.0, 1.0], [2.0, 0.0]])), ValueError, "symmetric"),
         (lambda: brute_force_qubo(np.array([[np.nan]])), ValueError, "NaN"),
         (lambda: simulated_annealing_qubo(np.ones((2, 3))), ValueError, "square"),
         (lambda: simulated_annealing_qubo(np.eye(2), n_sweeps=0), ValueError, "n_sweeps"),
-        (lambda: brute_force_qubo(np.eye(MAX_BRUTE_FORCE_VARIABLES + 1)), ValueError, "at most 24"),
+        (lambda: brute_force_qubo(np.eye(MAX_ENUMERATION_QUBITS + 1)), ValueError, "at most 24 variables"),
         (lambda: brute_force_maxcut(nx.cycle_graph(30)), ValueError, "too large"),
         (lambda: goemans_williamson(nx.cycle_graph(4), n_rounds=0), ValueError, "n_rounds"),
         (lambda: exact_diagonalization(np.array([[0.0, 1.0], [0.0, 0.0]])), ValueError, "Hermitian"),
         (lambda: exact_diagonalization(np.eye(3), k=4), ValueError, "k must be"),
         (lambda: exact_diagonalization([[1.0]]), TypeError, "numpy array"),
+        (
+            lambda: exact_diagonalization(sp.csr_matrix((2**21, 2**21))),
+            ValueError,
+            r"at most 2\*\*20 = 1048576",
+        ),
     ],
 )
 def test_bad_input_is_rejected(call, exc, match):

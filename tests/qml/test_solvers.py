@@ -119,6 +119,22 @@ def test_interp_depths_improve_and_formula():
     assert res.n_evaluations >= sum(d.n_evaluations for d in res.depths)
 
 
+def test_probability_optimal_is_the_mass_on_the_optimal_cuts():
+    # a star read from an edge list: the optimal cuts put the centre, wire 0, alone: 1000 and 0111
+    problem = MaxCut([(0, 1), (0, 2), (0, 3)])
+    res = QAOA(p=1, backend="default", seed=0, maxiter=20).solve(problem)
+    apply = qaoa_circuit(problem)
+
+    @qp.qnode(qp.device("default.qubit", wires=4))
+    def probs(x):
+        apply(x, 1)
+        return qp.probs(wires=range(4))
+
+    p = probs(np.concatenate([res.gammas, res.betas]))
+    assert res.probability_optimal == pytest.approx(float(p[0b1000] + p[0b0111]), abs=1e-12)
+    assert abs(p[0b1000] - p[0b0001]) > 0.01  # the order of the bits matters
+
+
 def test_qaoa_random_init_is_reproducible():
     problem = MaxCut(nx.cycle_graph(6))
     a = QAOA(p=2, init="random", backend="aer", seed=11, maxiter=30).solve(problem)

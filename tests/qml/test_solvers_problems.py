@@ -6,8 +6,19 @@ import networkx as nx
 import numpy as np
 import pennylane as qp
 import pytest
+import scipy.sparse as sp
 
-from qhybrid.qml.solvers import QUBO, MaxCut, h2, heisenberg, lih, molecule, transverse_field_ising
+from qhybrid.classical import solvers as cs
+from qhybrid.qml.solvers import (
+    QUBO,
+    HamiltonianProblem,
+    MaxCut,
+    h2,
+    heisenberg,
+    lih,
+    molecule,
+    transverse_field_ising,
+)
 
 
 def _diag(hamiltonian, n):
@@ -77,6 +88,112 @@ def test_weighted_maxcut_uses_weights_and_node_order():
     assert MaxCut(g, weight=None).optimum() == 2.0
 
 
+def test_maxcut_takes_an_edge_list_or_a_weight_matrix_like_the_classical_references():
+    edges = [("b", "a", 2.5), ("a", "c", 1.0), ("c", "b", 0.5)]
+    mc = MaxCut(edges)
+    assert mc.nodes == ["b", "a", "c"] and mc.edges == [(0, 1, 2.5), (1, 2, 1.0), (2, 0, 0.5)]
+    assert mc.optimum() == cs.brute_force_maxcut(edges).value == 3.5
+    w = np.array([[0.0, 2.5, 0.5], [2.5, 0.0, 1.0], [0.5, 1.0, 0.0]])
+    for form in (w, sp.csr_matrix(w)):
+        np.testing.assert_array_equal(MaxCut(form).matrix, mc.matrix)
+    assert MaxCut(w, weight=None).optimum() == cs.brute_force_maxcut(w, weight=None).value == 2.0
+    q = QUBO(sp.csr_matrix(mc.matrix), offset=1.0)
+    assert q.optimum() == cs.brute_force_qubo(mc.matrix, offset=1.0).value == -2.5
+
+
+def test_energies_are_in_probs_order_and_the_limit_is_shared():
+    q = QUBO({(0, 0): 1.0, (2, 2): 10.0, (0, 1): 100.0})
+    # bitstring k has wire 0 as its most significant bit, as qml.probs orders its entries
+    np.testing.assert_array_equal(q.energies(), [q.energy(b) for b in _bits(3)])
+    assert q.energies()[0b100] == 1.0 and q.energies()[0b001] == 10.0 and q.energies()[0b110] == 101.0
+    n = cs.MAX_ENUMERATION_QUBITS
+    diag = np.where(np.arange(n) % 2 == 0, -1.0, 1.0)
+    big = QUBO(np.diag(diag))
+    assert big.is_enumerable() and not QUBO(np.eye(n + 1)).is_enumerable()
+    assert big.optimum() == cs.brute_force_qubo(np.diag(diag)).value == -n / 2
+    np.testing.assert_array_equal(big.optimal_bitstring(), (diag < 0).astype(np.int8))
+
+
+def _error(call):
+    with pytest.raises((TypeError, ValueError)) as err:
+        call()
+    return err
+
+
+_SAME_GRAPH_ERRORS = [
+    (nx.Graph(), r"graph is empty \(no nodes\)"),
+    ([], r"graph is empty \(no nodes\)"),
+    (nx.empty_graph(3), "graph has 3 nodes but no edges"),
+    (np.zeros((2, 2)), "graph has 2 nodes but no edges"),
+    (
+        nx.Graph([(0, 1, {"weight": -1.0})]),
+        r"edge \(0, 1\) has weight -1.0; MaxCut weights must be finite and >= 0",
+    ),
+    ([(0, 1, float("nan"))], r"edge \(0, 1\) has weight nan"),
+    (nx.Graph([(0, 1, {"weight": "heavy"})]), "non-numeric weight 'heavy'"),
+    (nx.Graph([(0, 0), (0, 1)]), r"self-loops \[\(0, 0\)\]"),
+    (np.eye(2), r"self-loops \[\(0, 0\), \(1, 1\)\]"),
+    ([(0, 1), (1, 0)], "listed twice"),
+    (np.array([[0.0, 1.0], [2.0, 0.0]]), r"must be symmetric, but W\[0, 1\]=1.0 != W\[1, 0\]=2.0"),
+    (np.ones((3, 2)), r"must be square \(n, n\), got shape \(3, 2\)"),
+    (nx.DiGraph([(0, 1)]), "undirected simple networkx.Graph, got DiGraph"),
+    ({0: [1]}, "graph must be a networkx.Graph, an edge list .* got dict"),
+    (
+        nx.cycle_graph(25),
+        r"exact enumeration of 25 variables \(2\*\*25 assignments\) is too large: at most 24",
+    ),
+]
+
+
+def _same_error(quantum, classical):
+    assert type(classical.value) is type(quantum.value)
+    assert str(classical.value) == str(quantum.value)
+
+
+@pytest.mark.parametrize("graph, match", _SAME_GRAPH_ERRORS)
+def test_maxcut_and_the_classical_references_refuse_the_same_graphs_alike(graph, match):
+    quantum = _error(lambda: MaxCut(graph).optimum())
+    quantum.match(match)
+    _same_error(quantum, _error(lambda: cs.brute_force_maxcut(graph)))
+    if "enumeration" not in match:  # the references that do not enumerate check the graph alike too
+        _same_error(quantum, _error(lambda: cs.simulated_annealing_maxcut(graph)))
+        _same_error(quantum, _error(lambda: cs.goemans_williamson(graph)))
+
+
+_SAME_QUBO_ERRORS = [
+    (np.array([[0.0, 1.0], [0.0, 0.0]]), 0.0, r"must be symmetric, but Q\[0, 1\]=1.0 != Q\[1, 0\]=0.0"),
+    (np.array([[np.nan]]), 0.0, r"NaN or infinite entries \(Q\[0, 0\]=nan\)"),
+    (np.ones((2, 3)), 0.0, r"must be square \(n, n\), got shape \(2, 3\)"),
+    (np.zeros((0, 0)), 0.0, "QUBO matrix is empty"),
+    (np.array([[1j]]), 0.0, "must be real, got complex ndarray"),
+    ([["a"]], 0.0, "square array of real numbers, got list"),
+    (np.eye(2), float("inf"), "offset must be a finite number, got inf"),
+    (np.eye(2), "0", "offset must be a finite number, got str '0'"),
+    (np.eye(25), 0.0, "exact enumeration of 25 variables .* at most 24 variables"),
+]
+
+
+@pytest.mark.parametrize("matrix, offset, match", _SAME_QUBO_ERRORS)
+def test_qubo_and_the_classical_references_refuse_the_same_matrices_alike(matrix, offset, match):
+    quantum = _error(lambda: QUBO(matrix, offset=offset).optimum())
+    quantum.match(match)
+    _same_error(quantum, _error(lambda: cs.brute_force_qubo(matrix, offset)))
+    if "enumeration" not in match:
+        _same_error(quantum, _error(lambda: cs.simulated_annealing_qubo(matrix, offset)))
+
+
+def test_diagonalisation_limit_is_shared():
+    n = cs.MAX_DIAGONALISATION_QUBITS + 1
+    problem = HamiltonianProblem(qp.Z(0) @ qp.Z(n - 1), n)
+    assert not problem.is_diagonalisable() and transverse_field_ising(n - 1).is_diagonalisable()
+    quantum = _error(problem.sparse_matrix)
+    _same_error(quantum, _error(lambda: cs.exact_diagonalization(sp.csr_matrix((2**n, 2**n)))))
+    assert type(quantum.value) is ValueError and str(quantum.value) == (
+        "exact diagonalisation of a matrix of dimension 2097152 (21 qubits) is too large: at most "
+        "2**20 = 1048576 (a 20-qubit Hamiltonian)"
+    )
+
+
 def test_h2_and_lih_energies():
     p = h2()
     assert p.n_qubits == 4 and list(p.hf_state) == [1, 1, 0, 0]
@@ -119,7 +236,8 @@ def test_spin_chains_against_analytic_values():
         (lambda: QUBO({(0, -1): 1.0}), ValueError, "non-negative ints"),
         (lambda: QUBO(np.eye(2), offset=float("inf")), ValueError, "offset"),
         (lambda: QUBO.from_ising([0.0, 0.0], np.array([[0.0, 1.0], [2.0, 0.0]])), ValueError, "symmetric"),
-        (lambda: QUBO(np.eye(23)).optimum(), ValueError, "limited to 22"),
+        (lambda: QUBO(np.eye(25)).optimum(), ValueError, "at most 24 variables"),
+        (lambda: transverse_field_ising(21).sparse_matrix(), ValueError, r"at most 2\*\*20"),
         (lambda: QUBO(np.eye(2)).energy([1, 0, 1]), ValueError, "2 bits"),
         (lambda: QUBO(np.eye(2)).energy([2, 0]), ValueError, "only 0 and 1"),
         (lambda: transverse_field_ising(1), ValueError, "n_sites"),
