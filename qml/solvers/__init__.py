@@ -2,12 +2,15 @@
 
 Problems (:class:`MaxCut`, :class:`QUBO`, :class:`HamiltonianProblem` and its builders) define what is
 minimised; :class:`QAOA` and :class:`VQE` minimise it on a backend from ``qml.backend_names()``. The classical
-references a quantum answer is judged against live in ``classical.solvers``.
+references a quantum answer is judged against live in ``classical.solvers``; both sides check their graphs and
+matrices, and take their size limits (:data:`MAX_ENUMERATION_QUBITS`, :data:`MAX_DIAGONALISATION_QUBITS`), from
+``classical.problems``.
 """
 
+from qhybrid.classical.problems import MAX_DIAGONALISATION_QUBITS, MAX_ENUMERATION_QUBITS
+
+from ._common import OPTIMIZERS
 from .problems import (
-    MAX_DIAGONALISATION_QUBITS,
-    MAX_ENUMERATION_QUBITS,
     QUBO,
     HamiltonianProblem,
     MaxCut,
@@ -17,12 +20,14 @@ from .problems import (
     molecule,
     transverse_field_ising,
 )
-from .qaoa import QAOA, QAOADepthResult, QAOAResult, interp_init, linear_ramp, qaoa_circuit
-from .vqe import VQE, VQEResult
+from .qaoa import INITS, QAOA, QAOADepthResult, QAOAResult, interp_init, linear_ramp, qaoa_circuit
+from .vqe import VQE, VQE_ANSATZE, VQEResult
 
 __all__ = [
+    "INITS",
     "MAX_DIAGONALISATION_QUBITS",
     "MAX_ENUMERATION_QUBITS",
+    "OPTIMIZERS",
     "QUBO",
     "HamiltonianProblem",
     "MaxCut",
@@ -38,5 +43,6 @@ __all__ = [
     "linear_ramp",
     "qaoa_circuit",
     "VQE",
+    "VQE_ANSATZE",
     "VQEResult",
 ]

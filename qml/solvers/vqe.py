@@ -9,6 +9,7 @@ import numpy as np
 import pennylane as qp
 
 from qhybrid.qml.backends import default_diff_method, make_device
+from qhybrid.qml.circuits import get_ansatz
 from qhybrid.qml.validation import check_int, check_seed
 
 from ._common import (
@@ -21,8 +22,10 @@ from ._common import (
 )
 from .problems import HamiltonianProblem
 
-#: Ansatz names VQE accepts.
-ANSATZE = ("uccsd", "doubles", "hardware_efficient")
+#: Ansatz names VQE accepts: whole state preparations for a Hamiltonian problem (two of them chemistry
+#: ansätze built from the Hartree-Fock state), not the per-layer ``qml.circuits.ANSATZE`` of QuantumLayer,
+#: whose hardware-efficient layer VQE's ``"hardware_efficient"`` repeats.
+VQE_ANSATZE = ("uccsd", "doubles", "hardware_efficient")
 #: Widest problem VQE simulates unless ``max_qubits`` is raised.
 DEFAULT_MAX_QUBITS = 20
 
@@ -105,8 +108,8 @@ class VQE:
         tol: float = 1e-6,
         max_qubits: int = DEFAULT_MAX_QUBITS,
     ):
-        if ansatz not in ANSATZE:
-            raise ValueError(f"unknown ansatz {ansatz!r}; choose one of {', '.join(ANSATZE)}")
+        if ansatz not in VQE_ANSATZE:
+            raise ValueError(f"unknown ansatz {ansatz!r}; choose one of {', '.join(VQE_ANSATZE)}")
         self.ansatz = ansatz
         self.n_layers = check_int("n_layers", n_layers, 1)
         self.optimizer = check_optimizer(optimizer)
@@ -144,20 +147,15 @@ class VQE:
 
             return body, np.zeros(n_params)
 
-        layers = self.n_layers
+        layer = get_ansatz("hardware_efficient")  # QuantumLayer's layer: RY, RZ on every qubit, a CNOT chain
+        shape = layer.shape(self.n_layers, n)
 
         def body(params):
             if hf is not None:
                 qp.BasisState(hf, wires=range(n))
-            w = params.reshape(layers, n, 2)
-            for k in range(layers):
-                for q in range(n):
-                    qp.RY(w[k, q, 0], wires=q)
-                    qp.RZ(w[k, q, 1], wires=q)
-                for q in range(n - 1):
-                    qp.CNOT(wires=[q, q + 1])
+            layer.apply(params.reshape(shape), range(n))
 
-        return body, rng.normal(0.0, 0.1, size=layers * n * 2)
+        return body, rng.normal(0.0, 0.1, size=int(np.prod(shape)))
 
     def solve(self, problem: HamiltonianProblem) -> VQEResult:
         """Minimise the energy of ``problem`` and return the result."""
