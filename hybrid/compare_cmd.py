@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from qhybrid.hybrid.cli_help import RegistryHelpFormatter
+
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_CELLS_FAILED",
@@ -58,7 +60,7 @@ def _names(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``qhybrid compare``."""
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.formatter_class = RegistryHelpFormatter  # the epilog as written; --backends from the registry
     parser.epilog = _COMPARE_EPILOG
     parser.add_argument(
         "--config", metavar="FILE", help="experiment TOML file (default: the built-in experiment)"
@@ -85,8 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backends",
         type=_names,
         metavar="A,B",
-        help="simulators for quantum/hybrid models "
-        "(aer, aer.shots, aer.density, aer.mps, lightning, default)",
+        help="simulators for quantum/hybrid models (%(backends)s)",
     )
     parser.add_argument(
         "--accelerators",

@@ -11,7 +11,10 @@ Examples::
 The quantum solver runs first, then brute force (when small enough), simulated annealing and, for
 MaxCut, Goemans-Williamson (with the ``solvers`` extra; without it the row is left out with a note on
 stderr); for VQE, Hartree-Fock and exact diagonalisation. Heavy imports happen in
-:func:`run` so that building the ``qhybrid`` parser stays fast.
+:func:`run` so that building the ``qhybrid`` parser stays fast; the help reads the backends, optimisers,
+QAOA initialisations and VQE ansätze from ``qml`` only when it is printed (:mod:`hybrid.cli_help`).
+The problem of a command line (a generated graph, an edge-list or matrix file) is built by
+:mod:`hybrid.solve_inputs`.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 
 from qhybrid._tables import render_table
+from qhybrid.hybrid.cli_help import RegistryHelpFormatter
+from qhybrid.hybrid.solve_inputs import GRAPHS, build_graph, build_qubo
 
-GRAPHS = ("regular", "erdos", "cycle", "complete")
 MOLECULES = ("h2", "lih")
 MODELS = ("tfim", "heisenberg")
 
@@ -34,9 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="problem", metavar="PROBLEM", required=True)
 
     def common(p: argparse.ArgumentParser, optimizer: str, maxiter: int) -> None:
-        p.add_argument("--backend", default="aer", help="backend name (qhybrid info lists them; default aer)")
+        p.add_argument("--backend", default="aer", help="one of %(backends)s (default %(default)s)")
         p.add_argument("--shots", type=int, default=None, help="samples per circuit (default: exact)")
-        p.add_argument("--optimizer", default=optimizer, choices=("adam", "spsa", "cobyla"))
+        p.add_argument("--optimizer", default=optimizer, help="one of %(optimizers)s (default %(default)s)")
         p.add_argument(
             "--maxiter", type=int, default=maxiter, help="optimiser iterations (per depth for QAOA)"
         )
@@ -48,10 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     def qaoa_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--p", type=int, default=2, help="QAOA depth (default 2)")
-        p.add_argument("--init", default="interp", choices=("fixed", "random", "interp"))
+        p.add_argument(
+            "--init", default="interp", help="starting angles: one of %(qaoa_inits)s (default %(default)s)"
+        )
         p.add_argument("--sa-sweeps", type=int, default=500, help="simulated annealing sweeps")
 
-    m = sub.add_parser("maxcut", help="MaxCut: QAOA vs brute force, simulated annealing, Goemans-Williamson")
+    def problem(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text, formatter_class=RegistryHelpFormatter)
+
+    m = problem("maxcut", "MaxCut: QAOA vs brute force, simulated annealing, Goemans-Williamson")
     m.add_argument(
         "--graph", default="regular", help=f"one of {', '.join(GRAPHS)}, or an edge-list file 'u v [w]'"
     )
@@ -64,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     qaoa_options(m)
     common(m, "cobyla", 100)
 
-    q = sub.add_parser("qubo", help="QUBO min x^T Q x: QAOA vs brute force and simulated annealing")
+    q = problem("qubo", "QUBO min x^T Q x: QAOA vs brute force and simulated annealing")
     q.add_argument(
         "--matrix", default=None, help="symmetric Q as .npy, or text (.csv / whitespace); default random"
     )
@@ -72,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     qaoa_options(q)
     common(q, "cobyla", 100)
 
-    v = sub.add_parser("vqe", help="ground-state energy: VQE vs Hartree-Fock and exact diagonalisation")
+    v = problem("vqe", "ground-state energy: VQE vs Hartree-Fock and exact diagonalisation")
     v.add_argument(
         "--molecule",
         choices=MOLECULES,
@@ -85,125 +93,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--sites", type=int, default=6, help="spin-chain sites (default 6)")
     v.add_argument("--field", type=float, default=1.0, help="transverse field h of the TFIM (default 1)")
     v.add_argument(
-        "--ansatz", default=None, help="uccsd, doubles or hardware_efficient (default: per problem)"
+        "--ansatz",
+        default=None,
+        help="one of %(vqe_ansatze)s (default: uccsd for molecules, hardware_efficient for spin chains)",
     )
     v.add_argument("--layers", type=int, default=3, help="hardware-efficient layers (default 3)")
     common(v, "cobyla", 200)
-
-
-def _graph(args):
-    import networkx as nx
-    import numpy as np
-
-    if args.graph in GRAPHS:
-        if args.nodes < 2:
-            raise ValueError(f"--nodes must be >= 2, got {args.nodes}")
-        if args.graph == "regular":
-            if not 0 < args.degree < args.nodes or (args.degree * args.nodes) % 2:
-                raise ValueError(
-                    f"no {args.degree}-regular graph on {args.nodes} nodes: need 0 < degree < nodes and "
-                    "degree * nodes even"
-                )
-            g = nx.random_regular_graph(args.degree, args.nodes, seed=args.seed)
-        elif args.graph == "erdos":
-            if not 0 < args.edge_prob <= 1:
-                raise ValueError(f"--edge-prob must be in (0, 1], got {args.edge_prob}")
-            g = nx.gnp_random_graph(args.nodes, args.edge_prob, seed=args.seed)
-        elif args.graph == "cycle":
-            g = nx.cycle_graph(args.nodes)
-        else:
-            g = nx.complete_graph(args.nodes)
-        if args.weighted:
-            rng = np.random.default_rng(args.seed)
-            for u, v in g.edges:
-                g[u][v]["weight"] = float(rng.integers(1, 5))
-        return g, f"{args.graph} graph, {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
-    path = Path(args.graph)
-    if not path.exists():
-        raise FileNotFoundError(f"--graph {args.graph!r} is neither one of {', '.join(GRAPHS)} nor a file")
-    g = _read_edges(path, args.weighted)
-    return g, f"{path.name}, {g.number_of_nodes()} nodes, {g.number_of_edges()} edges"
-
-
-def _read_edges(path: Path, weighted: bool):
-    """An edge-list file: ``u v`` or ``u v weight`` lines, ``#`` comments."""
-    import networkx as nx
-
-    from qhybrid.hybrid.validation import read_text
-
-    g = nx.Graph()
-    for k, line in enumerate(read_text(path, "--graph").splitlines(), 1):
-        parts = line.split("#")[0].split()
-        if not parts:
-            continue
-        if len(parts) not in (2, 3):
-            raise ValueError(f"--graph {str(path)!r} line {k}: expected 'u v' or 'u v weight', got {line!r}")
-        w = 1.0
-        if len(parts) == 3 and weighted:
-            w = _number(parts[2], f"--graph {str(path)!r} line {k}: weight")
-        if parts[0] == parts[1]:
-            raise ValueError(
-                f"--graph {str(path)!r} line {k}: self-loop {parts[0]!r} {parts[1]!r} has no cut"
-            )
-        g.add_edge(parts[0], parts[1], weight=w)
-    if g.number_of_edges() == 0:
-        raise ValueError(f"--graph {str(path)!r}: no edges (expected 'u v' or 'u v weight' lines)")
-    return g
-
-
-def _number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{what} {text!r} is not a finite number")
-    return value
-
-
-def _qubo_matrix(args):
-    import numpy as np
-
-    if args.matrix is None:
-        if args.size < 1:
-            raise ValueError(f"--size must be >= 1, got {args.size}")
-        a = np.random.default_rng(args.seed).normal(size=(args.size, args.size))
-        return (a + a.T) / 2, f"random QUBO, {args.size} variables"
-    path = Path(args.matrix)
-    if not path.exists():
-        raise FileNotFoundError(f"--matrix file {args.matrix!r} not found")
-    q = _read_matrix(path)
-    if q.ndim != 2 or q.shape[0] != q.shape[1] or q.shape[0] < 1:
-        raise ValueError(f"--matrix {args.matrix!r}: Q must be a square matrix, got shape {q.shape}")
-    if not np.isfinite(q).all():
-        raise ValueError(f"--matrix {args.matrix!r}: Q holds NaN or infinite entries")
-    return q, f"{path.name}, {q.shape[0]} variables"
-
-
-def _read_matrix(path: Path):
-    """Q from ``.npy`` (no pickles) or text (``.csv`` comma-separated, else whitespace-separated)."""
-    import io
-
-    import numpy as np
-
-    from qhybrid.hybrid.validation import read_text
-
-    what = f"--matrix {str(path)!r}"
-    try:
-        if path.suffix == ".npy":
-            if path.is_dir():
-                raise ValueError(f"{what}: is a directory, not a file")
-            q = np.load(path, allow_pickle=False)
-        else:
-            text = read_text(path, "--matrix")
-            q = np.loadtxt(io.StringIO(text), delimiter="," if path.suffix == ".csv" else None, ndmin=2)
-    except (ValueError, EOFError) as err:
-        if str(err).startswith(what):
-            raise
-        raise ValueError(f"{what}: not a numeric matrix ({' '.join(str(err).split())})") from None
-    if not isinstance(q, np.ndarray) or not np.issubdtype(q.dtype, np.number):
-        raise ValueError(f"{what}: not a numeric matrix (dtype {getattr(q, 'dtype', type(q).__name__)})")
-    return np.atleast_2d(q).astype(float)
 
 
 def _row(method, value, quality, evaluations, seconds, note="") -> dict:
@@ -217,11 +112,11 @@ def _row(method, value, quality, evaluations, seconds, note="") -> dict:
     }
 
 
-def _binary(args, problem, kind: str, classical_graph=None, qubo=None) -> list[dict]:
-    from qhybrid.classical import solvers as cs
+def _qaoa(args):
+    """The QAOA of the command line, built (and its options checked) before any problem is."""
     from qhybrid.qml.solvers import QAOA
 
-    res = QAOA(
+    return QAOA(
         p=args.p,
         optimizer=args.optimizer,
         init=args.init,
@@ -230,7 +125,15 @@ def _binary(args, problem, kind: str, classical_graph=None, qubo=None) -> list[d
         seed=args.seed,
         maxiter=args.maxiter,
         stepsize=args.stepsize,
-    ).solve(problem)
+    )
+
+
+def _binary(args, qaoa, problem, kind: str, graph=None) -> list[dict]:
+    """QAOA's row, then the classical references' on the same problem: ``graph`` for MaxCut, else the
+    QUBO's matrix and offset (plain arrays)."""
+    from qhybrid.classical import solvers as cs
+
+    res = qaoa.solve(problem)
     note = f"expected {'cut' if kind == 'maxcut' else 'value'} {res.expected_cost:.3f}"
     if res.expected_ratio is not None:
         note += f", expected ratio {res.expected_ratio:.3f}"
@@ -244,17 +147,17 @@ def _binary(args, problem, kind: str, classical_graph=None, qubo=None) -> list[d
             note,
         )
     ]
-    n = problem.n_qubits
-    exact = None
-    if n <= cs.MAX_ENUMERATION_QUBITS:
-        bf = cs.brute_force_maxcut(classical_graph) if kind == "maxcut" else cs.brute_force_qubo(qubo)
-        exact = bf.value
+    if problem.is_enumerable():  # the limit brute force shares (classical.problems)
+        if kind == "maxcut":
+            bf = cs.brute_force_maxcut(graph)
+        else:
+            bf = cs.brute_force_qubo(problem.matrix, problem.offset)
         rows.append(_row("brute force", bf.value, 1.0, bf.evaluations, bf.wall_time, "exact optimum"))
     if kind == "maxcut":
-        sa = cs.simulated_annealing_maxcut(classical_graph, random_state=args.seed, n_sweeps=args.sa_sweeps)
+        sa = cs.simulated_annealing_maxcut(graph, random_state=args.seed, n_sweeps=args.sa_sweeps)
         rows.append(_row("simulated annealing", sa.value, None, sa.evaluations, sa.wall_time, "flips tried"))
         try:
-            gw = cs.goemans_williamson(classical_graph, random_state=args.seed)
+            gw = cs.goemans_williamson(graph, random_state=args.seed)
         except ImportError as exc:  # cvxpy is the optional `solvers` extra: the table goes on without it
             if exc.name != "cvxpy":
                 raise
@@ -271,9 +174,11 @@ def _binary(args, problem, kind: str, classical_graph=None, qubo=None) -> list[d
                 )
             )
     else:
-        sa = cs.simulated_annealing_qubo(qubo, random_state=args.seed, n_sweeps=args.sa_sweeps)
+        sa = cs.simulated_annealing_qubo(
+            problem.matrix, problem.offset, random_state=args.seed, n_sweeps=args.sa_sweeps
+        )
         rows.append(_row("simulated annealing", sa.value, None, sa.evaluations, sa.wall_time, "flips tried"))
-    if exact is not None and problem.is_enumerable():
+    if problem.is_enumerable():
         for r in rows[2:]:
             r["quality"] = problem.approximation_ratio(-r["value"] if kind == "maxcut" else r["value"])
     return rows
@@ -287,17 +192,8 @@ def _vqe(args) -> tuple[list[dict], str, str]:
 
     if args.model is not None and args.molecule is not None:
         raise ValueError("give either --molecule or --model, not both")
-    if args.model is None:
-        mol = args.molecule or "h2"
-        problem = (h2 if mol == "h2" else lih)(*(() if args.bond is None else (args.bond,)))
-        ansatz = args.ansatz or "uccsd"
-    else:
-        if args.model == "tfim":
-            problem = transverse_field_ising(args.sites, h=args.field)
-        else:
-            problem = heisenberg(args.sites)
-        ansatz = args.ansatz or "hardware_efficient"
-    res = VQE(
+    ansatz = args.ansatz or ("uccsd" if args.model is None else "hardware_efficient")
+    vqe = VQE(  # its options are checked before the Hamiltonian is built
         ansatz,
         n_layers=args.layers,
         optimizer=args.optimizer,
@@ -306,7 +202,15 @@ def _vqe(args) -> tuple[list[dict], str, str]:
         seed=args.seed,
         maxiter=args.maxiter,
         stepsize=args.stepsize,
-    ).solve(problem)
+    )
+    if args.model is None:
+        mol = args.molecule or "h2"
+        problem = (h2 if mol == "h2" else lih)(*(() if args.bond is None else (args.bond,)))
+    elif args.model == "tfim":
+        problem = transverse_field_ising(args.sites, h=args.field)
+    else:
+        problem = heisenberg(args.sites)
+    res = vqe.solve(problem)
     rows = [
         _row(
             f"VQE {ansatz} ({args.backend}, {args.optimizer})",
@@ -341,7 +245,9 @@ def _fmt(value, digits: int) -> str:
     return str(value)
 
 
-def _print_table(title: str, quality_name: str, rows: list[dict]) -> None:
+def print_table(title: str, quality_name: str, rows: list[dict]) -> None:
+    """Print ``title`` and the rows of a solve command (``method``, ``value``, ``quality``, ``evaluations``,
+    ``time_s``, ``note``) as one table, numbers right-aligned, ``None`` shown as ``-``."""
     headers = ["method", "value", quality_name, "evaluations", "time (s)", "note"]
     cells = [
         [
@@ -384,19 +290,19 @@ def run(args: argparse.Namespace) -> int:
 
     _check_numbers(args)
     if args.problem == "maxcut":
-        graph, title = _graph(args)
-        problem = MaxCut(graph, weight="weight")
-        rows = _binary(args, problem, "maxcut", classical_graph=graph)
+        qaoa = _qaoa(args)
+        graph, title = build_graph(args)
+        rows = _binary(args, qaoa, MaxCut(graph, weight="weight"), "maxcut", graph)
         quality = "ratio"
     elif args.problem == "qubo":
-        q, title = _qubo_matrix(args)
-        problem = QUBO(q)
-        rows = _binary(args, problem, "qubo", qubo=problem.matrix)
+        qaoa = _qaoa(args)
+        q, title = build_qubo(args)
+        rows = _binary(args, qaoa, QUBO(q), "qubo")
         quality = "ratio"
     else:
         rows, title, quality = _vqe(args)
     if args.json:
         print(json.dumps({"problem": args.problem, "title": title, "rows": rows}, indent=2))
     else:
-        _print_table(f"{args.problem}: {title}", quality, rows)
+        print_table(f"{args.problem}: {title}", quality, rows)
     return 0

@@ -81,7 +81,7 @@ def test_report_and_compression_tables_use_it():
 
 
 def test_solve_table_prints_title_and_right_aligned_numbers(capsys):
-    from qhybrid.hybrid.solve_cmd import _print_table
+    from qhybrid.hybrid.solve_cmd import print_table
 
     rows = [
         {"method": "QAOA", "value": 3.5, "quality": 0.875, "evaluations": 40, "time_s": 0.25, "note": "p=1"},
@@ -94,7 +94,7 @@ def test_solve_table_prints_title_and_right_aligned_numbers(capsys):
             "note": "",
         },
     ]
-    _print_table("maxcut: ring", "ratio", rows)
+    print_table("maxcut: ring", "ratio", rows)
     assert capsys.readouterr().out.splitlines() == [
         "maxcut: ring",
         "method          value    ratio    evaluations    time (s)  note",

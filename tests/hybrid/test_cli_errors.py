@@ -313,7 +313,7 @@ def test_binary_graph_file(capsys, tmp_path):
 @pytest.mark.parametrize(
     "name, content, expected",
     [
-        ("q.csv", "1,2,3\n4,5,6\n", "Q must be a square matrix, got shape (2, 3)"),
+        ("q.csv", "1,2,3\n4,5,6\n", "QUBO matrix must be square (n, n), got shape (2, 3)"),
         ("q.txt", "1 x\n2 3\n", "not a numeric matrix"),
         ("q.npy", b"not numpy at all", "not a numeric matrix"),
         ("q.csv", "1,nan\nnan,1\n", "NaN or infinite"),

@@ -6,7 +6,7 @@ import json
 import networkx as nx
 import pytest
 
-from qhybrid.hybrid import solve_cmd
+from qhybrid.hybrid import solve_cmd, solve_inputs
 
 
 def _run(argv, capsys):
@@ -61,6 +61,16 @@ def test_qubo_and_vqe(capsys):
         (["vqe", "--molecule", "h2", "--model", "tfim"], "either"),
         (["vqe", "--model", "tfim", "--ansatz", "uccsd"], "Hartree-Fock"),
         (["vqe", "--maxiter", "0"], "--maxiter"),
+        # the solver's options are checked before the problem is built: here the graph could not be
+        (
+            ["maxcut", "--nodes", "5", "--optimizer", "bfgs"],
+            r"unknown optimizer 'bfgs'; choose one of adam, spsa",
+        ),
+        (["qubo", "--init", "zeros"], r"unknown init 'zeros'; choose one of fixed, random, interp"),
+        (
+            ["vqe", "--molecule", "h2", "--ansatz", "ucc"],
+            r"unknown ansatz 'ucc'; choose one of uccsd, doubles",
+        ),
     ],
 )
 def test_bad_arguments_fail_clearly(argv, match, capsys):
@@ -78,6 +88,26 @@ def test_wired_into_qhybrid(capsys):
 
 def test_graph_builders():
     ns = argparse.Namespace(graph="complete", nodes=4, degree=3, edge_prob=0.5, weighted=True, seed=0)
-    g, _ = solve_cmd._graph(ns)
-    assert nx.is_isomorphic(g, nx.complete_graph(4))
+    g, title = solve_inputs.build_graph(ns)
+    assert nx.is_isomorphic(g, nx.complete_graph(4)) and title == "complete graph, 4 nodes, 6 edges"
     assert all(1 <= d["weight"] <= 4 for _, _, d in g.edges(data=True))
+
+
+def test_files_are_checked_by_the_shared_rules_naming_the_file(capsys, tmp_path):
+    graph = tmp_path / "g.txt"
+    graph.write_text("a b 1\nb c -2\n")
+    ns = argparse.Namespace(graph=str(graph), weighted=True)
+    with pytest.raises(ValueError) as err:
+        solve_inputs.build_graph(ns)
+    assert str(err.value) == (
+        f"--graph {str(graph)!r}: edge ('b', 'c') has weight -2.0; MaxCut weights must be finite and >= 0 "
+        "(use a QUBO for signed problems)"
+    )
+    matrix = tmp_path / "q.csv"
+    matrix.write_text("0,1\n2,0\n")
+    with pytest.raises(ValueError) as err:
+        _run(["qubo", "--matrix", str(matrix)], capsys)
+    assert str(err.value) == (
+        f"--matrix {str(matrix)!r}: QUBO matrix must be symmetric, but Q[0, 1]=1.0 != Q[1, 0]=2.0; "
+        "pass (Q + Q.T) / 2"
+    )
