@@ -10,7 +10,6 @@ reference lines).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections import defaultdict
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from qhybrid._files import atomic_write_csv, atomic_write_text
 from qhybrid._tables import render_table
 from qhybrid.hybrid.runner import CONFIG_FILE, latest_records, read_results
 
@@ -123,10 +123,7 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     fields = ["dataset", "model", "family", "platform", "n_seeds"]
     for f, _, _ in _columns(rows):
         fields += [f"{f}_mean", f"{f}_std"]
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    atomic_write_csv(path, fields, rows)
 
 
 # --------------------------------------------------------------------------------------------- plots
@@ -281,7 +278,8 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
     Only the records of the cells of the folder's current experiment (``experiment.json``) are reported;
     results of earlier settings stay in ``results.jsonl`` and are counted in ``stale``. ``errors`` holds
     the latest record of each failed cell; ``n_cells`` counts the cells of the experiment (those with a
-    record where the folder has no ``experiment.json``)."""
+    record where the folder has no ``experiment.json``). Each file is replaced whole (written beside it,
+    then renamed), so an interrupted report leaves the previous one."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results folder {str(results_dir)!r} does not exist")
@@ -291,39 +289,60 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
             f"results folder {str(results_dir)!r} holds no results (no {results_dir / 'results.jsonl'})"
         )
     config = _read_experiment(results_dir / CONFIG_FILE)
-    latest = latest_records(records)
-    # results of earlier settings stay in the file (nothing is ever deleted) but are not this experiment
-    n_stale = 0
-    n_cells = len(latest)
-    if config.get("cell_keys"):
-        current = set(config["cell_keys"])
-        n_stale = sum(r["key"] not in current for r in latest)
-        latest = [r for r in latest if r["key"] in current]
-        n_cells = len(current)
+    latest, n_stale, n_cells = _current_records(latest_records(records), config)
     rows = summarize(latest)
     errors = [r for r in latest if r.get("status") != "ok"]
     protocol = _protocol_line(config, latest)
     table = format_table(rows)
     if protocol:
         table = protocol + "\n\n" + table
-    files = []
-
     csv_path = results_dir / "summary.csv"
     _write_csv(rows, csv_path)
-    files.append(csv_path)
-    pngs = []
-    if plots and rows:
-        for name, fn in (
-            ("accuracy_vs_fit_time.png", _plot_accuracy_vs_time),
-            ("throughput_vs_qubits.png", _plot_throughput_vs_qubits),
-        ):
-            fn(rows, results_dir / name)
-            pngs.append(results_dir / name)
-    files += pngs
+    pngs = _write_plots(rows, results_dir) if plots and rows else []
+    md_path = results_dir / "summary.md"
+    lines = _markdown(results_dir, config, latest, rows, protocol, pngs, n_stale)
+    atomic_write_text(md_path, "\n".join(lines) + "\n")
+    return {
+        "rows": rows,
+        "table": table,
+        "files": [md_path, csv_path, *pngs],
+        "errors": errors,
+        "stale": n_stale,
+        "n_cells": n_cells,
+        "protocol": protocol,
+    }
 
+
+def _current_records(latest: list[dict[str, Any]], config: dict[str, Any]) -> tuple[list, int, int]:
+    """The latest records of the experiment's current cells, in grid order (not the order they finished
+    in, which on a process pool or Dask is out of turn); how many records belong to earlier settings
+    (they stay in the file, nothing is ever deleted); and the number of cells."""
+    if not config.get("cell_keys"):
+        return latest, 0, len(latest)
+    order = {key: i for i, key in enumerate(config["cell_keys"])}
+    stale = sum(r["key"] not in order for r in latest)
+    current = sorted((r for r in latest if r["key"] in order), key=lambda r: order[r["key"]])
+    return current, stale, len(order)
+
+
+def _write_plots(rows: list[dict[str, Any]], results_dir: Path) -> list[Path]:
+    pngs = []
+    for name, fn in (
+        ("accuracy_vs_fit_time.png", _plot_accuracy_vs_time),
+        ("throughput_vs_qubits.png", _plot_throughput_vs_qubits),
+    ):
+        fn(rows, results_dir / name)
+        pngs.append(results_dir / name)
+    return pngs
+
+
+def _markdown(
+    results_dir: Path, config: dict, latest: list, rows: list, protocol: str, pngs: list, n_stale: int
+):
+    """The lines of ``summary.md``: what was run, the table, the searches, the plots, failed cells and the
+    environment."""
     ok = [r for r in latest if r.get("status") == "ok"]
-    versions = (ok[0].get("versions") or {}) if ok else {}
-    hosts = sorted({r.get("host", "?") for r in ok})
+    errors = [r for r in latest if r.get("status") != "ok"]
     md = [f"# Comparison: {config.get('name', results_dir.name)}", ""]
     md += [
         f"{len(ok)} finished cells ({len(errors)} failed) over {len({r['seed'] for r in ok})} seeds; "
@@ -351,23 +370,13 @@ def render_report(results_dir: str | Path, *, plots: bool = True) -> dict[str, A
             for r in errors
         ]
         md.append("")
-    md += ["## Environment", "", f"- host(s): {', '.join(hosts)}"]
+    versions = (ok[0].get("versions") or {}) if ok else {}
+    md += ["## Environment", "", f"- host(s): {', '.join(sorted({r.get('host', '?') for r in ok}))}"]
     md += [f"- {k}: {v}" for k, v in versions.items()]
     if config:
         shown = {k: v for k, v in config.items() if k != "cell_keys"}
         md += ["", "## Experiment", "", "```json", json.dumps(shown, indent=2), "```"]
-    md_path = results_dir / "summary.md"
-    md_path.write_text("\n".join(md) + "\n")
-    files.insert(0, md_path)
-    return {
-        "rows": rows,
-        "table": table,
-        "files": files,
-        "errors": errors,
-        "stale": n_stale,
-        "n_cells": n_cells,
-        "protocol": protocol,
-    }
+    return md
 
 
 def _protocol_line(config: dict[str, Any], records: list[dict[str, Any]]) -> str:

@@ -4,9 +4,10 @@ Each cell is independent: :func:`run_cell` takes a :class:`Cell` and the experim
 JSON-serialisable record (accuracies, fit seconds, inference latency and throughput, parameter count,
 circuit executions, qubits, the exact configuration and library versions). :class:`Runner` walks the grid,
 appends each finished record at once to ``results.jsonl`` in the output folder and skips the cells a previous
-run already finished, so an interrupted run resumes where it stopped. Cells can go to any executor with the
-``concurrent.futures`` interface (``submit`` returning futures): a process pool here, a distributed
-executor (Dask, Ray, an MPI pool) later, without changing the cell code. A cell's hyper-parameter search
+run already finished, so an interrupted run resumes where it stopped. Cells can go to any executor whose
+``submit`` returns futures that can be waited on (:mod:`hybrid.executors`): a process pool, a
+``dask.distributed.Client``, an MPI pool, without changing the cell code; records come back to this
+process, which appends them. A cell's hyper-parameter search
 runs in :mod:`hybrid.search`, as the experiment's ``[search]`` and protocol (:mod:`hybrid.protocols`) say.
 
 >>> from qhybrid.hybrid.config import parse_config
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from qhybrid._files import atomic_write_text
 from qhybrid.hybrid.config import ExperimentConfig
 
 __all__ = ["Cell", "OutputBusyError", "Runner", "grid", "library_versions", "read_results", "run_cell"]
@@ -329,8 +331,10 @@ class Runner:
         config: a validated :class:`ExperimentConfig`.
         out_dir: the results folder (created); ``results.jsonl`` and ``experiment.json`` go there.
         executor: ``None`` to run cells one after another in this process, or any object with
-            ``submit(fn, *args)`` returning ``concurrent.futures``-style futures (e.g. a
-            ``ProcessPoolExecutor``; a distributed executor with the same interface plugs in unchanged).
+            ``submit(fn, *args, **kwargs)`` whose futures are ``concurrent.futures.Future`` (a
+            ``ProcessPoolExecutor``, mpi4py's ``MPIPoolExecutor``), ``dask.distributed.Future`` (a Dask
+            ``Client``), or have ``done()`` and ``result()``. Its workers must import ``qhybrid``; the
+            records come back here and are appended by this process (see :mod:`hybrid.executors`).
         progress: show a progress bar of cells done / left.
         threads: torch threads per cell process (see :func:`run_cell`).
         validate: check the experiment at the start of :meth:`run`, before any cell
@@ -359,6 +363,11 @@ class Runner:
             raise TypeError(f"out_dir must be a path (str or os.PathLike), got {type(out_dir).__name__}")
         self.config = config
         self.out_dir = Path(out_dir)
+        if executor is not None and not callable(getattr(executor, "submit", None)):
+            raise TypeError(
+                f"executor must have a submit(fn, *args, **kwargs) method (a concurrent.futures.Executor, a "
+                f"dask.distributed.Client), got {type(executor).__name__}"
+            )
         self.executor = executor
         self.progress = check_bool("progress", progress)
         self.threads = check_int("threads", threads, 1, allow_none=True)
@@ -401,7 +410,7 @@ class Runner:
         cells = grid(self.config)
         # the cell keys tell the report which records belong to this experiment's current settings
         described = {**self.config.to_dict(), "cell_keys": [c.key for c in cells]}
-        (self.out_dir / CONFIG_FILE).write_text(json.dumps(described, indent=2) + "\n")
+        atomic_write_text(self.out_dir / CONFIG_FILE, json.dumps(described, indent=2) + "\n")
         todo = self.pending()
         bar = None
         if self.progress:
@@ -428,11 +437,9 @@ class Runner:
             for cell in cells:
                 yield run_cell(cell, self.config, threads=self.threads)
             return
-        from concurrent.futures import as_completed
+        from qhybrid.hybrid.executors import results_as_completed
 
-        futures = [self.executor.submit(run_cell, cell, self.config, threads=self.threads) for cell in cells]
-        for fut in as_completed(futures):
-            yield fut.result()
+        yield from results_as_completed(self.executor, run_cell, cells, self.config, threads=self.threads)
 
 
 class _folder_lock:

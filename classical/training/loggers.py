@@ -16,12 +16,12 @@ nothing, and a logger or a list of loggers replaces the default.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qhybrid._files import atomic_write_csv, atomic_write_text
 from qhybrid.classical.training.callbacks import Callback
 from qhybrid.classical.validation import ArgumentTypeError, check_writable_dir, describe
 
@@ -101,13 +101,9 @@ class CSVLogger(Logger):
         keys: list[str] = []
         for row in history:
             keys += [k for k in row if k not in keys]
-        with open(self.save_dir / "metrics.csv", "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(history)
-        tmp = self.save_dir / "metrics.json.tmp"
-        tmp.write_text(json.dumps({"hparams": self._hparams, "epochs": history}, indent=1, default=str))
-        tmp.replace(self.save_dir / "metrics.json")
+        atomic_write_csv(self.save_dir / "metrics.csv", keys, history)
+        metrics = json.dumps({"hparams": self._hparams, "epochs": history}, indent=1, default=str)
+        atomic_write_text(self.save_dir / "metrics.json", metrics)
 
 
 class TensorBoardLogger(Logger):
