@@ -223,60 +223,17 @@ class QAOA:
             )
         t0 = time.perf_counter()
         rng = np.random.default_rng(self.seed)
-        hamiltonian = problem.cost_hamiltonian()
         dev = make_device(self.backend, n, shots=self.shots, seed=self.seed)
-        # gradient-free optimisers run plain forward passes, without the gradient machinery's overhead
-        method = default_diff_method(self.backend, self.shots) if self.optimizer == "adam" else None
         layers = qaoa_circuit(problem)
-
-        enumerable = problem.is_enumerable()
         history: list[float] = []
         depths: list[QAOADepthResult] = []
-        p_schedule = range(1, self.p + 1) if self.init == "interp" else [self.p]
-        x = None
-        n_cost = 0
+        x, n_cost = None, 0
         with qp.Tracker(dev) as tracker:
-            for p in p_schedule:
-                if self.init == "random":
-                    x0 = np.concatenate([rng.uniform(0, np.pi, p), rng.uniform(0, np.pi / 2, p)])
-                elif self.init == "interp" and x is not None:
-                    x0 = np.concatenate(interp_init(x[: p - 1], x[p - 1 :]))
-                else:
-                    x0 = np.concatenate(linear_ramp(p))
-
-                @qp.qnode(dev, diff_method=method)
-                def energy_circuit(params, p=p):
-                    layers(params, p)
-                    return qp.expval(hamiltonian)
-
-                cost, value_and_grad = energy_functions(energy_circuit)
-
-                before, t_depth = executions(tracker), time.perf_counter()
-                trace = minimize(
-                    cost,
-                    value_and_grad,
-                    x0,
-                    method=self.optimizer,
-                    maxiter=self.maxiter,
-                    stepsize=self.stepsize,
-                    tol=self.tol,
-                    rng=rng,
-                )
-                x = trace.x
+            for p in range(1, self.p + 1) if self.init == "interp" else [self.p]:
+                x, trace, depth = self._optimise_depth(problem, dev, layers, p, x, rng, tracker)
                 history.extend(trace.history)
                 n_cost += trace.evaluations + 1
-                e = cost(x)
-                depths.append(
-                    QAOADepthResult(
-                        p,
-                        e,
-                        problem.approximation_ratio(e) if enumerable else None,
-                        x[:p].copy(),
-                        x[p:].copy(),
-                        executions(tracker) - before,
-                        time.perf_counter() - t_depth,
-                    )
-                )
+                depths.append(depth)
 
             @qp.qnode(dev, diff_method=None)
             def probs_circuit(params):
@@ -284,20 +241,68 @@ class QAOA:
                 return qp.probs(wires=range(n))
 
             probs = np.asarray(probs_circuit(pnp.array(x, requires_grad=False)), dtype=float)
-        probs = np.clip(probs, 0, None)
-        probs /= probs.sum()
+        return self._result(problem, probs, rng, depths, history, executions(tracker), n_cost, t0)
+
+    def _initial_angles(self, p: int, previous, rng) -> np.ndarray:
+        """``(gammas, betas)`` to start depth ``p`` from: random, interpolated from depth ``p - 1``'s
+        optimum, or a linear ramp."""
+        if self.init == "random":
+            return np.concatenate([rng.uniform(0, np.pi, p), rng.uniform(0, np.pi / 2, p)])
+        if self.init == "interp" and previous is not None:
+            return np.concatenate(interp_init(previous[: p - 1], previous[p - 1 :]))
+        return np.concatenate(linear_ramp(p))
+
+    def _optimise_depth(self, problem: QUBO, dev, layers, p: int, previous, rng, tracker):
+        """Minimise the energy at depth ``p``: the optimum angles, the optimiser's trace, the depth's
+        summary."""
+        hamiltonian = problem.cost_hamiltonian()
+        # gradient-free optimisers run plain forward passes, without the gradient machinery's overhead
+        method = default_diff_method(self.backend, self.shots) if self.optimizer == "adam" else None
+
+        @qp.qnode(dev, diff_method=method)
+        def energy_circuit(params):
+            layers(params, p)
+            return qp.expval(hamiltonian)
+
+        cost, value_and_grad = energy_functions(energy_circuit)
+        before, start = executions(tracker), time.perf_counter()
+        trace = minimize(
+            cost,
+            value_and_grad,
+            self._initial_angles(p, previous, rng),
+            method=self.optimizer,
+            maxiter=self.maxiter,
+            stepsize=self.stepsize,
+            tol=self.tol,
+            rng=rng,
+        )
+        x = trace.x
+        e = cost(x)
+        ratio = problem.approximation_ratio(e) if problem.is_enumerable() else None
+        depth = QAOADepthResult(
+            p, e, ratio, x[:p].copy(), x[p:].copy(), executions(tracker) - before, time.perf_counter() - start
+        )
+        return x, trace, depth
+
+    def _candidates(self, probs: np.ndarray, n: int, rng) -> np.ndarray:
+        """Bitstrings ``(k, n)`` to pick the answer from: ``n_samples`` draws of the exact distribution, or
+        every bitstring the device measured with shots."""
         if self.shots is None:
             idx = np.unique(rng.choice(probs.size, size=self.n_samples, p=probs))
         else:  # the device already sampled: its non-zero frequencies are the measured bitstrings
             idx = np.flatnonzero(probs)
         shifts = np.arange(n - 1, -1, -1)
-        candidates = ((idx[:, None] >> shifts) & 1).astype(np.int8)
+        return ((idx[:, None] >> shifts) & 1).astype(np.int8)
+
+    def _result(self, problem, probs, rng, depths, history, n_evaluations, n_cost, t0) -> QAOAResult:
+        probs = np.clip(probs, 0, None)
+        probs /= probs.sum()
+        candidates = self._candidates(probs, problem.n_qubits, rng)
         energies = problem.energy(candidates)
         best = int(np.argmin(energies))
         bits = candidates[best]
         final = depths[-1]
-        sign = -1.0 if problem.sense == "max" else 1.0
-        optimum = problem.optimum() if enumerable else None
+        enumerable = problem.is_enumerable()
         prob_opt = None
         if enumerable and self.shots is None:
             all_e = problem.energies()  # in chunks: 8 bytes per bitstring, not a (2**n, n) array
@@ -306,15 +311,15 @@ class QAOA:
             bitstring=bits,
             cost=float(problem.value(bits)),
             energy=final.energy,
-            expected_cost=sign * final.energy,
-            optimum=optimum,
+            expected_cost=(-1.0 if problem.sense == "max" else 1.0) * final.energy,
+            optimum=problem.optimum() if enumerable else None,
             approximation_ratio=problem.approximation_ratio(float(energies[best])) if enumerable else None,
             expected_ratio=final.expected_ratio,
             probability_optimal=prob_opt,
             gammas=final.gammas,
             betas=final.betas,
             history=history,
-            n_evaluations=executions(tracker),
+            n_evaluations=n_evaluations,
             wall_time=time.perf_counter() - t0,
             p=self.p,
             backend=self.backend,
