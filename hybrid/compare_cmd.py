@@ -2,7 +2,8 @@
 
 ``qhybrid compare`` with no arguments runs the built-in experiment (:func:`hybrid.config.default_raw`); a
 ``--config`` TOML file replaces it; ``--models``, ``--datasets``, ``--backends``, ``--accelerators`` and
-``--seeds`` override either. Results go to ``--out`` (default ``results/compare-<name>``); rerunning the
+``--seeds`` override either. Cells run serially, on ``--jobs N`` processes, or on Dask (``--executor``,
+:mod:`hybrid.executors`). Results go to ``--out`` (default ``results/compare-<name>``); rerunning the
 same command resumes. At the end the table is printed and Markdown, CSV and PNG files are written.
 """
 
@@ -99,9 +100,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs",
         type=int,
-        default=1,
         metavar="N",
-        help="cells run in N worker processes (default 1: timings undisturbed)",
+        help="cells run N at a time, in N worker processes (default 1: timings undisturbed)",
+    )
+    parser.add_argument(
+        "--executor",
+        metavar="E",
+        help="where cells run: serial, process (--jobs processes), dask (a Dask LocalCluster of --jobs "
+        "single-threaded workers; pip install 'qhybrid[distributed]') or dask://HOST:PORT (a running Dask "
+        "scheduler). Default: serial, or process when --jobs > 1",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -180,47 +187,38 @@ def _print_report(out: Path, plots: bool) -> int:
     return EXIT_CELLS_FAILED
 
 
-def _jobs(args: argparse.Namespace) -> int:
+def _executor_spec(args: argparse.Namespace):
     from qhybrid.classical.validation import check_int
+    from qhybrid.hybrid.executors import parse_executor
 
     jobs = getattr(args, "jobs", None)
-    return 1 if jobs is None else check_int("--jobs", jobs, 1)
+    jobs = None if jobs is None else check_int("--jobs", jobs, 1)
+    return parse_executor(getattr(args, "executor", None), jobs)
 
 
 def run(args: argparse.Namespace) -> int:
     """``qhybrid compare``: validate, run (resuming), print the table and write the report."""
-    from qhybrid.hybrid.runner import Runner
+    from qhybrid.hybrid.executors import describe_executor, open_executor
+    from qhybrid.hybrid.runner import Runner, grid
     from qhybrid.hybrid.validation import check_output_dir
 
-    jobs = _jobs(args)
+    spec = _executor_spec(args)
     config = build_config(args)
     out = Path(args.out) if getattr(args, "out", None) else Path("results") / f"compare-{config.name}"
     check_output_dir(out, "--out" if getattr(args, "out", None) else "results folder")
-    executor = None
-    if jobs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawn: forked children would inherit torch/Aer thread pools in a state they cannot use
-        executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
-    # build_config has checked the experiment, naming the TOML file's lines: the runner need not again
-    runner = Runner(
-        config, out, executor=executor, progress=not getattr(args, "no_progress", False), validate=False
-    )
-    from qhybrid.hybrid.runner import grid
-
-    n_all, n_todo = len(grid(config)), len(runner.pending())
-    print(
-        f"experiment {config.name!r}: {n_all} cells ({len(config.models)} models, {len(config.datasets)} data sets, "
-        f"{len(config.seeds)} seeds, platforms per model); {n_all - n_todo} already done, {n_todo} to run; "
-        f"results in {out}",
-        file=sys.stderr,
-    )
-    try:
+    with open_executor(spec) as executor:
+        # build_config has checked the experiment, naming the TOML file's lines: the runner need not again
+        runner = Runner(
+            config, out, executor=executor, progress=not getattr(args, "no_progress", False), validate=False
+        )
+        n_all, n_todo = len(grid(config)), len(runner.pending())
+        print(
+            f"experiment {config.name!r}: {n_all} cells ({len(config.models)} models, {len(config.datasets)} "
+            f"data sets, {len(config.seeds)} seeds, platforms per model); {n_all - n_todo} already done, "
+            f"{n_todo} to run; results in {out}; {describe_executor(spec, executor)}",
+            file=sys.stderr,
+        )
         runner.run()
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
     return _print_report(out, plots=not getattr(args, "no_plots", False))
 
 

@@ -5,8 +5,10 @@
     pip install "qhybrid[compression]"   # torchao: int8 quantisation through torchao
     pip install "qhybrid[ibm]"           # qiskit-ibm-runtime: fake IBM backends as device noise
     pip install "qhybrid[gpu]"           # qiskit-aer-gpu: Aer's CUDA build (device="GPU")
+    pip install "qhybrid[distributed]"   # dask[distributed]: qhybrid compare --executor dask
 
-The ``dev`` extra brings ``solvers`` and ``compression`` (everything the tests use).
+The ``dev`` extra brings ``solvers``, ``compression``, ``ibm`` and ``distributed`` (everything the tests
+use).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "cvxpy": ("cvxpy", "solvers"),
     "torchao": ("torchao", "compression"),
     "qiskit_ibm_runtime": ("qiskit-ibm-runtime", "ibm"),
+    "distributed": ("dask", "distributed"),  # dask.distributed, installed as dask[distributed]
 }
 
 
