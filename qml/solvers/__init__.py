@@ -9,11 +9,12 @@ matrices, and take their size limits (:data:`MAX_ENUMERATION_QUBITS`, :data:`MAX
 
 from qhybrid.classical.problems import MAX_DIAGONALISATION_QUBITS, MAX_ENUMERATION_QUBITS
 
-from ._common import OPTIMIZERS
+from ._common import OPTIMIZERS, energy_functions
 from .problems import (
     QUBO,
     HamiltonianProblem,
     MaxCut,
+    check_active_space,
     h2,
     heisenberg,
     lih,
@@ -31,6 +32,8 @@ __all__ = [
     "QUBO",
     "HamiltonianProblem",
     "MaxCut",
+    "check_active_space",
+    "energy_functions",
     "h2",
     "heisenberg",
     "lih",

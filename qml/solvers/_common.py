@@ -1,4 +1,9 @@
-"""Shared machinery of the variational solvers: devices, optimisers by name, argument checks."""
+"""Shared machinery of the variational solvers: devices, optimisers by name, argument checks.
+
+The backend names come from the registry, ``qml.backends.backend_names()``: a backend added there is
+accepted here. Public names used outside ``qml.solvers`` (:data:`OPTIMIZERS`, :func:`energy_functions`) are
+re-exported by ``qml.solvers``.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +56,9 @@ def executions(tracker: qp.Tracker) -> int:
 def energy_functions(energy_circuit):
     """``cost(params) -> float`` and ``value_and_grad(params) -> (float, array)`` of an energy QNode.
 
-    The gradient's forward pass supplies the value, so a gradient step costs no extra evaluation.
+    The gradient's forward pass supplies the value, so a gradient step costs no extra evaluation. QAOA and
+    VQE minimise through these; exported as ``qml.solvers.energy_functions`` for benchmarks and tests that
+    time or check the same calls.
     """
 
     def cost(params):

@@ -366,7 +366,7 @@ def molecule(
         mol = qp.qchem.Molecule(symbols, coords, charge=charge, basis_name=basis, unit=unit)
     except ValueError as err:  # "Atoms in {'Xx'} are not supported."
         raise ValueError(f"molecule {symbols}: {err}") from None
-    _check_active_space(mol, active_electrons, active_orbitals)
+    check_active_space(mol, active_electrons, active_orbitals)
     h, n_qubits = qp.qchem.molecular_hamiltonian(
         mol, active_electrons=active_electrons, active_orbitals=active_orbitals, mapping="jordan_wigner"
     )
@@ -375,8 +375,13 @@ def molecule(
     return HamiltonianProblem(h, n_qubits, name=name or "".join(symbols), hf_state=hf, n_electrons=electrons)
 
 
-def _check_active_space(mol, active_electrons, active_orbitals) -> None:
-    """An active space PennyLane can build: whole electron pairs frozen, electrons that fit the orbitals."""
+def check_active_space(mol: Any, active_electrons: int | None, active_orbitals: int | None) -> None:
+    """Refuse an active space PennyLane cannot build, before it is built: the frozen core must hold whole
+    electron pairs and the active electrons must fit the active orbitals.
+
+    ``mol`` is anything with ``n_electrons`` and ``n_orbitals`` (a ``qml.qchem.Molecule``); ``None`` means
+    all electrons / all orbitals, as in :func:`molecule`.
+    """
     n_e, n_orb = mol.n_electrons, mol.n_orbitals
     e = check_int("active_electrons", active_electrons, 1, n_e, allow_none=True)
     o = check_int("active_orbitals", active_orbitals, 1, n_orb, allow_none=True)

@@ -10,8 +10,17 @@ import torch
 
 from qhybrid.qml import NoiseSpec, QuantumLayer
 from qhybrid.qml.noise import from_pennylane_depolarizing
-from qhybrid.qml.solvers import QAOA, VQE, MaxCut, h2, heisenberg, lih, molecule, transverse_field_ising
-from qhybrid.qml.solvers.problems import _check_active_space
+from qhybrid.qml.solvers import (
+    QAOA,
+    VQE,
+    MaxCut,
+    check_active_space,
+    h2,
+    heisenberg,
+    lih,
+    molecule,
+    transverse_field_ising,
+)
 
 
 def _layer(**kwargs):
@@ -140,7 +149,7 @@ def test_solver_and_problem_arguments(call, exc, match):
         call()
 
 
-class _Mol:  # what _check_active_space reads of a qchem Molecule: LiH in STO-3G
+class _Mol:  # what check_active_space reads of a qchem Molecule: LiH in STO-3G
     n_electrons, n_orbitals = 4, 6
 
 
@@ -156,8 +165,8 @@ class _Mol:  # what _check_active_space reads of a qchem Molecule: LiH in STO-3G
 )
 def test_impossible_active_spaces(electrons, orbitals, match):
     with pytest.raises(ValueError, match=match):
-        _check_active_space(_Mol(), electrons, orbitals)
-    _check_active_space(_Mol(), 2, 3)  # lih()'s default
+        check_active_space(_Mol(), electrons, orbitals)
+    check_active_space(_Mol(), 2, 3)  # lih()'s default
 
 
 def test_lih_default_active_space_is_in_the_first_docstring_line():

@@ -12,12 +12,12 @@ from qhybrid.qml.solvers import (
     VQE,
     HamiltonianProblem,
     MaxCut,
+    energy_functions,
     h2,
     interp_init,
     linear_ramp,
     transverse_field_ising,
 )
-from qhybrid.qml.solvers._common import energy_functions
 from qhybrid.qml.solvers.qaoa import qaoa_circuit
 
 CHEMICAL_ACCURACY = 1.6e-3  # hartree
