@@ -21,37 +21,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    # pennylane-qiskit, cvxpy, torchao and qiskit-ibm-runtime are extras: None (not installed) is a normal answer for them.
-    for dist in (
-        "qhybrid",
-        "torch",
-        "pennylane",
-        "qiskit",
-        "qiskit-aer",
-        "numpy",
-        "scikit-learn",
-        "pennylane-qiskit",
-        "cvxpy",
-        "torchao",
-        "qiskit-ibm-runtime",
-    ):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return out
-
-
 def _info(args) -> int:
     import qhybrid.classical.accelerators as acc
     from qhybrid._extras import EXTRAS
+    from qhybrid.hybrid.runner import library_versions
     from qhybrid.qml.backends import describe_backends
 
-    info = {"versions": _versions(), "backends": describe_backends(), "accelerators": acc.describe()}
+    info = {
+        "versions": library_versions(optional=True),
+        "backends": describe_backends(),
+        "accelerators": acc.describe(),
+    }
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -64,14 +44,14 @@ def _info(args) -> int:
             if name in extras
             else "not installed"
         )
-        print(f"  {name:<17} {v or missing}")
+        print(f"  {name:<19} {v or missing}")
     print("\nquantum backends (qml.make_device)")
     for row in info["backends"]:
         state = "ok" if row["available"] else f"unavailable ({row['error']})"
         print(f"  {row['name']:<12} {state:<12} {row['description']}")
     print("\naccelerators (classical.resolve_accelerator)")
     for key, value in info["accelerators"].items():
-        print(f"  {key:<17} {value}")
+        print(f"  {key:<19} {value}")
     return 0
 
 

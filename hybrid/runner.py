@@ -76,12 +76,19 @@ def grid(config: ExperimentConfig) -> list[Cell]:
     return cells
 
 
-def library_versions() -> dict[str, str | None]:
-    """Versions of Python and the libraries that shape a result."""
+def library_versions(optional: bool = False) -> dict[str, str | None]:
+    """Versions of Python and the libraries that shape a result (each record holds them); with
+    ``optional``, also the extras' distributions (``None`` where one is not installed), as ``qhybrid info``
+    lists them."""
     from importlib.metadata import PackageNotFoundError, version
 
+    from qhybrid._extras import EXTRAS
+
     out: dict[str, str | None] = {"python": platform.python_version()}
-    for lib in _LIBRARIES:
+    libraries = list(_LIBRARIES)
+    if optional:
+        libraries += [dist for dist, _ in EXTRAS.values() if dist not in libraries]
+    for lib in libraries:
         try:
             out[lib] = version(lib)
         except PackageNotFoundError:
