@@ -61,8 +61,7 @@ from qiskit_aer.noise import NoiseModel, depolarizing_error  # noqa: E402
 
 from qhybrid._extras import stock_plugin_missing  # noqa: E402
 from qhybrid.qml import QuantumLayer, default_diff_method, make_device  # noqa: E402
-from qhybrid.qml.solvers import MaxCut, linear_ramp, qaoa_circuit  # noqa: E402
-from qhybrid.qml.solvers._common import energy_functions  # noqa: E402
+from qhybrid.qml.solvers import MaxCut, energy_functions, linear_ramp, qaoa_circuit  # noqa: E402
 
 N_LAYERS = 2
 SHOTS = 1000

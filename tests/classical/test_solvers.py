@@ -7,6 +7,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from graphs import weighted_graph  # tests/graphs.py, on sys.path through tests/conftest.py
 
 from qhybrid.classical.solvers import (
     MAX_ENUMERATION_QUBITS,
@@ -26,11 +27,7 @@ def _cut(graph, bits, weight="weight"):
 
 
 def _weighted_graph(n=7, seed=3):
-    g = nx.gnp_random_graph(n, 0.6, seed=seed)
-    rng = np.random.default_rng(seed)
-    for u, v in g.edges:
-        g[u][v]["weight"] = float(rng.uniform(0.1, 2.0))
-    return g
+    return weighted_graph(n, seed, p=0.6)
 
 
 @pytest.mark.parametrize(

@@ -43,9 +43,11 @@ def test_maxcut_json_values_are_consistent(capsys, tmp_path):
 def test_qubo_and_vqe(capsys):
     code, out = _run(["qubo", "--size", "5", "--p", "1", "--json"], capsys)
     rows = json.loads(out)["rows"]
+    assert code == 0
     assert rows[1]["method"] == "brute force" and rows[0]["value"] >= rows[1]["value"] - 1e-12
     code, out = _run(["vqe", "--molecule", "h2", "--json"], capsys)
     rows = {r["method"].split(" (")[0]: r for r in json.loads(out)["rows"]}
+    assert code == 0
     assert abs(rows["VQE uccsd"]["quality"]) < 1.6  # mHa
     assert rows["Hartree-Fock"]["value"] == pytest.approx(-1.1167, abs=1e-3)
     assert rows["exact diagonalisation"]["value"] == pytest.approx(-1.13727, abs=1e-4)

@@ -4,6 +4,7 @@ import networkx as nx
 import numpy as np
 import pennylane as qp
 import pytest
+from graphs import weighted_graph  # tests/graphs.py, on sys.path through tests/conftest.py
 
 from qhybrid.qml.backends import default_diff_method, make_device
 from qhybrid.qml.solvers import (
@@ -23,21 +24,13 @@ from qhybrid.qml.solvers.qaoa import qaoa_circuit
 CHEMICAL_ACCURACY = 1.6e-3  # hartree
 
 
-def _weighted_graph(n, seed):
-    g = nx.gnp_random_graph(n, 0.5, seed=seed)
-    rng = np.random.default_rng(seed)
-    for u, v in g.edges:
-        g[u][v]["weight"] = float(rng.integers(1, 5))
-    return g
-
-
 @pytest.mark.parametrize(
     "graph",
     [
         nx.random_regular_graph(3, 8, seed=0),
         nx.random_regular_graph(3, 6, seed=1),
         nx.cycle_graph(7),
-        _weighted_graph(7, 3),
+        weighted_graph(7, 3, integer_weights=True),
     ],
     ids=["3reg8", "3reg6", "cycle7", "weighted7"],
 )
