@@ -132,7 +132,9 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Any]:
         import multiprocessing
 
         # spawn: forked children would inherit torch/Aer thread pools in a state they cannot use
-        pool = cf.ProcessPoolExecutor(spec.workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = cf.ProcessPoolExecutor(
+            spec.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread_each
+        )
         try:
             yield pool
         finally:
@@ -146,6 +148,15 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Any]:
             yield client
         finally:
             client.close()
+
+
+def _one_thread_each() -> None:
+    """A pool process's first act, before any cell imports torch or Aer: :data:`WORKER_ENV`. (``run_cell``
+    sets ``OMP_NUM_THREADS`` too, but after its imports have loaded Aer, whose OpenMP then keeps every
+    core.)"""
+    import os
+
+    os.environ.update(WORKER_ENV)
 
 
 @contextlib.contextmanager

@@ -218,6 +218,13 @@ def test_workers_run_one_thread_for_torch_openmp_and_aer(client, on_dask):
     assert all(w["nthreads"] == 1 for w in client.scheduler_info(n_workers=-1)["workers"].values())
 
 
+def test_process_pool_workers_start_with_one_thread(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # what the pool's processes inherit
+    with open_executor(ExecutorSpec("process", 1)) as pool:
+        assert pool.submit(os.getenv, "OMP_NUM_THREADS").result() == "1"
+        assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
+
+
 # ------------------------------------------------------------------------------------------ the command
 
 
@@ -287,7 +294,8 @@ def test_unreachable_scheduler_is_one_line_before_any_cell(capsys, tmp_path, mon
     assert len(err) == 1 and err[0] == (
         f"qhybrid: error: --executor dask://127.0.0.1:{port}: no Dask scheduler answered at "
         f"tcp://127.0.0.1:{port} within 1 s; start one with `dask scheduler` and workers with "
-        f"`dask worker tcp://127.0.0.1:{port} --nthreads 1`, or use --executor dask for a cluster on this machine"
+        f"`dask worker tcp://127.0.0.1:{port} --nthreads 1`, or use --executor dask for a cluster on this "
+        "machine"
     )
     assert not (tmp_path / "results.jsonl").exists()
 
