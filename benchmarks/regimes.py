@@ -510,7 +510,9 @@ RIGHT = {1, 2, 5}
 
 
 def text_line(fields: list[str]) -> str:
-    cells = [f.rjust(w) if i in RIGHT else f.ljust(w) for i, (f, w) in enumerate(zip(fields, WIDTHS))]
+    cells = [
+        f.rjust(w) if i in RIGHT else f.ljust(w) for i, (f, w) in enumerate(zip(fields, WIDTHS, strict=True))
+    ]
     return "  ".join(cells).rstrip()
 
 
@@ -569,7 +571,7 @@ def parse_cells(text: str) -> list[Cell]:
         parts = item.split(":")
         ok = parts[0] in REGIMES and len(parts) == (2 if parts[0] == "qaoa" else 3)
         # at least 3 qubits: on 2, qhybrid's ring is one CNOT (mixed_circuit assumes a proper ring)
-        if not ok or not all(p.isdigit() and int(p) >= low for p, low in zip(parts[1:], (3, 1))):
+        if not ok or not all(p.isdigit() and int(p) >= low for p, low in zip(parts[1:], (3, 1), strict=True)):
             raise SystemExit(
                 f"--cells {item!r}: expected regime:qubits:batch (qaoa:nodes), regime in {REGIMES}"
             )

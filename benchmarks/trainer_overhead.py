@@ -182,7 +182,7 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
 
 def pair_ratios(times: dict[str, list[float]], name: str) -> dict[str, float]:
     """Median, min, max and quartiles of the per-pair ratios ``name`` / ``plain`` (seconds over seconds)."""
-    ratios = [t / p for t, p in zip(times[name], times["plain"])]
+    ratios = [t / p for t, p in zip(times[name], times["plain"], strict=True)]
     med = statistics.median(ratios)
     q1, q3 = _quartiles(ratios)
     spread = max(med - min(ratios), max(ratios) - med) / med
@@ -210,7 +210,9 @@ def bench(w, repeats: int, L) -> dict[str, object]:
     out["ratios"] = {name: pair_ratios(times, name) for name in runners if name != "plain"}
     out["max_weight_diff"] = max(
         (a - b).abs().max().item()
-        for a, b in zip(models["plain"].state_dict().values(), models["trainer"].state_dict().values())
+        for a, b in zip(
+            models["plain"].state_dict().values(), models["trainer"].state_dict().values(), strict=True
+        )
     )
     return out
 

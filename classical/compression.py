@@ -80,7 +80,7 @@ def _torchao_quantization() -> Any:
     try:
         import torchao.quantization as q
     finally:
-        for log, level in zip(logs, levels):
+        for log, level in zip(logs, levels, strict=True):
             log.setLevel(level)
     return q
 

@@ -437,7 +437,7 @@ def _stratified_subsample(y: np.ndarray, n: int, rng: np.random.Generator) -> np
     """Indices of about n samples keeping class proportions (at least one per class), sorted."""
     classes, counts = np.unique(y, return_counts=True)
     picks = []
-    for c, count in zip(classes, counts):
+    for c, count in zip(classes, counts, strict=True):
         take = max(1, round(n * count / len(y)))
         picks.append(rng.choice(np.flatnonzero(y == c), size=min(take, count), replace=False))
     return np.sort(np.concatenate(picks))

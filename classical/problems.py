@@ -199,7 +199,7 @@ def _from_matrix(matrix: Any, weight: str | None) -> WeightedGraph:
             f"a weight matrix must be symmetric, but W[{i}, {j}]={a[i, j]} != W[{j}, {i}]={a[j, i]}"
         )
     rows, cols = np.nonzero(np.triu(a) != 0)
-    edges = [(int(i), int(j), 1.0 if weight is None else a[i, j]) for i, j in zip(rows, cols)]
+    edges = [(int(i), int(j), 1.0 if weight is None else a[i, j]) for i, j in zip(rows, cols, strict=True)]
     return _checked(list(range(a.shape[0])), edges)
 
 

@@ -146,7 +146,7 @@ def _plot_accuracy_vs_time(rows: list[dict[str, Any]], path: Path) -> None:
     ncols = min(3, len(datasets))
     nrows = math.ceil(len(datasets) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.0, 5.2 * ncols), 4.2 * nrows + 0.8), squeeze=False)
-    for ax, dataset in zip(axes.flat, datasets):
+    for ax, dataset in zip(axes.flat, datasets, strict=True):
         for r in (r for r in rows if r["dataset"] == dataset):
             if r["fit_seconds_mean"] is None or r["test_accuracy_mean"] is None:
                 continue
@@ -179,7 +179,7 @@ def _plot_accuracy_vs_time(rows: list[dict[str, Any]], path: Path) -> None:
         ax.axis("off")
     handles, labels = [], []
     for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
@@ -231,7 +231,7 @@ def _plot_throughput_vs_qubits(rows: list[dict[str, Any]], path: Path) -> None:
             if b == backend
         )
         if len(pts) > 1:
-            ax.plot(*zip(*pts), color=colors[backend], alpha=0.4, lw=1)
+            ax.plot(*zip(*pts, strict=True), color=colors[backend], alpha=0.4, lw=1)
     styles = ["--", ":", "-.", (0, (5, 1))]
     for i, ((model, plat), rs) in enumerate(
         (k, v) for k, v in by_series.items() if v[0]["family"] == "classical"

@@ -114,7 +114,7 @@ def hardware_efficient_layer(weights, wires, entangling: bool = True) -> None:
         qp.RY(weights[..., i, 0], wires=w)
         qp.RZ(weights[..., i, 1], wires=w)
     if entangling:
-        for a, b in zip(wires[:-1], wires[1:]):
+        for a, b in zip(wires[:-1], wires[1:], strict=True):
             qp.CNOT(wires=[a, b])
 
 

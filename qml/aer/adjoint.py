@@ -87,7 +87,7 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
                 summed,
                 saved,
             )
-        for (i, data), rows in zip(members, slices):
+        for (i, data), rows in zip(members, slices, strict=True):
             out[i] = tape_result(
                 grads[:, rows], data, trainable_slots(tapes[i], structure), weights is not None
             )
@@ -99,7 +99,7 @@ def _forward(runner: AerRunner, key, structure, qvals: np.ndarray) -> np.ndarray
     psi = [runner.forward_states.get((key, row.tobytes())) for row in qvals]
     missing = [r for r, state in enumerate(psi) if state is None]
     if missing:
-        for r, state in zip(missing, joint_states(runner, structure, qvals[missing])):
+        for r, state in zip(missing, joint_states(runner, structure, qvals[missing]), strict=True):
             psi[r] = state
     return np.stack(psi)
 
@@ -156,7 +156,9 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summed,
             norms.append((v, norm))
             del joint
         if circuits:
-            for (v, norm), rev in zip(norms, runner.run(circuits, rows=len(qvals) * len(circuits))):
+            for (v, norm), rev in zip(
+                norms, runner.run(circuits, rows=len(qvals) * len(circuits)), strict=True
+            ):
                 _accumulate(grads[v], rev, structure, builder, summed, saved, norm)
     return grads
 

@@ -80,7 +80,7 @@ def merge(tape, gate_jac: list, terms: dict, values, n_wires: int) -> list:
     measurement's shape, after the batch axis) for the rest.
     """
     values = [values] if len(terms) == 1 else list(values)
-    by_param = dict(zip(terms, values))
+    by_param = dict(zip(terms, values, strict=True))
     n_meas = len(tape.measurements)
     gate_cols = iter(range(len(tape.trainable_params) - len(terms)))
     jac = [[] for _ in range(n_meas)]

@@ -212,7 +212,7 @@ def keep_matrices(runner: AerRunner, key, structure, qvals: np.ndarray, tapes) -
     if not saved or size > runner.memory.forward_states:
         return None
     raws = runner.run_rows(forward_circuit(structure, saved), structure, qvals)
-    for row, raw in zip(qvals, raws):
+    for row, raw in zip(qvals, raws, strict=True):
         runner.forward_states[_state_key(key, row)] = (saved, _conjugates(raw, "r", saved))
     return raws
 
@@ -250,7 +250,7 @@ def adjoint(runner: AerRunner, tapes, cotangents, fallback) -> list:
                     grads[:, rows] = _block(
                         runner, key, structure, saved, qvals[rows], block_plan, len(coeffs)
                     )
-        for (i, data), rows, tape_slots in zip(members, slices, slots):
+        for (i, data), rows, tape_slots in zip(members, slices, slots, strict=True):
             out[i] = tape_result(grads[:, rows], data, tape_slots, weights is not None)
     return out
 
@@ -363,7 +363,7 @@ def _block(
         circuits.append(_starting_at(template, matrix))
         binds.append(_binds(structure, -qvals[plan.rows[plan.start_of == s]]))
     raws = runner.run(circuits, binds, rows=len(missing) + len(plan.rows))
-    for r, raw in zip(missing, raws):
+    for r, raw in zip(missing, raws[: len(missing)], strict=True):
         fwd[r] = _conjugates(raw, "r", saved)
     back = [_conjugates(raw, "b", saved) for raw in raws[len(missing) :]]
     return _gradients(structure, saved, fwd, back, norms[plan.start_of], plan, n_vec)
@@ -382,7 +382,7 @@ def _gradients(structure, saved, fwd, back, norms, plan: _Plan, n_vec: int) -> n
     for k, i in enumerate(saved):
         gate = structure.gates[i]
         left = word_left(gate.generator, np.stack([f[k] for f in fwd]), structure.n_wires)
-        overlap = np.array([np.vdot(b[k], left[r]) for b, r in zip(back, plan.rows)])
+        overlap = np.array([np.vdot(b[k], left[r]) for b, r in zip(back, plan.rows, strict=True)])
         sign = (-1) ** sum(p == "Y" for _, p in gate.generator.word)
         per_exp[:, gate.slot] += -2 * gate.scale * gate.generator.coeff * sign * norms * overlap.imag
     grads = np.zeros((n_vec, len(fwd), structure.n_params))

@@ -289,11 +289,11 @@ class AerDevice(Device):
                     density_adjoint.keep_matrices if self.method == "density_matrix" else keep_final_states
                 )
             values = execute_exact(runner, [tapes[p] for p in exact], keeper)
-            for pos, res in zip(exact, values):
+            for pos, res in zip(exact, values, strict=True):
                 results[pos] = res
         if sampled:
             rows = sampled_results(runner, [(tapes[p], None) for p in sampled], self.name)
-            for pos, res in zip(sampled, rows):
+            for pos, res in zip(sampled, rows, strict=True):
                 results[pos] = res[0] if tapes[pos].batch_size is None else _stack_rows(res)
         if self.tracker.active:
             self.tracker.update(batches=1, simulations=len(tapes))
@@ -347,11 +347,15 @@ class AerDevice(Device):
         exact = [p for p, t in enumerate(tapes) if not runner.shots_of(t)]
         sampled = [p for p, t in enumerate(tapes) if runner.shots_of(t)]
         if exact:
-            for pos, jac in zip(exact, param_shift.param_shift_exact(runner, [tapes[p] for p in exact])):
+            for pos, jac in zip(
+                exact, param_shift.param_shift_exact(runner, [tapes[p] for p in exact]), strict=True
+            ):
                 jacs[pos] = jac
         if sampled:
             for pos, jac in zip(
-                sampled, param_shift.param_shift_sampled(runner, [tapes[p] for p in sampled], self.name)
+                sampled,
+                param_shift.param_shift_sampled(runner, [tapes[p] for p in sampled], self.name),
+                strict=True,
             ):
                 jacs[pos] = jac
         return jacs
@@ -376,14 +380,16 @@ class AerDevice(Device):
         terms = [coefficients.coefficient_terms(t) for t in tapes]
         if not any(terms):
             return self._gate_jacobians(tapes, config)
-        gate_tapes = [coefficients.gate_tape(t) if ts else t for t, ts in zip(tapes, terms)]
+        gate_tapes = [coefficients.gate_tape(t) if ts else t for t, ts in zip(tapes, terms, strict=True)]
         with_gates = [i for i, t in enumerate(gate_tapes) if t.trainable_params]
         gate_jacs = [[[] for _ in t.measurements] for t in tapes]
-        for i, jac in zip(with_gates, self._gate_jacobians([gate_tapes[i] for i in with_gates], config)):
+        for i, jac in zip(
+            with_gates, self._gate_jacobians([gate_tapes[i] for i in with_gates], config), strict=True
+        ):
             gate_jacs[i] = jac
         split = [i for i, ts in enumerate(terms) if ts]
         values = self.execute([coefficients.term_tape(tapes[i], terms[i]) for i in split], config)
-        for i, vals in zip(split, values):
+        for i, vals in zip(split, values, strict=True):
             gate_jacs[i] = coefficients.merge(tapes[i], gate_jacs[i], terms[i], vals, len(self.wires))
         return gate_jacs
 
@@ -399,7 +405,7 @@ class AerDevice(Device):
         tapes, single = _as_list(circuits)
         jacs = [
             _format_jacobian(j, len(t.measurements), len(t.trainable_params))
-            for t, j in zip(tapes, self._raw_jacobians(tapes, execution_config))
+            for t, j in zip(tapes, self._raw_jacobians(tapes, execution_config), strict=True)
         ]
         return jacs[0] if single else tuple(jacs)
 
@@ -417,7 +423,7 @@ class AerDevice(Device):
             )
         else:
             jacs = self._raw_jacobians(tapes, execution_config)
-            vjps = [param_shift.contract(t, j, c) for t, j, c in zip(tapes, jacs, cots)]
+            vjps = [param_shift.contract(t, j, c) for t, j, c in zip(tapes, jacs, cots, strict=True)]
         return vjps[0] if single else tuple(vjps)
 
     def execute_and_compute_vjp(self, circuits, cotangents, execution_config=None):

@@ -34,7 +34,7 @@ def row_values(structure, raw: dict, data: TapeData, linear: bool = False) -> li
         return float(np.real(np.dot(coeffs, vals)))
 
     out = []
-    for j, (m, c) in enumerate(zip(structure.meas, data.coeffs)):
+    for j, (m, c) in enumerate(zip(structure.meas, data.coeffs, strict=True)):
         if m.kind == "expval":
             out.append(np.float64(expectation(m.words, c)))
         elif m.kind == "var":
@@ -58,7 +58,7 @@ def exact_rows(runner: AerRunner, structure, qvals: np.ndarray, datas: list[Tape
         raws = raws_from_states(structure, joint_states(runner, structure, qvals))
     else:
         raws = runner.run_rows(structure.exact_circuit(runner.method), structure, qvals)
-    return [row_values(structure, raw, d, linear) for raw, d in zip(raws, datas)]
+    return [row_values(structure, raw, d, linear) for raw, d in zip(raws, datas, strict=True)]
 
 
 def joint_states(runner: AerRunner, structure, qvals: np.ndarray) -> np.ndarray:
@@ -139,10 +139,10 @@ def execute_exact(runner: AerRunner, tapes, keeper=None) -> list:
         qvals = structure.gate_values(params)
         raws = keeper(runner, key, structure, qvals, [tapes[i] for i, _ in members]) if keeper else None
         if raws is not None:
-            values = [row_values(structure, raw, d) for raw, d in zip(raws, datas)]
+            values = [row_values(structure, raw, d) for raw, d in zip(raws, datas, strict=True)]
         else:
             values = exact_rows(runner, structure, qvals, datas)
-        for (i, data), rows in zip(members, slices):
+        for (i, data), rows in zip(members, slices, strict=True):
             results[i] = assemble(data, values[rows])
     return results
 
@@ -152,6 +152,6 @@ def keep_final_states(runner: AerRunner, key, structure, qvals: np.ndarray, tape
     if len(qvals) * 16 * 2**structure.n_wires > runner.memory.forward_states:
         return None
     psi = joint_states(runner, structure, qvals)
-    for row, state in zip(qvals, psi):
+    for row, state in zip(qvals, psi, strict=True):
         runner.forward_states[(key, row.tobytes())] = state
     return raws_from_states(structure, psi)

@@ -209,7 +209,7 @@ class JointCircuitBuilder:
             ctrl = [bit[self.s.qubit(w)] for w in generator.ctrl]
             value = 0.0
             for subset in itertools.product((0, 1), repeat=len(ctrl)):
-                extra = sum(c for c, take in zip(ctrl, subset) if take)
+                extra = sum(c for c, take in zip(ctrl, subset, strict=True) if take)
                 value += (-1) ** sum(subset) * parities[mask | extra]
             out[i] = generator.coeff * value / 2 ** len(ctrl)
         return out

@@ -165,7 +165,7 @@ def param_shift_sampled(runner: AerRunner, tapes, device_name: str) -> list:
             jobs.append((tape, np.stack([r[0] for r in rows])))
     results = iter(sampled_results(runner, jobs, device_name))
     jacs = []
-    for tape, (data, structure, per_row) in zip(tapes, plans):
+    for tape, (data, structure, per_row) in zip(tapes, plans, strict=True):
         if not any(any(entries) for entries in per_row):
             jacs.append([[np.float64(0.0)] * len(tape.trainable_params) for _ in tape.measurements])
             continue

@@ -59,7 +59,7 @@ class Generator:
         total = np.zeros(rows, dtype=complex)
         for bits in itertools.product((0, 1), repeat=len(self.word)):
             at_lam, at_psi, phase = list(base), list(base), 1.0 + 0j
-            for (w, p), b in zip(self.word, bits):
+            for (w, p), b in zip(self.word, bits, strict=True):
                 at_lam[1 + w] = b
                 # (Z psi)_b = (-1)^b psi_b, (X psi)_b = psi_(1-b), (Y psi)_0 = -i psi_1, (Y psi)_1 = i psi_0
                 at_psi[1 + w] = b if p == "Z" else 1 - b

@@ -113,7 +113,7 @@ class AerRunner:
             if binds is not None:  # compiled gates name the same parameters, in expressions
                 binds = [
                     {p: values for p, values in b.items() if p in c.parameters}
-                    for b, c in zip(binds, circuits)
+                    for b, c in zip(binds, circuits, strict=True)
                 ]
         kwargs = {"shots": shots or 1}
         if binds is not None:

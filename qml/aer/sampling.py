@@ -177,7 +177,7 @@ def _estimates(read: _Read, samples: list, rows: slice, shots: int, n: int, wire
     if read.kind == "expval":
         # one product per basis: the coefficient-weighted parities of its words summed first
         per_basis: dict[int, np.ndarray] = {}
-        for word, coeff, b in zip(read.words, read.coeffs, read.bases):
+        for word, coeff, b in zip(read.words, read.coeffs, read.bases, strict=True):
             weighted = np.real(coeff) * _parities(samples[b][0], word, n)
             per_basis[b] = per_basis[b] + weighted if b in per_basis else weighted
         total = np.zeros(rows.stop - rows.start)
@@ -187,7 +187,9 @@ def _estimates(read: _Read, samples: list, rows: slice, shots: int, n: int, wire
     outcomes, counts = samples[read.bases[0]]
     counts = counts[rows]
     if read.kind == "var":
-        per_outcome = sum(np.real(c) * _parities(outcomes, w, n) for w, c in zip(read.words, read.coeffs))
+        per_outcome = sum(
+            np.real(c) * _parities(outcomes, w, n) for w, c in zip(read.words, read.coeffs, strict=True)
+        )
         mean = counts @ per_outcome / shots
         return [np.float64(v) for v in counts @ per_outcome**2 / shots - mean**2]
     if read.kind == "probs":
@@ -226,7 +228,7 @@ def _diagonalised(tape, name):
             (d,), _ = decompose(d, stopping_condition=lambda op: op.name in NATIVE_OPS, name=name)
         out.append(d)
         fns.append(fn)
-    return out, lambda res: fn1([f((r,)) for f, r in zip(fns, res)])
+    return out, lambda res: fn1([f((r,)) for f, r in zip(fns, res, strict=True)])
 
 
 def _row_results(plan: _Plan, samples: list, rows: slice, shots_obj, n: int, wire_order, rng) -> list:
@@ -236,10 +238,12 @@ def _row_results(plan: _Plan, samples: list, rows: slice, shots_obj, n: int, wir
         per_read = [
             _estimates(r, [s[p] for s in samples], rows, shots, n, wire_order, rng) for r in plan.reads
         ]
-        partitions.append([vals[0] if len(vals) == 1 else tuple(vals) for vals in zip(*per_read)])
+        partitions.append(
+            [vals[0] if len(vals) == 1 else tuple(vals) for vals in zip(*per_read, strict=True)]
+        )
     if len(partitions) == 1:
         return partitions[0]
-    return [tuple(parts) for parts in zip(*partitions)]
+    return [tuple(parts) for parts in zip(*partitions, strict=True)]
 
 
 def sampled_results(runner: AerRunner, jobs, device_name: str = "qhybrid.aer") -> list[list]:
@@ -263,8 +267,10 @@ def sampled_results(runner: AerRunner, jobs, device_name: str = "qhybrid.aer") -
     sub_results = _run_plans(runner, expanded)
     results: list = [None] * len(jobs)
     for j in range(len(jobs)):
-        mine = [r for r, o in zip(sub_results, owners) if o == j]
-        results[j] = mine[0] if j not in recombine else [recombine[j](list(rs)) for rs in zip(*mine)]
+        mine = [r for r, o in zip(sub_results, owners, strict=True) if o == j]
+        results[j] = (
+            mine[0] if j not in recombine else [recombine[j](list(rs)) for rs in zip(*mine, strict=True)]
+        )
     return results
 
 
@@ -292,7 +298,7 @@ def _run_plans(runner: AerRunner, expanded) -> list[list]:
             samples[k][b][p] = (outcomes, counts[start : start + len(qvals)])
             start += len(qvals)
     out = []
-    for (plan, shots_obj), smp in zip(layouts, samples):
+    for (plan, shots_obj), smp in zip(layouts, samples, strict=True):
         rows = slice(0, len(smp[0][0][1]))
         out.append(_row_results(plan, smp, rows, shots_obj, n, wire_order, runner.rng))
     return out

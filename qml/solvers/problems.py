@@ -150,7 +150,7 @@ class QUBO:
             if h[i] != 0:
                 coeffs.append(h[i])
                 ops.append(qp.Z(i))
-        for i, j in zip(*np.nonzero(jm)):
+        for i, j in zip(*np.nonzero(jm), strict=True):
             coeffs.append(jm[i, j])
             ops.append(qp.Z(int(i)) @ qp.Z(int(j)))
         if offset != 0 or not ops:
@@ -237,7 +237,9 @@ class MaxCut(QUBO):
         self.graph = graph
         self.nodes = list(checked.nodes)
         #: ``(i, j, w)`` over node indices, in the graph's edge order.
-        self.edges = [(int(i), int(j), float(w)) for (i, j), w in zip(checked.edges, checked.weights)]
+        self.edges = [
+            (int(i), int(j), float(w)) for (i, j), w in zip(checked.edges, checked.weights, strict=True)
+        ]
         super().__init__(checked.qubo_matrix())
         self.weight = weight
 
@@ -461,7 +463,7 @@ def heisenberg(
     """
     n = _check_chain(n_sites)
     jx, jy, jz = (J, J, J) if np.isscalar(J) else tuple(J)
-    jx, jy, jz = (check_float(f"J{axis}", v) for axis, v in zip("xyz", (jx, jy, jz)))
+    jx, jy, jz = (check_float(f"J{axis}", v) for axis, v in zip("xyz", (jx, jy, jz), strict=True))
     h = check_float("h", h)
     periodic = check_bool("periodic", periodic)
     coeffs, ops = [], []

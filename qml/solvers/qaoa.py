@@ -133,7 +133,7 @@ def qaoa_circuit(problem: QUBO) -> Callable[[Any, int], None]:
         raise TypeError(f"problem must be a QUBO or MaxCut, got {type(problem).__name__}")
     n = problem.n_qubits
     h, jm, _ = problem.to_ising()
-    terms_zz = [(int(i), int(j), float(jm[i, j])) for i, j in zip(*np.nonzero(jm))]
+    terms_zz = [(int(i), int(j), float(jm[i, j])) for i, j in zip(*np.nonzero(jm), strict=True)]
     terms_z = [(i, float(h[i])) for i in range(n) if h[i] != 0]
 
     def apply(params: Any, p: int) -> None:

@@ -88,7 +88,7 @@ def test_generate_other_dimensions_shapes_and_labels(stem, n_features):
     if stem.startswith("two_curves"):  # standardised on all 300 samples
         assert np.allclose(X.mean(axis=0), 0, atol=1e-12) and np.allclose(X.std(axis=0), 1)
     again = generate(stem)
-    assert all(np.array_equal(a, b) for a, b in zip(again, (X_train, y_train, X_test, y_test)))
+    assert all(np.array_equal(a, b) for a, b in zip(again, (X_train, y_train, X_test, y_test), strict=True))
 
 
 def test_generate_replays_the_scripts_single_stream():

@@ -260,7 +260,7 @@ def test_deterministic_settings_hold_during_fit():
     assert seen == {"algorithms": True, "cudnn": (True, False)}
     assert not torch.are_deterministic_algorithms_enabled()
     b = _fit(Trainer(max_epochs=2, batch_size=16, accelerator="cpu"))
-    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True))
     with pytest.raises(ValueError, match=r"deterministic must be True, False, 'warn' or None, got 'yes'"):
         Trainer(deterministic="yes")
     with pytest.raises(ValueError, match=r"deterministic must be .*got 1"):

@@ -174,7 +174,7 @@ def test_metric_accumulator_against_a_direct_computation(defer):
     ys = [torch.randint(0, 4, (len(o),), generator=g) for o in outs]
     loss = resolve_loss("auto", ys[0])
     acc = MetricAccumulator(torch.device("cpu"), loss, defer=defer)
-    for out, y in zip(outs, ys):
+    for out, y in zip(outs, ys, strict=True):
         acc.update(loss.fn(out, y), out, y, len(y))
     m = acc.compute(lambda values: values, "data")
     out, y = torch.cat(outs), torch.cat(ys)

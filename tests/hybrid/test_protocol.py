@@ -78,7 +78,7 @@ def test_alpha_means_sklearns_penalty_on_the_weight_matrices():
     penalty = sum((p**2).sum() for p in twin.parameters() if p.ndim > 1)
     (nn.functional.cross_entropy(twin(x), y) + alpha / (2 * b) * penalty).backward()
     plain.step()
-    for got, want in zip(model.parameters(), twin.parameters()):
+    for got, want in zip(model.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
 
 

@@ -40,7 +40,7 @@ def test_z_diagonal_is_the_weighted_sum_of_z_words():
         qp.matrix(qp.Z(0) @ qp.Z(2), wire_order=range(n)),
         np.eye(8),
     ]
-    expected = [np.diag(sum(w * m for w, m in zip(row, z))) for row in weights]
+    expected = [np.diag(sum(w * m for w, m in zip(row, z, strict=True))) for row in weights]
     np.testing.assert_allclose(z_diagonal(n, words, weights), expected)
     # the same weights in every row give one diagonal
     assert z_diagonal(n, words, weights[[0, 0]]).shape == (1, 8)

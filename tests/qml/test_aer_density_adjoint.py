@@ -122,7 +122,7 @@ def test_broadcast_jacobians_match_default_mixed():
     ours = qp.QNode(circuit, dev, diff_method="adjoint")
     ref = default_mixed(circuit, n)
     close(stacked(ours)(x, w), stacked(ref)(x, w))
-    for got, want in zip(qp.jacobian(stacked(ours))(x, w), qp.jacobian(stacked(ref))(x, w)):
+    for got, want in zip(qp.jacobian(stacked(ours))(x, w), qp.jacobian(stacked(ref))(x, w), strict=True):
         close(got, want)
     assert dev.last_gradient_method == "adjoint"
 
@@ -147,7 +147,7 @@ def test_quantum_layer_gradients_match_parameter_shift_and_default_mixed(uniform
     got, want = layer_step(ours, x, cot), layer_step(shift, x, cot)
     assert ours.device.last_gradient_method == "adjoint"
     assert shift.device.last_gradient_method == "parameter-shift"
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=True):
         close(a, b)
 
     # default.mixed under autograd (its torch interface runs the channels in single precision)
@@ -160,7 +160,7 @@ def test_quantum_layer_gradients_match_parameter_shift_and_default_mixed(uniform
     x_np = pnp.array(x.numpy(), requires_grad=True)
     w_np = pnp.array(ours.weights.detach().numpy(), requires_grad=True)
     close(got[0], np.stack(mixed(x_np, w_np), axis=-1))
-    for a, b in zip(got[1:], qp.grad(loss)(x_np, w_np)):
+    for a, b in zip(got[1:], qp.grad(loss)(x_np, w_np), strict=True):
         close(a, b)
 
 
@@ -184,13 +184,15 @@ def test_tapes_with_different_coefficients_in_one_batch():
         for c in ([0.5, -1.0, 0.25], [2.0, 0.1, -0.7], [0.0, 1.0, 1.0])
     ]
     dev = make_device("aer.density", n, noise=NOISE)
-    for got, want in zip(dev.compute_derivatives(tapes, ADJOINT), dev.compute_derivatives(tapes, SHIFT)):
+    for got, want in zip(
+        dev.compute_derivatives(tapes, ADJOINT), dev.compute_derivatives(tapes, SHIFT), strict=True
+    ):
         close(got, want)
     cots = [0.3, -1.1, 2.0]
     calls = dev.aer_calls
     vjps = dev.compute_vjp(tapes, cots, ADJOINT)
     assert dev.aer_calls == calls + 1  # the forward and the reversed circuits in one job
-    for got, want in zip(vjps, dev.compute_vjp(tapes, cots, SHIFT)):
+    for got, want in zip(vjps, dev.compute_vjp(tapes, cots, SHIFT), strict=True):
         close(got, want)
 
 
@@ -213,7 +215,7 @@ def test_single_output_with_per_sample_cotangents():
         x.grad = w.grad = None
         (qnode(x, w) * cot).sum().backward()
         grads.append((x.grad.clone(), w.grad.clone()))
-    for a, b in zip(*grads):
+    for a, b in zip(*grads, strict=True):
         close(a, b)
 
 

@@ -250,7 +250,7 @@ def test_broadcast_jacobians_by_inputs_and_weights_match_default_qubit(diff_meth
         return lambda x, w: qp.math.stack(q(x, w))
 
     close(stacked(ours)(x, w), stacked(ref)(x, w))
-    for got, want in zip(qp.jacobian(stacked(ours))(x, w), qp.jacobian(stacked(ref))(x, w)):
+    for got, want in zip(qp.jacobian(stacked(ours))(x, w), qp.jacobian(stacked(ref))(x, w), strict=True):
         close(got, want)
 
 

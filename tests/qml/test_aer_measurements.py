@@ -77,7 +77,7 @@ def test_probs_of_an_observable_and_state_measurements_match_default_qubit(metho
         )
 
     ours, ref = _both(circuit, method)
-    for a, b in zip(ours(0.37), ref(0.37)):
+    for a, b in zip(ours(0.37), ref(0.37), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-8)
 
 
@@ -88,7 +88,7 @@ def test_broadcast_inputs_read_every_row_from_its_state():
 
     xs = np.array([0.1, 0.8, 2.0])
     ours, ref = _both(circuit, "statevector")
-    for a, b in zip(ours(xs), ref(xs)):
+    for a, b in zip(ours(xs), ref(xs), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-8)
 
 
@@ -151,7 +151,7 @@ def test_trainable_hamiltonian_coefficients_differentiate(shots, diff_method):
     theirs = qp.jacobian(cost(qp.QNode(circuit, qp.device("default.qubit", wires=2))))(coeffs, x)
     # each entry is an expectation value of a Pauli word (|.| <= 1) or a shift-rule difference of two
     tol = 1e-8 if shots is None else 5 * 2 / np.sqrt(shots)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, atol=tol)
 
 
@@ -194,7 +194,7 @@ def test_non_pauli_observables_with_shots_within_five_sigma(method):
     got = qp.QNode(circuit, dev)(0.37)
     want = qp.QNode(circuit, qp.device("default.qubit", wires=3))(0.37)
     # every observable here has eigenvalues within [-1.2, 1.2]: sigma <= 1.2 / sqrt(shots) (1.44 for var)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert abs(g - w) < 5 * 1.44 / np.sqrt(shots)
 
 

@@ -45,14 +45,14 @@ def test_small_budgets_fall_back_and_still_agree_with_default_qubit():
     assert lean.aer_calls == 3
     got = _values_and_jacobian(lean, n, x, w)
     assert lean.last_gradient_method == "adjoint"
-    for g, r in zip(got, want):
+    for g, r in zip(got, want, strict=True):
         np.testing.assert_allclose(g, r, atol=1e-10)
 
     no_adjoint = AerDevice(n)
     no_adjoint.memory.adjoint = 1  # not even one row's saved states: parameter shift
     got = _values_and_jacobian(no_adjoint, n, x, w)
     assert no_adjoint.last_gradient_method == "parameter-shift"
-    for g, r in zip(got, want):
+    for g, r in zip(got, want, strict=True):
         np.testing.assert_allclose(g, r, atol=1e-10)
 
 

@@ -62,7 +62,7 @@ def test_shot_vectors_and_broadcasting_match_default_qubit_layout():
     ours = qp.set_shots(qp.QNode(circuit, make_device("aer.shots", 2, shots=10, seed=0)), shots)(x)
     ref = qp.set_shots(qp.QNode(circuit, qp.device("default.qubit", wires=2)), shots)(x)
     assert len(ours) == len(ref) == 3
-    for o, r in zip(ours, ref):
+    for o, r in zip(ours, ref, strict=True):
         assert [np.shape(v) for v in o] == [np.shape(v) for v in r]
         assert np.all(np.abs(o[0] - np.cos(x)) < 5 * np.sin(x) / np.sqrt(100) + 1e-9)
 

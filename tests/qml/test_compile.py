@@ -128,7 +128,7 @@ def test_inductor_training_steps_equal_eager():
         _assert_same_step(compiled, eager, x)
         for opt in opts:
             opt.step()
-    for (name, p_e), p_c in zip(eager.named_parameters(), model.parameters()):
+    for (name, p_e), p_c in zip(eager.named_parameters(), model.parameters(), strict=True):
         torch.testing.assert_close(p_c, p_e, rtol=0, atol=1e-10, msg=name)
 
 

@@ -41,7 +41,7 @@ def test_gradients_match_default_qubit_on_every_exact_backend(backend):
         xi = x.clone().requires_grad_(True)
         (layer(xi) * torch.arange(1.0, 4.0, dtype=torch.float64)).sum().backward()
         grads[name] = (layer.weights.grad.numpy(), xi.grad.numpy())
-    for got, ref in zip(grads[backend], grads["default"]):
+    for got, ref in zip(grads[backend], grads["default"], strict=True):
         np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-10)
 
 
