@@ -211,7 +211,7 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
         "data_settings": _jsonable(data_settings),
         "protocol": config.protocol,
         "search": _jsonable({k: v for k, v in config.search.items() if k != "space"}),
-        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "versions": library_versions(),
     }
@@ -244,7 +244,7 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
     except Exception as err:  # noqa: BLE001 - a cell's failure is data for the report, not a crash
         record["status"] = "error"
         record["error"] = f"{type(err).__name__}: {err}"
-    record["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    record["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return _jsonable(record)
 
 
