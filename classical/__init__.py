@@ -57,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "seed_everything": "training",
     "Callback": "training",
     "CSVLogger": "training",
+    "ConvergenceStop": "training",
     "EarlyStopping": "training",
     "LRMonitor": "training",
     "Logger": "training",
@@ -116,6 +117,7 @@ if TYPE_CHECKING:  # static tools see the real names
     from qhybrid.classical.text import CharLMDataset, CharTokenizer, char_lm_datasets, load_corpus  # noqa: F401
     from qhybrid.classical.training import (  # noqa: F401
         Callback,
+        ConvergenceStop,
         CSVLogger,
         EarlyStopping,
         Logger,

@@ -8,7 +8,8 @@
   the loss/accuracy accumulator shared by the training and evaluation loops, optimisers and schedules;
 * :mod:`.checkpoint` and :mod:`.rng`: checkpoints that resume exactly, seeding, deterministic algorithms;
 * :mod:`.devices`: Lightning's ``devices`` for one device per process;
-* :mod:`.callbacks`, :mod:`.timer` and :mod:`.loggers`: behaviour added through named hooks.
+* :mod:`.callbacks`, :mod:`.timer`, :mod:`.convergence` and :mod:`.loggers`: behaviour added through
+  named hooks.
 """
 
 from qhybrid.classical.training.callbacks import (
@@ -18,6 +19,7 @@ from qhybrid.classical.training.callbacks import (
     ModelCheckpoint,
     ProgressBar,
 )
+from qhybrid.classical.training.convergence import ConvergenceStop
 from qhybrid.classical.training.loggers import CSVLogger, Logger, TensorBoardLogger
 from qhybrid.classical.training.precision import Precision
 from qhybrid.classical.training.rng import seed_everything
@@ -28,6 +30,7 @@ from qhybrid.classical.training.trainer import NonFiniteLossError, Trainer
 __all__ = [
     "CSVLogger",
     "Callback",
+    "ConvergenceStop",
     "EarlyStopping",
     "LRMonitor",
     "Logger",
