@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "make_model": "models",
     "model_family": "models",
     "model_names": "models",
+    # the study's separable variational classifier (hybrid/variational.py)
+    "SeparableVariationalClassifier": "variational",
     # quantum kernel classifiers (hybrid/kernels.py)
     "IQPKernelClassifier": "kernels",
     "ProjectedKernelClassifier": "kernels",
@@ -71,3 +73,4 @@ if TYPE_CHECKING:  # static tools see the real names
     )
     from qhybrid.hybrid.report import format_table, render_report, summarize  # noqa: F401
     from qhybrid.hybrid.runner import Cell, OutputBusyError, Runner, grid, read_results, run_cell  # noqa: F401
+    from qhybrid.hybrid.variational import SeparableVariationalClassifier  # noqa: F401

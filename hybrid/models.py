@@ -17,6 +17,7 @@ arXiv:2403.07059):
 * ``hybrid-mlp``: an MLP encoder -> circuit -> linear head;
 * ``<name>-sep``: the same model with ``entangling=False`` (no two-qubit gates), the control that shows
   whether entanglement matters.
+* ``sepv``: the study's separable variational classifier, one-qubit circuits per feature (:mod:`.variational`);
 * ``iqp-kernel``, ``pqk``, ``sep-kernel``: support vector machines on quantum kernels (:mod:`.kernels`).
 
 Classical baselines: the torch ``mlp`` (:class:`MLPClassifier`), ``mlp-sk`` (the study's own baseline:
@@ -49,6 +50,7 @@ from qhybrid.classical.validation import (
     check_seed,
     describe,
 )
+from qhybrid.hybrid.fitting import check_training, fit_module
 from qhybrid.hybrid.kernels import (
     IQPKernelClassifier,
     ProjectedKernelClassifier,
@@ -61,6 +63,7 @@ __all__ = [
     "HybridMLPClassifier",
     "IQPClassifier",
     "MLPClassifier",
+    "TorchClassifier",
     "VQCClassifier",
     "fitted_stats",
     "make_model",
@@ -74,11 +77,16 @@ _MAX_DEFAULT_QUBITS = 8
 # --------------------------------------------------------------------------------------------- base class
 
 
-class _TorchClassifier(ClassifierMixin, BaseEstimator):
-    """Shared fit/predict for models that are a ``torch.nn.Module`` mapping features to class logits.
+class TorchClassifier(ClassifierMixin, BaseEstimator):
+    """Shared fit/predict for models that are a ``torch.nn.Module`` mapping features to class logits (the
+    base of every torch model here and in :mod:`.variational`).
 
     Subclasses implement ``_build(n_features, n_classes) -> nn.Module`` and store only their arguments in
     ``__init__`` (the scikit-learn convention that makes ``clone`` and grid search work).
+
+    After ``fit``: ``loss_curve_`` (mean training loss per epoch), ``n_steps_`` (optimiser steps run) and
+    ``converged_`` (``True`` only where ``convergence`` stopped training; a fit that reaches ``max_steps``
+    first warns with scikit-learn's ``ConvergenceWarning``).
     """
 
     def _build(self, n_features: int, n_classes: int) -> nn.Module:  # pragma: no cover - abstract
@@ -87,8 +95,14 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
     def _quantum_layers(self) -> list[nn.Module]:
         return []
 
+    def _fit_inputs(self, X: np.ndarray) -> None:
+        """Learn from the validated training inputs what ``_build`` needs (nothing here; the separable
+        classifier fits its feature scaling)."""
+
     def _l2(self) -> float:
-        """The L2 penalty on the weight matrices (``alpha`` of :class:`MLPClassifier`; 0 for the others)."""
+        """The L2 penalty on the weight matrices (``alpha`` of :class:`MLPClassifier`; 0 for the others):
+        scikit-learn's ``alpha / (2 * batch_size) * sum ||W||^2`` added to each batch's loss, which is
+        Adam's coupled weight decay ``alpha / batch_size`` on the weight matrices only (not the biases)."""
         return 0.0
 
     def _check_params(self) -> None:
@@ -101,11 +115,12 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         check_int("batch_size", self.batch_size, 1)
         check_float("lr", self.lr, 0, low_open=True)
         _check_random_state(self.random_state)
+        check_training(self.convergence, self.max_steps)
 
     def _device(self) -> torch.device:
         return torch.device("cpu")
 
-    def fit(self, X, y) -> _TorchClassifier:
+    def fit(self, X, y) -> TorchClassifier:
         """Train from scratch on ``(X, y)`` with Adam on the cross-entropy; returns ``self``."""
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float32)
@@ -118,11 +133,24 @@ class _TorchClassifier(ClassifierMixin, BaseEstimator):
         seed = _seed_from(self.random_state)
         torch.manual_seed(seed)
         device = self._device()
+        self._fit_inputs(X)
         self.module_ = self._build(X.shape[1], len(self.classes_)).to(device)
         self.n_qubits_ = sum(int(getattr(q, "n_qubits", 0)) for q in self._quantum_layers())
         self.n_params_ = sum(p.numel() for p in self.module_.parameters() if p.requires_grad)
-        self.loss_curve_ = _train(
-            self.module_, X, y_idx, self.max_epochs, self.lr, self.batch_size, seed, device, self._l2()
+        alpha = self._l2()
+        self.loss_curve_, self.n_steps_, self.converged_ = fit_module(
+            self.module_,
+            X,
+            y_idx,
+            optimizer=_adam_l2(float(self.lr), alpha / int(self.batch_size)) if alpha > 0 else "adam",
+            lr=self.lr,
+            batch_size=self.batch_size,
+            seed=seed,
+            device=device,
+            max_epochs=self.max_epochs,
+            max_steps=self.max_steps,
+            convergence=self.convergence,
+            name=type(self).__name__,
         )
         # the layers are new in every fit, so their counters hold exactly the training circuits
         self.circuit_executions_ = sum(int(q.circuit_executions) for q in self._quantum_layers())
@@ -195,39 +223,6 @@ def _check_hidden(hidden) -> None:
         check_int(f"hidden[{i}]", width, 1)
 
 
-def _train(
-    module: nn.Module,
-    X: np.ndarray,
-    y: np.ndarray,
-    max_epochs: int,
-    lr: float,
-    batch_size: int,
-    seed: int,
-    device: torch.device,
-    alpha: float = 0.0,
-) -> list[float]:
-    """Minibatch Adam on the cross-entropy for a fixed number of epochs with ``classical.Trainer``;
-    returns the mean training loss per epoch. ``alpha > 0`` adds scikit-learn's L2 penalty
-    ``alpha / (2 * batch_size) * sum ||W||^2`` over the weight matrices (not the biases) to each batch's
-    loss: Adam's coupled weight decay ``alpha / batch_size`` on those parameters only.
-
-    The same fixed budget for every model is what makes the runner's timings comparable.
-    """
-    from qhybrid.classical.training import Trainer
-
-    trainer = Trainer(
-        max_epochs=int(max_epochs),
-        accelerator=device,
-        optimizer=_adam_l2(float(lr), float(alpha) / int(batch_size)) if alpha > 0 else "adam",
-        lr=float(lr),
-        batch_size=int(batch_size),
-        seed=seed,
-        enable_progress_bar=False,  # estimators fit quietly, in a terminal too (the default shows a bar there)
-    )
-    trainer.fit(module, (X, y))
-    return [float(row["train_loss"]) for row in trainer.history]
-
-
 def _adam_l2(lr: float, decay: float):
     """``params -> Adam`` with weight decay ``decay`` on the weight matrices and none on the biases."""
 
@@ -243,13 +238,14 @@ def _adam_l2(lr: float, decay: float):
 # --------------------------------------------------------------------------------------------- classical
 
 
-class MLPClassifier(_TorchClassifier):
+class MLPClassifier(TorchClassifier):
     """A PyTorch multi-layer perceptron (``classical.MLP``) trained with Adam.
 
     Args:
         hidden: hidden layer widths.
         activation: ``relu``, ``gelu``, ``tanh`` or ``silu``.
         max_epochs, lr, batch_size: the training budget.
+        max_steps, convergence: as for :class:`VQCClassifier`.
         alpha: L2 penalty on the weight matrices, with scikit-learn's ``MLPClassifier`` meaning: each
             minibatch's loss is its mean cross-entropy plus ``alpha / (2 * batch_size) * sum ||W||^2``
             (scikit-learn divides by the size of each minibatch, so its short last batch weighs the penalty
@@ -266,6 +262,8 @@ class MLPClassifier(_TorchClassifier):
         lr: float = 0.01,
         batch_size: int = 32,
         alpha: float = 0.0,
+        max_steps: int | None = None,
+        convergence: str | None = None,
         accelerator: str = "cpu",
         random_state=None,
     ) -> None:
@@ -275,6 +273,8 @@ class MLPClassifier(_TorchClassifier):
         self.lr = lr
         self.batch_size = batch_size
         self.alpha = alpha
+        self.max_steps = max_steps
+        self.convergence = convergence
         self.accelerator = accelerator
         self.random_state = random_state
 
@@ -327,7 +327,7 @@ def _three_per_wire(n_wires: int) -> int:
     return 3 * n_wires
 
 
-class _QuantumClassifier(_TorchClassifier):
+class _QuantumClassifier(TorchClassifier):
     """Shared parameters and checks of the models that contain a quantum circuit."""
 
     _embedding = "angle"
@@ -374,7 +374,19 @@ class _QuantumClassifier(_TorchClassifier):
 
 
 def _quantum_init(
-    self, n_qubits, n_layers, backend, ansatz, entangling, shots, max_epochs, lr, batch_size, random_state
+    self,
+    n_qubits,
+    n_layers,
+    backend,
+    ansatz,
+    entangling,
+    shots,
+    max_epochs,
+    lr,
+    batch_size,
+    random_state,
+    max_steps,
+    convergence,
 ):
     self.n_qubits = n_qubits
     self.n_layers = n_layers
@@ -385,6 +397,8 @@ def _quantum_init(
     self.max_epochs = max_epochs
     self.lr = lr
     self.batch_size = batch_size
+    self.max_steps = max_steps
+    self.convergence = convergence
     self.random_state = random_state
 
 
@@ -400,6 +414,11 @@ class VQCClassifier(_QuantumClassifier):
         entangling: ``False`` drops all two-qubit gates (separable control).
         shots: ``None`` for exact expectation values.
         max_epochs, lr, batch_size: the training budget.
+        max_steps: at most this many optimiser steps (``None``: no cap besides ``max_epochs``).
+        convergence: ``None`` trains ``max_epochs`` epochs; ``"qml-benchmarks"`` trains until the loss
+            curve is flat by the qml-benchmarks study's criterion
+            (:class:`~qhybrid.classical.training.ConvergenceStop`, window 200) or ``max_steps`` steps
+            have run (``max_steps`` is then required; ``max_epochs`` is not used).
         random_state: seed for the weights and the batch order.
     """
 
@@ -416,6 +435,8 @@ class VQCClassifier(_QuantumClassifier):
         max_epochs: int = 30,
         lr: float = 0.05,
         batch_size: int = 32,
+        max_steps: int | None = None,
+        convergence: str | None = None,
         random_state=None,
     ) -> None:
         _quantum_init(
@@ -430,6 +451,8 @@ class VQCClassifier(_QuantumClassifier):
             lr,
             batch_size,
             random_state,
+            max_steps,
+            convergence,
         )
 
 
@@ -473,6 +496,8 @@ class DRCClassifier(_QuantumClassifier):
         max_epochs: int = 30,
         lr: float = 0.05,
         batch_size: int = 32,
+        max_steps: int | None = None,
+        convergence: str | None = None,
         random_state=None,
     ) -> None:
         self.input_scale = input_scale
@@ -488,6 +513,8 @@ class DRCClassifier(_QuantumClassifier):
             lr,
             batch_size,
             random_state,
+            max_steps,
+            convergence,
         )
 
     def _default_qubits(self, n_features: int) -> int:
@@ -521,6 +548,8 @@ class IQPClassifier(_QuantumClassifier):
         max_epochs: int = 30,
         lr: float = 0.05,
         batch_size: int = 32,
+        max_steps: int | None = None,
+        convergence: str | None = None,
         random_state=None,
     ) -> None:
         _quantum_init(
@@ -535,6 +564,8 @@ class IQPClassifier(_QuantumClassifier):
             lr,
             batch_size,
             random_state,
+            max_steps,
+            convergence,
         )
 
 
@@ -561,6 +592,8 @@ class DressedQuantumClassifier(_QuantumClassifier):
         max_epochs: int = 30,
         lr: float = 0.05,
         batch_size: int = 32,
+        max_steps: int | None = None,
+        convergence: str | None = None,
         random_state=None,
     ) -> None:
         _quantum_init(
@@ -575,6 +608,8 @@ class DressedQuantumClassifier(_QuantumClassifier):
             lr,
             batch_size,
             random_state,
+            max_steps,
+            convergence,
         )
 
     def _default_qubits(self, n_features: int) -> int:
@@ -608,6 +643,8 @@ class HybridMLPClassifier(DressedQuantumClassifier):
         max_epochs: int = 30,
         lr: float = 0.02,
         batch_size: int = 32,
+        max_steps: int | None = None,
+        convergence: str | None = None,
         random_state=None,
     ) -> None:
         self.hidden = hidden
@@ -623,6 +660,8 @@ class HybridMLPClassifier(DressedQuantumClassifier):
             lr,
             batch_size,
             random_state,
+            max_steps,
+            convergence,
         )
 
     def _check_params(self) -> None:
@@ -651,6 +690,12 @@ def _mlp_sk(**params):
     return SkMLPClassifier(**{"hidden_layer_sizes": (100, 100), "max_iter": 3000, **params})
 
 
+def _sepv(**params):
+    from qhybrid.hybrid.variational import SeparableVariationalClassifier  # it subclasses TorchClassifier
+
+    return SeparableVariationalClassifier(**params)
+
+
 def _logreg(**params):
     from sklearn.linear_model import LogisticRegression
 
@@ -673,6 +718,8 @@ _REGISTRY: dict[str, tuple[Any, dict, str]] = {
     "dressed-sep": (DressedQuantumClassifier, {"entangling": False}, "hybrid"),
     "hybrid-mlp": (HybridMLPClassifier, {}, "hybrid"),
     "hybrid-mlp-sep": (HybridMLPClassifier, {"entangling": False}, "hybrid"),
+    # the study's separable variational classifier (hybrid/variational.py): one-qubit circuits per feature
+    "sepv": (_sepv, {}, "quantum"),
     # quantum kernels (hybrid/kernels.py): an SVM on a Gram matrix of circuits
     "iqp-kernel": (IQPKernelClassifier, {}, "quantum"),
     "pqk": (ProjectedKernelClassifier, {}, "quantum"),
@@ -733,19 +780,23 @@ def make_model(
         raise ValueError(f"bad parameter for model {name!r} ({err}); allowed: {allowed}") from None
 
 
-def fitted_stats(estimator) -> dict[str, int | None]:
+def fitted_stats(estimator) -> dict[str, int | bool | None]:
     """``n_params``, ``circuit_executions`` and ``n_qubits`` of a fitted estimator (ours or scikit-learn's
     SVC / logistic regression / anything with ``coef_``), looking through a ``Pipeline`` or a search
-    object's ``best_estimator_``."""
+    object's ``best_estimator_``; for the torch models also ``n_steps`` (optimiser steps) and
+    ``converged``."""
     est = getattr(estimator, "best_estimator_", estimator)
     if hasattr(est, "steps"):
         est = est.steps[-1][1]
     if hasattr(est, "n_params_"):
-        return {
+        stats = {
             "n_params": int(est.n_params_),
             "circuit_executions": est.circuit_executions_,
             "n_qubits": int(est.n_qubits_),
         }
+        if hasattr(est, "n_steps_"):
+            stats.update(n_steps=int(est.n_steps_), converged=bool(est.converged_))
+        return stats
     n_params = None
     if hasattr(est, "support_vectors_"):  # kernel SVM: the support vectors and their dual weights
         n_params = int(est.support_vectors_.size + est.dual_coef_.size + est.intercept_.size)
