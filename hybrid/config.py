@@ -238,7 +238,7 @@ def _check_data_types(data: dict) -> None:
 
 def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
     """Validate a configuration given as a dict (the parsed TOML) and return an :class:`ExperimentConfig`."""
-    from qhybrid.hybrid.protocols import check_protocol, protocol_seeds, resolve_search
+    from qhybrid.hybrid.protocols import check_protocol, protocol_seeds, resolve_search, training_params
 
     if not isinstance(raw, dict):
         raise TypeError(f"{source}: a configuration must be a table (dict), got {type(raw).__name__}")
@@ -249,6 +249,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
             _fail(f"{source}: missing key {key!r} (required: models, datasets)")
     name = _parse_name(raw.get("name", "experiment"))
     models, specs = _parse_models(raw)
+    specs = {label: (base, training_params(protocol, base, p)) for label, (base, p) in specs.items()}
     datasets = _parse_datasets(raw["datasets"])
     backends = _str_list(raw.get("backends", ["aer"]), "backends")
     _check_backends(backends)

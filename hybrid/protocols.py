@@ -25,19 +25,29 @@ Schuld, arXiv:2403.07059; its ``scripts/run_hyperparameter_search.py`` and
   setting refit with ``random_state`` 0 to 4 (``seeds = 5``) and scored on the test split; the report gives
   the mean over these seeds;
 * raw features for the study's data sets (``qmlb:`` and ``qmlb-gen:``: no standardisation; the study
-  generated them in their final ranges). Other data sets keep ``[data]``'s standardisation.
+  generated them in their final ranges). Other data sets keep ``[data]``'s standardisation;
+* the study's training of its variational models (``dressed``, ``drc``, ``iqp``, the separable controls
+  ``dressed-sep`` and ``drc-sep``, and ``sepv``; :data:`STUDY_TRAINING`): Adam on batches of 32 until its
+  convergence criterion holds (``convergence = "qml-benchmarks"``, :mod:`qhybrid.classical.training.convergence`),
+  at most the study's ``max_steps`` optimiser steps (100 000 for the dressed circuit, 10 000 for the others),
+  in the search's fits as in the final ones. The torch ``mlp`` keeps its epochs: the study's MLP is
+  scikit-learn's, which stops by its own rule (that is ``mlp-sk``).
 
 Every key written in the file wins over the protocol's default: ``seeds``, any ``[search]`` key, a model's
 whole grid under ``[search.space.<model>]``, ``[data] standardize``. A parameter fixed under
-``[params.<model>]`` or ``[variants.<label>]`` stays fixed and is left out of the study's grid. A model the
-study has no grid for (``logreg``, ``vqc``, ...) is trained with its own parameters and noted in its record
-and the report, as is a study parameter that has no counterpart in qhybrid's model (``observable_type`` of
-the re-uploading classifier, ``repeats`` of the IQP variational classifier). The study's ``max_vmap`` is
-the batch size of its JAX vectorisation, not a model setting, and is left out.
+``[params.<model>]`` or ``[variants.<label>]`` stays fixed and is left out of the study's grid; so do
+``convergence`` and ``max_steps`` there (``convergence = "none"`` trains a variational model for its
+``max_epochs``). A model the study has no grid for (``logreg``, ``vqc``, ...) is trained with its own
+parameters and noted in its record and the report, as is a study parameter that has no counterpart in
+qhybrid's model (``observable_type`` of the re-uploading classifier, ``repeats`` of the IQP variational
+classifier). The study's ``max_vmap`` is the batch size of its JAX vectorisation, not a model setting,
+and is left out.
 
 >>> grid, notes = study_grid("qml-benchmarks", "svc", {})
 >>> grid["C"], grid["gamma"]
 ([0.1, 1.0, 10.0, 100.0], [0.001, 0.01, 0.1, 1.0])
+>>> training_params("qml-benchmarks", "dressed", {"n_layers": 5})
+{'n_layers': 5, 'convergence': 'qml-benchmarks', 'max_steps': 100000}
 """
 
 from __future__ import annotations
@@ -56,6 +66,7 @@ __all__ = [
     "protocol_seeds",
     "resolve_search",
     "study_grid",
+    "training_params",
 ]
 
 QML_BENCHMARKS = "qml-benchmarks"
@@ -140,6 +151,18 @@ STUDY_MODELS: dict[str, tuple[str, dict[str, str]]] = {
     "sepv": ("SeparableVariationalClassifier", _TORCH),
 }
 
+#: registry name -> the study's max_steps for its model (the defaults in its code); under the protocol these
+#: models train with its convergence criterion, stopped at this many optimiser steps if it never holds
+STUDY_TRAINING: dict[str, int] = {
+    "dressed": 100_000,
+    "dressed-sep": 100_000,
+    "drc": 10_000,
+    "drc-sep": 10_000,
+    "iqp": 10_000,
+    "sepv": 10_000,
+}
+_CONVERGENCE = "qml-benchmarks"  # the criterion's name in the models' ``convergence``
+
 _STUDY_DATA = ("qmlb:", "qmlb-gen:")
 # scorers defined for two classes only: on more they fail inside the search
 _BINARY_SCORERS = (
@@ -201,6 +224,18 @@ def study_grid(protocol: str, registry_name: str, fixed: dict[str, Any]) -> tupl
     in ``fixed`` (set by the experiment), and notes on what was left out."""
     check_protocol(protocol)
     return _study_grid(registry_name, fixed)
+
+
+def training_params(protocol: str | None, registry_name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` (a model's fixed constructor arguments) with the protocol's training added: for the study's
+    variational models :data:`STUDY_TRAINING` under ``qml-benchmarks`` gives ``convergence`` and, where the
+    model then trains to convergence, ``max_steps``, each unless ``params`` sets it."""
+    if protocol != QML_BENCHMARKS or registry_name not in STUDY_TRAINING:
+        return dict(params)
+    out = {**params, "convergence": params.get("convergence", _CONVERGENCE)}
+    if out["convergence"] == _CONVERGENCE:
+        out.setdefault("max_steps", STUDY_TRAINING[registry_name])
+    return out
 
 
 def grid_notes(protocol: str | None, search: dict[str, Any], label: str, spec: tuple[str, dict]) -> list[str]:
@@ -316,6 +351,7 @@ def describe(protocol: str | None, search: dict[str, Any], seeds: list[int]) -> 
     parts = [_describe_search(search), f"seeds {', '.join(map(str, seeds))}"]
     if protocol == QML_BENCHMARKS:
         parts.append("raw features for the study's data sets (qmlb:)")
+        parts.append("its variational models trained until its convergence criterion holds")
     return f"{f'protocol {protocol}' if protocol else 'no protocol'}: {'; '.join(parts)}"
 
 

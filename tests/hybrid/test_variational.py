@@ -1,5 +1,5 @@
 """Variational models trained like the qml-benchmarks study: max_steps and convergence on the torch
-estimators, sepv (hybrid.variational) against a direct default.qubit computation."""
+estimators, sepv (hybrid.variational) against a direct default.qubit computation, and the protocol's wiring."""
 
 import math
 import warnings
@@ -13,7 +13,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import check_estimator
 
 from qhybrid.classical.data import load_dataset
+from qhybrid.hybrid.config import parse_config
 from qhybrid.hybrid.models import fitted_stats, make_model, model_family
+from qhybrid.hybrid.protocols import STUDY_TRAINING, describe, training_params
 from qhybrid.hybrid.variational import SeparableVariationalClassifier
 
 
@@ -211,3 +213,65 @@ def test_sepv_refuses_what_it_cannot_fit():
         make_model("sepv", encoding_layers=0).fit(X, [0, 1] * 4 + [0])
     with pytest.raises(ValueError, match="unknown backend 'qpu'"):
         make_model("sepv", backend="qpu").fit(X, [0, 1] * 4 + [0])
+
+
+# ------------------------------------------------------------------------------------------ the protocol
+
+
+def test_the_protocol_trains_the_studys_variational_models_to_convergence():
+    cfg = parse_config(
+        {
+            "protocol": "qml-benchmarks",
+            "models": ["dressed", "dressed-sep", "drc", "drc-sep", "sepv", "mlp", "svc", "vqc"],
+            "datasets": ["qmlb:linearly_separable_10d"],
+        }
+    )
+    specs = cfg.model_specs
+    steps = {"dressed": 100_000, "dressed-sep": 100_000, "drc": 10_000, "drc-sep": 10_000, "sepv": 10_000}
+    for name, max_steps in steps.items():
+        assert specs[name][1] == {"convergence": "qml-benchmarks", "max_steps": max_steps}
+    # no study variational model: their own training
+    assert specs["mlp"][1] == specs["svc"][1] == specs["vqc"][1] == {}
+    assert cfg.search["space"]["sepv"] == {
+        "batch_size": [32],
+        "lr": [0.001, 0.01, 0.1],
+        "encoding_layers": [1, 3, 5, 10],
+    }
+    assert "its variational models trained until its convergence criterion holds" in describe(
+        cfg.protocol, cfg.search, cfg.seeds
+    )
+    assert sorted(STUDY_TRAINING) == ["drc", "drc-sep", "dressed", "dressed-sep", "iqp", "sepv"]
+
+
+def test_explicit_training_keys_win_over_the_protocol():
+    cfg = parse_config(
+        {
+            "protocol": "qml-benchmarks",
+            "models": ["dressed", "drc", "sepv"],
+            "datasets": ["moons"],
+            "params": {"dressed": {"convergence": "none"}, "drc": {"max_steps": 500}},
+        }
+    )
+    assert cfg.model_specs["dressed"][1] == {"convergence": "none"}  # fixed epochs, so no step cap added
+    assert cfg.model_specs["drc"][1] == {"max_steps": 500, "convergence": "qml-benchmarks"}
+    assert training_params(None, "dressed", {"n_layers": 2}) == {"n_layers": 2}
+    plain = parse_config({"models": ["dressed"], "datasets": ["moons"]})
+    assert plain.model_specs["dressed"][1] == {}
+
+
+def test_a_cells_record_says_how_long_it_trained():
+    from qhybrid.hybrid.runner import grid, run_cell
+
+    cfg = parse_config(
+        {
+            "models": ["sepv"],
+            "datasets": ["moons"],
+            "backends": ["default"],
+            "seeds": 1,
+            "params": {"sepv": {"max_steps": 450, "lr": 0.05}},
+        }
+    )
+    record = run_cell(grid(cfg)[0], cfg)
+    assert record["status"] == "ok", record.get("error")
+    assert record["converged"] is True and 2 * 200 + 2 <= record["n_steps"] < 450
+    assert (record["n_qubits"], record["n_params"]) == (2, 2 * 2 * 3)
