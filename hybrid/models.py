@@ -96,8 +96,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return []
 
     def _fit_inputs(self, X: np.ndarray) -> None:
-        """Learn from the validated training inputs what ``_build`` needs (nothing here; the separable
-        classifier fits its feature scaling)."""
+        """Set what the built ``module_`` learns from the validated training inputs before it is trained
+        (nothing here; the separable classifier fits its feature scaling)."""
 
     def _l2(self) -> float:
         """The L2 penalty on the weight matrices (``alpha`` of :class:`MLPClassifier`; 0 for the others):
@@ -133,8 +133,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         seed = _seed_from(self.random_state)
         torch.manual_seed(seed)
         device = self._device()
-        self._fit_inputs(X)
         self.module_ = self._build(X.shape[1], len(self.classes_)).to(device)
+        self._fit_inputs(X)
         self.n_qubits_ = sum(int(getattr(q, "n_qubits", 0)) for q in self._quantum_layers())
         self.n_params_ = sum(p.numel() for p in self.module_.parameters() if p.requires_grad)
         alpha = self._l2()

@@ -91,11 +91,12 @@ class _SeparableModel(nn.Module):
     softmax is ``(1 - sigmoid(6 f), sigmoid(6 f))``: the study's sigmoid cross-entropy is the softmax
     cross-entropy of these logits."""
 
-    def __init__(self, circuits: _OneQubitCircuits, scale: np.ndarray, offset: np.ndarray) -> None:
+    def __init__(self, circuits: _OneQubitCircuits) -> None:
         super().__init__()
         self.circuits = circuits
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float64))
-        self.register_buffer("offset", torch.as_tensor(offset, dtype=torch.float64))
+        # x -> x * scale + offset, the MinMaxScaler's map; set from the training data before training
+        self.register_buffer("scale", torch.ones(circuits.n_features, dtype=torch.float64))
+        self.register_buffer("offset", torch.zeros(circuits.n_features, dtype=torch.float64))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         angles = x.to(torch.float64) * self.scale + self.offset
@@ -150,9 +151,15 @@ class SeparableVariationalClassifier(TorchClassifier):
 
         backend_info(self.backend)  # an unknown name fails here, before any data is looked at
 
+    def _width(self, n_features: int) -> int:
+        """The widest circuit simulated: one qubit, whatever ``n_features`` (each feature's runs alone)."""
+        return 1
+
     def _fit_inputs(self, X: np.ndarray) -> None:
         # fitted in float64 on the float32 inputs, so that the angles are exact to double precision
         self.scaler_ = MinMaxScaler(feature_range=(-math.pi / 2, math.pi / 2)).fit(X.astype(np.float64))
+        self.module_.scale.copy_(torch.as_tensor(self.scaler_.scale_))
+        self.module_.offset.copy_(torch.as_tensor(self.scaler_.min_))
 
     def _build(self, n_features: int, n_classes: int) -> nn.Module:
         if n_classes != 2:
@@ -168,7 +175,7 @@ class SeparableVariationalClassifier(TorchClassifier):
             shots=None if self.shots is None else int(self.shots),
             seed=seed,
         )
-        return _SeparableModel(circuits, self.scaler_.scale_, self.scaler_.min_)
+        return _SeparableModel(circuits)
 
     def _quantum_layers(self) -> list[nn.Module]:
         return [self.module_.circuits]

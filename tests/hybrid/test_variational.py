@@ -275,3 +275,12 @@ def test_a_cells_record_says_how_long_it_trained():
     assert record["status"] == "ok", record.get("error")
     assert record["converged"] is True and 2 * 200 + 2 <= record["n_steps"] < 450
     assert (record["n_qubits"], record["n_params"]) == (2, 2 * 2 * 3)
+
+
+def test_qhybrid_compare_checks_sepv_before_any_cell():
+    from qhybrid.hybrid.validation import check_experiment
+
+    raw = {"models": ["sepv"], "datasets": ["qmlb:linearly_separable_10d"], "backends": ["aer", "default"]}
+    check_experiment(parse_config({**raw, "protocol": "qml-benchmarks"}))  # builds it, untrained: no error
+    with pytest.raises(ValueError, match="params.sepv for model 'sepv': encoding_layers must be >= 1, got 0"):
+        parse_config({**raw, "params": {"sepv": {"encoding_layers": 0}}})
