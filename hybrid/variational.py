@@ -83,7 +83,10 @@ class _OneQubitCircuits(QuantumLayer):
         return super().forward(x.reshape(-1, 1)).reshape(x.shape[0], self.n_features)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, one-qubit circuits per row: {self.n_features}"
+        return (
+            f"n_features={self.n_features} (a one-qubit circuit each), encoding_layers={self.n_layers - 1}, "
+            f"backend={self.backend!r}, diff_method={self.diff_method!r}"
+        )
 
 
 class _SeparableModel(nn.Module):
