@@ -103,12 +103,16 @@ class ExperimentConfig:
 
     def platforms(self, label: str) -> list[str]:
         """Backends or accelerators the model ``label`` runs on in this experiment."""
-        from qhybrid.hybrid.models import model_family
+        from qhybrid.hybrid.models import model_platform
 
-        registry_name = self.model_specs[label][0]
-        if model_family(registry_name) != "classical":
-            return list(self.backends)
-        return list(self.accelerators) if registry_name == "mlp" else ["cpu"]
+        kind = model_platform(self.model_specs[label][0])
+        return (
+            list(self.backends)
+            if kind == "backend"
+            else list(self.accelerators)
+            if kind == "accelerator"
+            else ["cpu"]
+        )
 
     def fingerprint(self, label: str) -> str:
         """A short hash of everything that shapes a cell's result besides its model/data set/platform/seed:
@@ -211,8 +215,8 @@ def _check_model_params(label: str, registry_name: str, params: dict, where: str
     check_param_types(registry_name, params, where)
     try:
         est = make_model(registry_name, **params)
-        if hasattr(est, "_check_params"):
-            est._check_params()
+        if hasattr(est, "check_params"):
+            est.check_params()
     except (TypeError, ValueError) as err:
         _fail(f"bad value in {where} for model {label!r}: {err}")
 

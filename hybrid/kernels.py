@@ -81,7 +81,7 @@ class _KernelClassifier(ClassifierMixin, BaseEstimator):
     _extra_wires = 0  # qubits beyond one per feature
     _product = False  # a product kernel simulates one-qubit states only on exact backends
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         """Refuse a bad constructor argument, naming it, its value and what is allowed. Called first in
         ``fit`` (and by the runner's checks before any cell), never in ``__init__``."""
         from qhybrid.qml.kernels import kernel_method
@@ -114,7 +114,7 @@ class _KernelClassifier(ClassifierMixin, BaseEstimator):
         """Scale ``X``, embed it, compute the training Gram matrix and fit the SVM; returns ``self``."""
         from qhybrid.qml.kernels import check_kernel_width, kernel_method
 
-        self._check_params()
+        self.check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False)
         check_finite_array("X", X)
         check_classification_targets(y)
@@ -210,9 +210,9 @@ class IQPKernelClassifier(_KernelClassifier):
         self.noise = noise
         self.random_state = random_state
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         check_int("repeats", self.repeats, 1)
-        super()._check_params()
+        super().check_params()
 
     def _make_kernel(self, n_features: int, seed: int):
         from qhybrid.qml.kernels import FidelityKernel, iqp_feature_map
@@ -269,11 +269,11 @@ class ProjectedKernelClassifier(_KernelClassifier):
         self.noise = noise
         self.random_state = random_state
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         check_float("gamma_factor", self.gamma_factor, 0, low_open=True)
         check_int("trotter_steps", self.trotter_steps, 1)
         check_float("t", self.t, 0, low_open=True)
-        super()._check_params()
+        super().check_params()
 
     def _make_kernel(self, n_features: int, seed: int):
         from qhybrid.qml.kernels import ProjectedKernel, hamiltonian_feature_map
@@ -330,9 +330,9 @@ class SeparableKernelClassifier(_KernelClassifier):
         self.noise = noise
         self.random_state = random_state
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         check_int("encoding_layers", self.encoding_layers, 1)
-        super()._check_params()
+        super().check_params()
 
     def _make_kernel(self, n_features: int, seed: int):
         from qhybrid.qml.kernels import ProductKernel, separable_feature_map

@@ -188,7 +188,7 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
     oversubscribe the cores; ``None`` leaves torch's setting alone).
     """
     from qhybrid.classical.data import load_dataset
-    from qhybrid.hybrid.models import fitted_stats, make_model, model_family
+    from qhybrid.hybrid.models import fitted_stats, make_model, model_family, platform_kwargs
     from qhybrid.hybrid.protocols import data_options
     from qhybrid.hybrid.search import score_all
 
@@ -223,11 +223,7 @@ def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -
             n_features=data.n_features,
             n_classes=data.n_classes,
         )
-        kwargs: dict[str, Any] = dict(params)
-        if family != "classical":
-            kwargs["backend"] = cell.platform
-        elif registry_name == "mlp":
-            kwargs["accelerator"] = cell.platform
+        kwargs: dict[str, Any] = {**params, **platform_kwargs(registry_name, cell.platform)}
         estimator = make_model(registry_name, random_state=cell.seed, **kwargs)
         record["estimator_params"] = _jsonable(estimator.get_params(deep=False))
         estimator = _search(estimator, cell, config, data, record)

@@ -194,21 +194,18 @@ def _check_width(estimator, platform: str, n_features: int) -> int:
 def _build(label: str, config, platform: str, shape: tuple[int, int]) -> None:
     """Build the estimator of a cell as the cell will (minus the training): scikit-learn's parameter
     constraints, qhybrid's checks, the width against the memory guard, the torch module and its circuit."""
-    from qhybrid.hybrid.models import make_model, model_family
+    from qhybrid.hybrid.models import make_model, model_family, platform_kwargs
     from qhybrid.qml.backends import required_memory_bytes
 
     registry_name, params = config.model_specs[label]
     family = model_family(registry_name)
-    kwargs = dict(params)
-    if family != "classical":
-        kwargs["backend"] = platform
-    elif registry_name == "mlp":
-        kwargs["accelerator"] = platform
-    estimator = make_model(registry_name, random_state=0, **kwargs)
+    estimator = make_model(
+        registry_name, random_state=0, **params, **platform_kwargs(registry_name, platform)
+    )
     if hasattr(estimator, "_parameter_constraints"):
         estimator._validate_params()
-    if hasattr(estimator, "_check_params"):
-        estimator._check_params()
+    if hasattr(estimator, "check_params"):
+        estimator.check_params()
     if not hasattr(estimator, "_build"):
         return
     if family != "classical":

@@ -144,8 +144,8 @@ class SeparableVariationalClassifier(TorchClassifier):
         self.convergence = convergence
         self.random_state = random_state
 
-    def _check_params(self) -> None:
-        super()._check_params()
+    def check_params(self) -> None:
+        super().check_params()
         check_int("encoding_layers", self.encoding_layers, 1)
         check_int("shots", self.shots, 1, allow_none=True)
         if not isinstance(self.backend, str):

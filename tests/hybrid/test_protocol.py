@@ -12,7 +12,8 @@ from torch import nn
 from qhybrid.classical.data import load_dataset
 from qhybrid.hybrid import search as search_module
 from qhybrid.hybrid.config import parse_config
-from qhybrid.hybrid.models import MLPClassifier, _adam_l2, fitted_stats, make_model, model_family, model_names
+from qhybrid.hybrid.estimators import adam_l2
+from qhybrid.hybrid.models import MLPClassifier, fitted_stats, make_model, model_family, model_names
 from qhybrid.hybrid.protocols import STUDY_MODELS, data_options, describe, grid_notes, study_grid
 from qhybrid.hybrid.report import render_report
 from qhybrid.hybrid.runner import Runner, grid, run_cell
@@ -70,7 +71,7 @@ def test_alpha_means_sklearns_penalty_on_the_weight_matrices():
     x, y = torch.randn(8, 3), torch.tensor([0, 1] * 4)
     alpha, b = 0.5, 8
 
-    opt = _adam_l2(0.1, alpha / b)(list(model.parameters()))
+    opt = adam_l2(0.1, alpha / b)(list(model.parameters()))
     nn.functional.cross_entropy(model(x), y).backward()
     opt.step()
 
@@ -146,8 +147,8 @@ def test_every_study_grid_builds_its_model():
         for key, values in grid.items():
             for value in values:
                 est = make_model(name, **{key: value})
-                if hasattr(est, "_check_params"):
-                    est._check_params()
+                if hasattr(est, "check_params"):
+                    est.check_params()
                 else:
                     est._validate_params()
     assert study_grid("qml-benchmarks", "drc", {})[1] == [

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from qhybrid.hybrid import compare_cmd, models, runner, validation
+from qhybrid.hybrid import compare_cmd, estimators, runner, validation
 from qhybrid.hybrid.cli import main
 from qhybrid.hybrid.config import parse_config
 from qhybrid.hybrid.models import make_model
@@ -42,8 +42,8 @@ def no_work(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("work started before the parameters were checked")
 
-    monkeypatch.setattr(models, "validate_data", refuse)
-    monkeypatch.setattr(models, "_train", refuse)
+    monkeypatch.setattr(estimators, "validate_data", refuse)
+    monkeypatch.setattr(estimators, "fit_module", refuse)
 
 
 def _raises(estimator, kind, pattern):
