@@ -110,62 +110,74 @@ def minimize(
     x = np.array(x0, dtype=float)
     trace = OptimizationTrace(x)
     if method == "adam":
-        m = np.zeros_like(x)
-        v = np.zeros_like(x)
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        best_x, best_c = x.copy(), math.inf
-        for k in range(1, maxiter + 1):
-            c, g = grad(x)
-            trace.history.append(c)
-            if c < best_c:
-                best_x, best_c = x.copy(), c
-            trace.iterations = trace.evaluations = k
-            if np.linalg.norm(g) < tol:
-                break
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * g * g
-            x = x - stepsize * (m / (1 - b1**k)) / (np.sqrt(v / (1 - b2**k)) + eps)
-        else:
-            c = cost(x)
-            trace.history.append(c)
-            trace.evaluations += 1
-            if c < best_c:
-                best_x = x.copy()
-        trace.x = best_x
+        _adam(cost, grad, x, trace, maxiter, stepsize, tol)
     elif method == "spsa":
-        a, c0, big_a = stepsize, 0.1, 0.1 * maxiter
-        for k in range(maxiter):
-            ak = a / (k + 1 + big_a) ** 0.602
-            ck = c0 / (k + 1) ** 0.101
-            delta = rng.choice([-1.0, 1.0], size=x.shape)
-            fp, fm = cost(x + ck * delta), cost(x - ck * delta)
-            x = x - ak * (fp - fm) / (2 * ck) * delta
-            trace.history.append((fp + fm) / 2)
-            trace.iterations = k + 1
-        trace.history.append(cost(x))
-        trace.evaluations = 2 * trace.iterations + 1
-        trace.x = x
+        _spsa(cost, x, trace, maxiter, stepsize, rng)
     elif method == "cobyla":
-        best = [math.inf, x.copy()]
-
-        def recorded(y: np.ndarray) -> float:
-            if len(trace.history) >= maxiter:
-                raise _BudgetSpent
-            c = cost(y)
-            trace.history.append(c)
-            if c < best[0]:
-                best[:] = [c, np.array(y, dtype=float)]
-            return c
-
-        budget = max(maxiter, x.size + 2)  # scipy's minimum; the objective stops at maxiter itself
-        try:
-            res = scipy.optimize.minimize(
-                recorded, x, method="COBYLA", tol=tol, options={"maxiter": budget, "rhobeg": stepsize}
-            )
-            trace.x = np.asarray(res.x, dtype=float)
-        except _BudgetSpent:
-            trace.x = best[1]
-        trace.iterations = trace.evaluations = len(trace.history)
+        _cobyla(cost, x, trace, maxiter, stepsize, tol)
     else:  # pragma: no cover - names are validated at the boundary
         raise ValueError(f"unknown optimizer {method!r}")
     return trace
+
+
+def _adam(cost, grad, x: np.ndarray, trace: OptimizationTrace, maxiter: int, stepsize: float, tol: float):
+    m = np.zeros_like(x)
+    v = np.zeros_like(x)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    best_x, best_c = x.copy(), math.inf
+    for k in range(1, maxiter + 1):
+        c, g = grad(x)
+        trace.history.append(c)
+        if c < best_c:
+            best_x, best_c = x.copy(), c
+        trace.iterations = trace.evaluations = k
+        if np.linalg.norm(g) < tol:
+            break
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        x = x - stepsize * (m / (1 - b1**k)) / (np.sqrt(v / (1 - b2**k)) + eps)
+    else:
+        c = cost(x)
+        trace.history.append(c)
+        trace.evaluations += 1
+        if c < best_c:
+            best_x = x.copy()
+    trace.x = best_x
+
+
+def _spsa(cost, x: np.ndarray, trace: OptimizationTrace, maxiter: int, stepsize: float, rng):
+    a, c0, big_a = stepsize, 0.1, 0.1 * maxiter
+    for k in range(maxiter):
+        ak = a / (k + 1 + big_a) ** 0.602
+        ck = c0 / (k + 1) ** 0.101
+        delta = rng.choice([-1.0, 1.0], size=x.shape)
+        fp, fm = cost(x + ck * delta), cost(x - ck * delta)
+        x = x - ak * (fp - fm) / (2 * ck) * delta
+        trace.history.append((fp + fm) / 2)
+        trace.iterations = k + 1
+    trace.history.append(cost(x))
+    trace.evaluations = 2 * trace.iterations + 1
+    trace.x = x
+
+
+def _cobyla(cost, x: np.ndarray, trace: OptimizationTrace, maxiter: int, stepsize: float, tol: float):
+    best = [math.inf, x.copy()]
+
+    def recorded(y: np.ndarray) -> float:
+        if len(trace.history) >= maxiter:
+            raise _BudgetSpent
+        c = cost(y)
+        trace.history.append(c)
+        if c < best[0]:
+            best[:] = [c, np.array(y, dtype=float)]
+        return c
+
+    budget = max(maxiter, x.size + 2)  # scipy's minimum; the objective stops at maxiter itself
+    try:
+        res = scipy.optimize.minimize(
+            recorded, x, method="COBYLA", tol=tol, options={"maxiter": budget, "rhobeg": stepsize}
+        )
+        trace.x = np.asarray(res.x, dtype=float)
+    except _BudgetSpent:
+        trace.x = best[1]
+    trace.iterations = trace.evaluations = len(trace.history)
