@@ -263,41 +263,12 @@ class DRCClassifier(_QuantumClassifier):
         return nn.Sequential(_InputScale(n_features, self.input_scale), *model)
 
 
-class IQPClassifier(_QuantumClassifier):
+class IQPClassifier(VQCClassifier):
     """IQP variational classifier (Havlíček et al. 2019): Hadamards, Z rotations by the features and ZZ
-    rotations by their products, then a trainable ansatz. Parameters as for :class:`VQCClassifier`."""
+    rotations by their products, then a trainable ansatz. The arguments and defaults of
+    :class:`VQCClassifier`, whose ``__init__`` it shares; only the embedding differs."""
 
     _embedding = "iqp"
-
-    def __init__(
-        self,
-        n_qubits: int | None = None,
-        n_layers: int = 2,
-        backend: str = "aer",
-        ansatz: str = "strongly_entangling",
-        entangling: bool = True,
-        shots: int | None = None,
-        max_epochs: int = 30,
-        lr: float = 0.05,
-        batch_size: int = 32,
-        max_steps: int | None = None,
-        convergence: str | None = None,
-        random_state=None,
-    ) -> None:
-        super().__init__(
-            n_qubits=n_qubits,
-            n_layers=n_layers,
-            backend=backend,
-            ansatz=ansatz,
-            entangling=entangling,
-            shots=shots,
-            max_epochs=max_epochs,
-            lr=lr,
-            batch_size=batch_size,
-            random_state=random_state,
-            max_steps=max_steps,
-            convergence=convergence,
-        )
 
 
 class _Squash(nn.Module):
