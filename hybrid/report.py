@@ -146,7 +146,7 @@ def _plot_accuracy_vs_time(rows: list[dict[str, Any]], path: Path) -> None:
     ncols = min(3, len(datasets))
     nrows = math.ceil(len(datasets) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.0, 5.2 * ncols), 4.2 * nrows + 0.8), squeeze=False)
-    for ax, dataset in zip(axes.flat, datasets, strict=True):
+    for ax, dataset in zip(list(axes.flat)[: len(datasets)], datasets, strict=True):
         for r in (r for r in rows if r["dataset"] == dataset):
             if r["fit_seconds_mean"] is None or r["test_accuracy_mean"] is None:
                 continue
