@@ -117,22 +117,20 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summed,
     """
     psi = _forward(runner, key, structure, qvals)
     n_vectors = 1 if weights is not None else len(structure.meas)
+    # defensive: a summed rotation must be shared by all rows; one whose angle varies is read per row
+    moved = {
+        i for i in summed if np.any(qvals[:, structure.param_index(i)] != qvals[0, structure.param_index(i)])
+    }
+    summed, saved = summed - moved, saved | moved
+    grads = np.zeros((n_vectors, len(qvals), structure.n_params))
     steps = frames.plan(structure, frozenset(summed | saved))
     if steps is not None:  # every layer diagonal in one Pauli frame (QAOA): the pass runs in numpy
-        angles = {i: qvals[:, structure.param_index(i)] for i in summed}
-        summed = {i for i in summed if np.all(angles[i] == angles[i][0])}  # shared by all rows, as it must
-        grads = np.zeros((n_vectors, len(qvals), structure.n_params))
         for v in range(n_vectors):
             lam = _back_vector(structure, row_datas, psi, weights, v)
             if np.any(lam):
                 grads[v] = frames.reverse(structure, steps, qvals, psi, lam, summed | saved, summed)
         return grads
     builder = JointCircuitBuilder(structure, qvals, pair=True)
-    moved = {
-        i for i in summed if builder.varies(i)
-    }  # defensive: a summed rotation must be shared by all rows
-    summed, saved = summed - moved, saved | moved
-    grads = np.zeros((n_vectors, len(qvals), structure.n_params))
     # Reversed experiments go to Aer a few at a time, so that their paired states and snapshots fit the
     # joint budget (a jacobian has one per measurement; at 20 qubits x 8 rows a paired state is 256 MB).
     layer = layer_of(structure, frozenset(summed | saved))

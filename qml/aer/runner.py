@@ -63,9 +63,9 @@ class AerRunner:
         self.memory = memory
         self.rng = np.random.default_rng(seed)
         self._on_run = on_run
+        check_aer_device(options.get("device", "CPU"))
         # max_parallel_experiments=0 lets Aer spread the many small experiments of a batch (parameter sets)
         # over the cores.
-        check_aer_device(options.get("device", "CPU"))
         opts = {"method": method, "precision": "double", "max_parallel_experiments": 0, **options}
         if noise_model is not None:
             opts["noise_model"] = noise_model
