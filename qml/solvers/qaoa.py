@@ -224,13 +224,13 @@ class QAOA:
         t0 = time.perf_counter()
         rng = np.random.default_rng(self.seed)
         dev = make_device(self.backend, n, shots=self.shots, seed=self.seed)
-        layers = qaoa_circuit(problem)
+        layers, hamiltonian = qaoa_circuit(problem), problem.cost_hamiltonian()
         history: list[float] = []
         depths: list[QAOADepthResult] = []
         x, n_cost = None, 0
         with qp.Tracker(dev) as tracker:
             for p in range(1, self.p + 1) if self.init == "interp" else [self.p]:
-                x, trace, depth = self._optimise_depth(problem, dev, layers, p, x, rng, tracker)
+                x, trace, depth = self._optimise_depth(problem, hamiltonian, dev, layers, p, x, rng, tracker)
                 history.extend(trace.history)
                 n_cost += trace.evaluations + 1
                 depths.append(depth)
@@ -252,10 +252,9 @@ class QAOA:
             return np.concatenate(interp_init(previous[: p - 1], previous[p - 1 :]))
         return np.concatenate(linear_ramp(p))
 
-    def _optimise_depth(self, problem: QUBO, dev, layers, p: int, previous, rng, tracker):
+    def _optimise_depth(self, problem: QUBO, hamiltonian, dev, layers, p: int, previous, rng, tracker):
         """Minimise the energy at depth ``p``: the optimum angles, the optimiser's trace, the depth's
         summary."""
-        hamiltonian = problem.cost_hamiltonian()
         # gradient-free optimisers run plain forward passes, without the gradient machinery's overhead
         method = default_diff_method(self.backend, self.shots) if self.optimizer == "adam" else None
 
