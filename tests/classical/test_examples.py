@@ -1,12 +1,7 @@
 """The classical examples run end to end (the quantum ones: tests/qml/test_examples.py) (shortened where they take options). Slow: run with -m slow."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from example_runs import run_example  # tests/example_runs.py, on sys.path through tests/conftest.py
 
 CASES = {
     "train_resnet_digits.py": (["--epochs", "2"], "test accuracy"),
@@ -22,12 +17,4 @@ def test_example_runs(script, tmp_path):
     args, expected = CASES[script]
     if script == "train_resnet_digits.py":
         args = [*args, "--out", str(tmp_path)]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert expected in proc.stdout
+    run_example(script, args, tmp_path, expected, timeout=600)

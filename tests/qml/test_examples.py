@@ -1,13 +1,9 @@
 """The quantum and comparison examples run end to end, with small arguments. Slow: run with -m slow."""
 
 import importlib.util
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from example_runs import run_example  # tests/example_runs.py, on sys.path through tests/conftest.py
 
 # script -> (arguments, text its output must hold)
 CASES = {
@@ -25,14 +21,6 @@ def test_example_runs(script, tmp_path):
     if script == "noisy_device.py" and importlib.util.find_spec("qiskit_ibm_runtime") is None:
         pytest.skip("noisy_device.py needs the ibm extra")
     args, expected = CASES[script]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert expected in proc.stdout
+    run_example(script, args, tmp_path, expected)
     if "--out" in args:
         assert (tmp_path / args[args.index("--out") + 1]).stat().st_size > 0  # the plot was written
