@@ -155,7 +155,7 @@ def _block(runner: AerRunner, key, structure, qvals, row_datas, weights, summed,
             del joint
         if circuits:
             for (v, norm), rev in zip(
-                norms, runner.run(circuits, rows=len(qvals) * len(circuits)), strict=True
+                norms, runner.run_programs(circuits, rows=len(qvals) * len(circuits)), strict=True
             ):
                 _accumulate(grads[v], rev, structure, builder, summed, saved, norm)
     return grads

@@ -68,7 +68,7 @@ def joint_states(runner: AerRunner, structure, qvals: np.ndarray) -> np.ndarray:
         structure, len(qvals), 3 * 16 * 2**structure.n_wires, runner.memory.joint_budget()
     ):
         builder = JointCircuitBuilder(structure, qvals[rows])
-        (data,) = runner.run([builder.forward()], rows=rows.stop - rows.start)
+        (data,) = runner.run_programs([builder.forward()], rows=rows.stop - rows.start)
         states.append(builder.split(data["psi"]))
     return np.vstack(states)
 

@@ -25,13 +25,11 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from qiskit import QuantumCircuit
-from qiskit.circuit import Instruction
-from qiskit.circuit.library import DiagonalGate
 
 from .compile import Structure
 from .layers import reversed_layers
 from .paulis import walsh_hadamard
+from .program import AerProgram
 
 # Clifford frames that turn a Z-type rotation into the rotation named: (before, after) gate names, per qubit.
 _FRAMES = {
@@ -84,6 +82,8 @@ class JointCircuitBuilder:
         self.qvals = padded
         start = self.n + int(pair)
         self.index_qubits = list(range(start, start + self.k))
+        # which rotations have different angles in different rows (multiplexed gates), per gate parameter
+        self._varying = bool(self.k) & np.any(padded != padded[:1], axis=0)
 
     @property
     def n_qubits(self) -> int:
@@ -91,39 +91,38 @@ class JointCircuitBuilder:
 
     def varies(self, i: int) -> bool:
         """Whether rotation ``gates[i]`` has different angles in different rows (a multiplexed gate)."""
-        angles = self.qvals[:, self.s.param_index(i)]
-        return bool(self.k) and not np.all(angles == angles[0])
+        return bool(self._varying[self.s.param_index(i)])
 
-    def _gate(self, qc: QuantumCircuit, i: int, inverse: bool) -> None:
+    def _gate(self, qc: AerProgram, i: int, inverse: bool) -> None:
         gate = self.s.gates[i]
         if gate.slot is None:
-            self.s.append_gate(qc, i, inverse)  # fixed gate or constant rotation, on data qubits
+            qc.gate(*self.s.gate_op(i, inverse))  # fixed gate or constant rotation, on data qubits
             return
-        angles = self.qvals[:, self.s.param_index(i)]
-        if inverse:
-            angles = -angles
+        column = self.s.param_index(i)
         qubits = [self.s.qubit(w) for w in gate.wires]
-        if not self.varies(i):
-            getattr(qc, gate.name)(float(angles[0]), *qubits)
+        if not self._varying[column]:
+            angle = self.qvals[0, column]
+            qc.gate(gate.name, qubits, (-angle if inverse else angle,))
             return
+        angles = -self.qvals[:, column] if inverse else self.qvals[:, column]
         before, after = _FRAMES[gate.name]
         for name in before:
             for q in qubits:
-                getattr(qc, name)(q)
+                qc.gate(name, (q,))
         z_name = {"rx": "rz", "ry": "rz", "rxx": "rzz", "ryy": "rzz"}.get(gate.name, gate.name)
-        qc.append(DiagonalGate(list(_phases(z_name, angles, len(qubits)))), qubits + self.index_qubits)
+        qc.diagonal(qubits + self.index_qubits, _phases(z_name, angles, len(qubits)))
         for name in after:
             for q in qubits:
-                getattr(qc, name)(q)
+                qc.gate(name, (q,))
 
-    def forward(self) -> QuantumCircuit:
+    def forward(self) -> AerProgram:
         """Rows from ``|0>``, saving the final joint state ``psi``."""
-        qc = QuantumCircuit(self.n_qubits)
-        if self.k:
-            qc.h(self.index_qubits)
+        qc = AerProgram(self.n_qubits)
+        for q in self.index_qubits:
+            qc.gate("h", (q,))
         for i in range(len(self.s.gates)):
             self._gate(qc, i, inverse=False)
-        qc.save_statevector(label="psi")
+        qc.save_statevector("psi")
         return qc
 
     def _layer_basis(self, measured: list[int]) -> tuple[list[int], dict[int, str]]:
@@ -139,7 +138,7 @@ class JointCircuitBuilder:
                 letters[self.s.qubit(w)] = "Z"
         return [self.n] + sorted(letters), letters
 
-    def _save_layer_probabilities(self, qc: QuantumCircuit, layer_index: int, measured: list[int]) -> dict:
+    def _save_layer_probabilities(self, qc: AerProgram, layer_index: int, measured: list[int]) -> dict:
         """Rotate each covered qubit so its letter reads as Z and save the probabilities; returns the
         letters ``{qubit: "X" | "Y"}`` whose rotation back is still to be applied (:meth:`_turn_back`).
 
@@ -151,20 +150,20 @@ class JointCircuitBuilder:
         turned = {q: letters[q] for q in qubits[1:] if letters[q] in "XY"}
         for q, letter in turned.items():
             if letter == "Y":
-                qc.u(*_TURN_TO_Y, q)  # H S†, one gate
+                qc.gate("u", (q,), _TURN_TO_Y)  # H S†, one gate
             else:
-                qc.h(q)
-        qc.save_probabilities(qubits, label=f"P{layer_index}")
+                qc.gate("h", (q,))
+        qc.save_probabilities(qubits, f"P{layer_index}")
         return turned
 
     @staticmethod
-    def _turn_back(qc: QuantumCircuit, turned: dict) -> None:
+    def _turn_back(qc: AerProgram, turned: dict) -> None:
         for q, letter in turned.items():
-            qc.h(q)
+            qc.gate("h", (q,))
             if letter == "Y":
-                qc.s(q)
+                qc.gate("s", (q,))
 
-    def _undo_layer(self, qc: QuantumCircuit, layer: list[int], turned: dict) -> None:
+    def _undo_layer(self, qc: AerProgram, layer: list[int], turned: dict) -> None:
         """Undo a layer's gates after its probabilities were read in the ``turned`` frames. A shared ``rx``
         or ``ry`` on a turned qubit becomes one gate with its frame's rotation back (``RY(-t) S H``): an
         ``ry`` layer then costs two passes per qubit instead of five."""
@@ -182,7 +181,7 @@ class JointCircuitBuilder:
                 continue
             angle = -float(self.qvals[0, self.s.param_index(i)])
             name, q = self.s.gates[i].name, merged[i]
-            qc.u(*u_angles(_rotation(name, angle) @ _TURN_BACK[turned[q]]), q)
+            qc.gate("u", (q,), u_angles(_rotation(name, angle) @ _TURN_BACK[turned[q]]))
 
     def layer_expectations(self, probabilities, measured: list[int]) -> dict[int, float]:
         """``<Y_flag ⊗ G_i>`` of every rotation ``i`` in ``measured``, from the probabilities
@@ -214,7 +213,7 @@ class JointCircuitBuilder:
             out[i] = generator.coeff * value / 2 ** len(ctrl)
         return out
 
-    def reverse_pair(self, initial: np.ndarray, summed: set[int], saved: set[int]) -> QuantumCircuit:
+    def reverse_pair(self, initial: np.ndarray, summed: set[int], saved: set[int]) -> AerProgram:
         """The inverted circuit run backwards on the paired register from the joint state ``initial``.
 
         The gates run layer by layer (:func:`.layers.reversed_layers`). Before a layer whose rotations are in
@@ -223,10 +222,8 @@ class JointCircuitBuilder:
         normalised ``initial``); and, when a rotation of it is in ``saved``, the joint state ``L{layer}``
         (split it with :meth:`split_pair`), from which every rotation of the layer gets its overlaps.
         """
-        qc = QuantumCircuit(self.n_qubits)
-        # Aer's own ``set_statevector`` checks the norm in Python first (26 ms of a 95 ms load at 20 qubits,
-        # measured); ``initial`` is normalised here, and Aer's compiler dispatches on the instruction's name.
-        qc.append(Instruction("set_statevector", self.n_qubits, 0, [initial]), qc.qubits)
+        qc = AerProgram(self.n_qubits)
+        qc.set_statevector(initial)  # normalised by the caller
         layers = reversed_layers(self.s, frozenset(summed | saved))
         needed = [k for k, layer in enumerate(layers) if any(i in summed or i in saved for i in layer)]
         # The pass ends at the earliest rotation that needs a derivative: gates before it (an input
@@ -238,7 +235,7 @@ class JointCircuitBuilder:
             if any(i in saved for i in layer):
                 self._turn_back(qc, turned)
                 turned = {}
-                qc.save_statevector(label=f"L{layer_index}")
+                qc.save_statevector(f"L{layer_index}")
             if not last:  # after the last save nothing is read: its frames stay turned
                 self._undo_layer(qc, layer, turned)
         return qc
