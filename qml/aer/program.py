@@ -111,14 +111,14 @@ class AerProgram:
         return qc
 
 
-def execute(simulator, programs: list[AerProgram]) -> list[dict] | None:
-    """Run ``programs`` as one Aer job on ``simulator`` (its options, no noise): one dict of saved results
-    per program, by label. ``None``, with a warning, when this qiskit-aer refuses the direct call: run
+def execute(simulator, programs: list[AerProgram], options: dict | None = None) -> list[dict] | None:
+    """Run ``programs`` as one Aer job on ``simulator`` (its options, updated by ``options``, without
+    noise): one dict of saved results per program, by label. ``None``, with a warning, when this qiskit-aer refuses the direct call: run
     :meth:`AerProgram.to_qiskit` circuits through ``AerSimulator.run`` instead."""
     try:
         circuits = [p.to_aer(i) for i, p in enumerate(programs)]
         shape = SimpleNamespace(num_qubits=max(p.num_qubits for p in programs), num_clbits=0)
-        config = generate_aer_config([shape], simulator.options, shots=1)
+        config = generate_aer_config([shape], simulator.options, shots=1, **(options or {}))
         output = simulator._execute_circuits(circuits, None, config)
     except (AttributeError, TypeError) as exc:  # an Aer whose private compiler API changed
         warnings.warn(

@@ -76,6 +76,8 @@ class AerRunner:
             raise ValueError(
                 f"bad AerSimulator option: {exc}; see qiskit_aer.AerSimulator's options"
             ) from None
+        #: The ``AerSimulator`` options the device was given (they win over per-job choices).
+        self.options = dict(options)
         self.wire_index = {w: i for i, w in enumerate(wires)}
         self.cache = StructureCache()
         #: Circuit executions: parameter sets run, each row of a joint run counted.
@@ -100,11 +102,11 @@ class AerRunner:
             return tape.shots.total_shots
         return self.default_shots
 
-    def run(self, circuits, binds=None, shots: int | None = None, rows=None) -> list:
+    def run(self, circuits, binds=None, shots: int | None = None, rows=None, options=None) -> list:
         """One Aer job. Returns one data dict per (circuit, parameter set), circuit-major.
 
         ``rows``: how many circuit executions the job stands for (a joint circuit simulates many rows).
-        With ``shots``, each entry holds the ``counts``.
+        With ``shots``, each entry holds the ``counts``. ``options``: Aer options for this job only.
         """
         if self.method != "matrix_product_state":
             width = max(c.num_qubits for c in circuits)
@@ -118,7 +120,7 @@ class AerRunner:
                     {p: values for p, values in b.items() if p in c.parameters}
                     for b, c in zip(binds, circuits, strict=True)
                 ]
-        kwargs = {"shots": shots or 1}
+        kwargs = {"shots": shots or 1, **(options or {})}
         if binds is not None:
             kwargs["parameter_binds"] = binds
             kwargs["runtime_parameter_bind_enable"] = True
@@ -144,24 +146,26 @@ class AerRunner:
             return [self.compiler.finish(owners[i], result.data(i)) for i in range(n)]
         return [result.data(i) for i in range(n)]
 
-    def run_programs(self, programs: list, rows: int) -> list[dict]:
+    def run_programs(self, programs: list, rows: int, fuse: bool = True) -> list[dict]:
         """One exact Aer job of :class:`~.program.AerProgram` s (no noise, no parameters), handed to Aer's
         core directly where this qiskit-aer allows it; one dict of saved results per program.
 
         ``rows``: how many circuit executions the job stands for (a joint circuit simulates many rows).
+        ``fuse=False`` turns Aer's gate fusion off for this job, unless the device's options set it.
         """
+        options = {} if fuse or "fusion_enable" in self.options else {"fusion_enable": False}
         if self.compiler is not None or self.noise_model is not None or not self.direct:
-            return self.run([p.to_qiskit() for p in programs], rows=rows)
+            return self.run([p.to_qiskit() for p in programs], rows=rows, options=options)
         if self.method != "matrix_product_state":
             width = max(p.num_qubits for p in programs)
             self.memory.require(
                 width, self.method == "density_matrix", f"an Aer job of {len(programs)} circuit(s)"
             )
         start = time.perf_counter()
-        data = program.execute(self.simulator, programs)
+        data = program.execute(self.simulator, programs, options)
         if data is None:  # this qiskit-aer refused the direct call: not again on this runner
             self.direct = False
-            return self.run([p.to_qiskit() for p in programs], rows=rows)
+            return self.run([p.to_qiskit() for p in programs], rows=rows, options=options)
         self.aer_seconds += time.perf_counter() - start
         self.aer_calls += 1
         self.circuit_executions += rows

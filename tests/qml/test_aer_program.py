@@ -60,9 +60,9 @@ def _counting(monkeypatch) -> list:
     calls = []
     execute = program.execute
 
-    def counted(simulator, programs):
-        calls.append(len(programs))
-        return execute(simulator, programs)
+    def counted(simulator, programs, options=None):
+        calls.append((len(programs), options))
+        return execute(simulator, programs, options)
 
     monkeypatch.setattr(program, "execute", counted)
     return calls
@@ -74,11 +74,12 @@ def test_device_results_are_the_same_on_both_paths(monkeypatch):
     calls = _counting(monkeypatch)
     direct_dev = AerDevice(3)
     out_d, grad_d = _layer_step(direct_dev, x, w)
-    assert calls == [1, 1]  # one forward, one reversed experiment, both direct
+    # one forward, one reversed experiment, both direct; the reversed one without gate fusion
+    assert calls == [(1, {}), (1, {"fusion_enable": False})]
     monkeypatch.setattr(program, "AerCircuit", None)  # as an Aer whose compiler module lacks it
     qiskit_dev = AerDevice(3)
     out_q, grad_q = _layer_step(qiskit_dev, x, w)
-    assert calls == [1, 1] and qiskit_dev.aer_calls == 2
+    assert len(calls) == 2 and qiskit_dev.aer_calls == 2
     out_ref, grad_ref = _layer_step(qp.device("default.qubit"), x, w)
     np.testing.assert_allclose(out_d, out_q, atol=1e-12)
     np.testing.assert_allclose(grad_d, grad_q, atol=1e-12)
@@ -97,7 +98,18 @@ def test_a_refused_direct_call_falls_back_once_with_a_warning(monkeypatch):
     x, w = rng.uniform(0, 3, size=(4, 3)), rng.uniform(-3, 3, size=(2, 3, 3))
     with pytest.warns(RuntimeWarning, match="through AerSimulator.run"):
         out, grad = _layer_step(dev, x, w)
-    assert calls == [1]  # refused once, then this device runs through AerSimulator.run
+    assert len(calls) == 1  # refused once, then this device runs through AerSimulator.run
     out_ref, grad_ref = _layer_step(qp.device("default.qubit"), x, w)
     np.testing.assert_allclose(out, out_ref, atol=1e-10)
+    np.testing.assert_allclose(grad, grad_ref, atol=1e-10)
+
+
+def test_fusion_set_by_the_user_is_kept_in_the_reversed_experiment(monkeypatch):
+    calls = _counting(monkeypatch)
+    dev = AerDevice(3, fusion_enable=True)
+    rng = np.random.default_rng(2)
+    x, w = rng.uniform(0, 3, size=(4, 3)), rng.uniform(-3, 3, size=(2, 3, 3))
+    out, grad = _layer_step(dev, x, w)
+    assert calls == [(1, {}), (1, {})]
+    out_ref, grad_ref = _layer_step(qp.device("default.qubit"), x, w)
     np.testing.assert_allclose(grad, grad_ref, atol=1e-10)
