@@ -17,7 +17,7 @@ from .exact import joint_states
 from .joint import JointCircuitBuilder
 from .layers import layer_of, reversed_layers
 from .param_shift import cotangent_weights, tape_result, trainable_slots
-from .paulis import apply_pauli_word, is_z_word, z_signs
+from .paulis import apply_pauli_word, is_z_word, single_z_diagonal, z_signs
 from .runner import AerRunner, flatten
 
 
@@ -228,7 +228,16 @@ def z_diagonal(n: int, words: list[tuple[int, ...]], weights: np.ndarray) -> np.
     has the same weights (wire ``w`` is bit ``n - 1 - w`` of the basis index)."""
     if np.all(weights == weights[:1]):
         weights = weights[:1]
-    diag = np.zeros((len(weights), 2**n))
+    rows = len(weights)
+    singles: dict[int, np.ndarray] = {}
+    diag = np.zeros((rows, 2**n))
     for j, wires in enumerate(words):
-        diag += weights[:, j, None] * z_signs(n, wires)
+        if len(wires) == 1:  # one Z: built together (see single_z_diagonal)
+            singles[wires[0]] = singles.get(wires[0], 0.0) + weights[:, j]
+        elif wires:
+            diag += weights[:, j, None] * z_signs(n, wires)
+        else:  # the identity
+            diag += weights[:, j, None]
+    if singles:
+        diag += single_z_diagonal(n, singles, rows)
     return diag

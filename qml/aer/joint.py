@@ -28,7 +28,7 @@ import numpy as np
 
 from .compile import Structure
 from .layers import reversed_layers
-from .paulis import walsh_hadamard
+from .paulis import bit_parities, walsh_hadamard
 from .program import AerProgram
 
 # Clifford frames that turn a Z-type rotation into the rotation named: (before, after) gate names, per qubit.
@@ -197,8 +197,11 @@ class JointCircuitBuilder:
         # Aer indexes the probabilities with the first listed qubit (the flag) as the lowest bit: the flag's
         # sign is one subtraction, and the data bits' parities come from the transform of the difference.
         p = np.asarray(probabilities, dtype=float)
-        parities = walsh_hadamard(p[0::2] - p[1::2])
         bit = {q: 1 << j for j, q in enumerate(qubits[1:])}
+        generators = [self.s.gates[i].generator for i in measured]
+        single = all(len(g.word) <= 1 and not g.ctrl for g in generators)
+        # one rotation per qubit needs only single-bit parities, which cost far less than the transform
+        parities = (bit_parities if single else walsh_hadamard)(p[0::2] - p[1::2])
         out = {}
         for i in measured:
             generator = self.s.gates[i].generator

@@ -12,7 +12,7 @@ from pennylane import numpy as pnp
 from qhybrid.qml import make_device
 from qhybrid.qml.aer.adjoint import z_diagonal
 from qhybrid.qml.aer.layers import DIAGONAL_GATES, reversed_layers
-from qhybrid.qml.aer.paulis import walsh_hadamard
+from qhybrid.qml.aer.paulis import bit_parities, single_z_diagonal, walsh_hadamard, z_signs
 
 
 def structure_of(tape, n_wires):
@@ -30,6 +30,25 @@ def test_walsh_hadamard_gives_every_parity_expectation():
         index = np.arange(2**m)
         expected = [np.sum(p * (-1) ** np.array([bin(b & s).count("1") for b in index])) for s in index]
         np.testing.assert_allclose(walsh_hadamard(p), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_bit_parities_are_the_transform_at_single_bits():
+    rng = np.random.default_rng(1)
+    for m in range(0, 9):
+        p = rng.normal(size=2**m)
+        full = walsh_hadamard(p)
+        parities = bit_parities(p)
+        assert sorted(parities) == [0] + [1 << j for j in range(m)]
+        for mask, value in parities.items():
+            assert value == pytest.approx(full[mask], abs=1e-12)
+
+
+def test_single_z_diagonal_equals_the_sum_of_sign_arrays():
+    n, rows = 5, 3
+    rng = np.random.default_rng(2)
+    weights = {w: rng.normal(size=rows) for w in (0, 2, 3, 4)}
+    expected = sum(weights[w][:, None] * z_signs(n, (w,)) for w in weights)
+    np.testing.assert_allclose(single_z_diagonal(n, weights, rows), expected, atol=1e-14)
 
 
 def test_z_diagonal_is_the_weighted_sum_of_z_words():
