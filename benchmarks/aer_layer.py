@@ -6,10 +6,11 @@ script runs it from a source checkout.
     python benchmarks/aer_layer.py             # adds 16 qubits and more repeats
 """
 
-import os
 import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch and Aer start their OpenMP pools
+from qhybrid._waiting import wait_passively
+
+wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 
 from qhybrid.hybrid.bench import main  # noqa: E402
 

@@ -30,12 +30,13 @@ Last line: ``RESULT kernel_speedup_vs_best=<x>``, the fastest other tool's time 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from functools import partial
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before qiskit_aer / torch load
+from qhybrid._waiting import wait_passively
+
+wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 
 import numpy as np  # noqa: E402
 import pennylane as qp  # noqa: E402

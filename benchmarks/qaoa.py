@@ -21,11 +21,12 @@ at n=12. Timings on a shared machine are noisy; ratios from one run are what to 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import warnings
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before qiskit_aer / torch load
+from qhybrid._waiting import wait_passively
+
+wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402

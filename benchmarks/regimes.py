@@ -50,7 +50,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before qiskit_aer / torch load (see aer_layer.py)
+from qhybrid._waiting import wait_passively
+
+wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 START = time.perf_counter()  # the wall time printed at the end includes the imports
 
 import networkx as nx  # noqa: E402

@@ -9,9 +9,10 @@ expected cut <C>/C_max of each depth against GW's expected rounded cut and its 0
 """
 
 import argparse
-import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before qiskit_aer loads
+from qhybrid._waiting import wait_passively
+
+wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 
 import matplotlib  # noqa: E402
 

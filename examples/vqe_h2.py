@@ -9,9 +9,10 @@ The plot (PNG) shows the three curves and VQE's error against chemical accuracy 
 """
 
 import argparse
-import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before qiskit_aer loads
+from qhybrid._waiting import wait_passively
+
+wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 
 import matplotlib  # noqa: E402
 

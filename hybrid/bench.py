@@ -31,7 +31,9 @@ import sys
 import time
 import warnings
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch and Aer start their OpenMP pools
+from qhybrid._waiting import wait_passively
+
+wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 
 import pennylane as qp  # noqa: E402
 import torch  # noqa: E402

@@ -15,9 +15,9 @@ import json
 import os
 import sys
 
-# torch and Aer both start OpenMP pools that spin while waiting; on few cores two spinning pools slow each
-# other down by orders of magnitude. Passive waiting must be set before either library loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from qhybrid._waiting import wait_passively
+
+wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from qhybrid._waiting import WAITING
 from qhybrid.hybrid import compare_cmd
 from qhybrid.hybrid.config import parse_config
 from qhybrid.hybrid.report import format_table, render_report, summarize
@@ -229,7 +230,7 @@ _CHILD = textwrap.dedent(
 
 def test_resume_after_kill_recomputes_nothing(tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    env = {**os.environ, **WAITING}
     child = subprocess.run(
         [sys.executable, "-c", _CHILD, str(out)], env=env, timeout=300, capture_output=True
     )
