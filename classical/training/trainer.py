@@ -348,8 +348,11 @@ class Trainer:
 
     # --------------------------------------------------------------------------------- checkpoints
 
-    def _raw_state(self) -> dict[str, torch.Tensor]:
-        """The model's whole state dict (gathered to rank 0 under FSDP: every rank must call it)."""
+    def model_state_dict(self) -> dict[str, torch.Tensor]:
+        """The model's whole, unsharded state dict, as a plain model's ``state_dict()`` would give it.
+
+        Under FSDP the shards are gathered to rank 0, so every rank must call it; elsewhere it is the
+        model's own state dict (without a DDP wrapper's ``module.`` prefix)."""
         return self.strategy.model_state_dict(self.model)
 
     def save_checkpoint(self, path: str | Path) -> None:

@@ -35,7 +35,7 @@ def _train_data_parallel(strategy):
         max_epochs=2, batch_size=B, optimizer="sgd", lr=0.1, strategy=strategy, accelerator="cpu"
     )
     trainer.fit(_model(), (X, y), (X[:100], y[:100]))
-    state = trainer._raw_state() if strategy == "fsdp" else trainer.model.state_dict()
+    state = trainer.model_state_dict() if strategy == "fsdp" else trainer.model.state_dict()
     flat = torch.cat([v.detach().flatten().cpu() for v in state.values()]) if state else None
     return {"rank": dist.get_rank(), "params": flat, "history": trainer.history}
 
@@ -87,7 +87,7 @@ def _fsdp_resume(ckdir):
     dist.barrier()
     resumed = trainer()
     resumed.fit(_model(), (X, y), resume_from=f"{ckdir}/last.pt")
-    state = resumed._raw_state()
+    state = resumed.model_state_dict()
     return torch.cat([v.detach().flatten().cpu() for v in state.values()]) if state else None
 
 
@@ -97,7 +97,7 @@ def _fsdp_and_pipeline(ckdir):
     X, y = _data()
     full = Trainer(max_epochs=2, batch_size=B, optimizer="adam", lr=1e-2, strategy="fsdp", accelerator="cpu")
     full.fit(_model(), (X, y))
-    state = full._raw_state()
+    state = full.model_state_dict()
     out["uninterrupted"] = torch.cat([v.detach().flatten().cpu() for v in state.values()]) if state else None
     # Pipeline: stage 0 = first two layers, stage 1 = the rest, on the two ranks.
     X, y = _data()

@@ -134,8 +134,7 @@ def test_inductor_training_steps_equal_eager():
 
 def test_the_ops_pass_torch_opcheck():
     """torch's own checks of a custom op: schema, autograd registration, fake kernel, AOT dispatch."""
-    from qhybrid.qml.layer import _quantum_call, _quantum_vjp
-
+    ops = torch.ops.qhybrid  # registered by importing qhybrid.qml.layer
     layer = QuantumLayer(3, n_layers=1, backend="aer", seed=0)
     x = torch.rand(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     w = layer.weights.detach().clone()
@@ -143,10 +142,12 @@ def test_the_ops_pass_torch_opcheck():
     passed = {name: "SUCCESS" for name in ("test_schema", "test_autograd_registration", "test_faketensor")}
     passed["test_aot_dispatch_dynamic"] = "SUCCESS"
     assert (
-        torch.library.opcheck(_quantum_call, (x.requires_grad_(True), w.requires_grad_(True), layer._key))
+        torch.library.opcheck(ops.quantum_layer, (x.requires_grad_(True), w.requires_grad_(True), layer._key))
         == passed
     )
     assert (
-        torch.library.opcheck(_quantum_vjp, (x.detach(), w.detach(), cotangent, layer._key, True, False))
+        torch.library.opcheck(
+            ops.quantum_layer_vjp, (x.detach(), w.detach(), cotangent, layer._key, True, False)
+        )
         == passed
     )
