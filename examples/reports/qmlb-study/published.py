@@ -2,7 +2,7 @@
 
 The published figures are the study's mean test accuracies at d=10 (best hyper-parameters of a 5-fold grid
 search, refit with 5 seeds), from its result files (Bowles, Ahmed, Schuld, arXiv:2403.07059). Run after
-``qhybrid compare`` has filled ``results.jsonl`` (and, for the SepV section, ``sepv/*/results.jsonl``):
+``qhybrid compare`` has filled ``results.jsonl`` (and, for the tables of :data:`CHOSEN`, ``sepv/*/`` and ``drc/*/``):
 
     python examples/reports/qmlb-study/published.py
 """
@@ -28,12 +28,24 @@ PUBLISHED = {  # data set -> study model -> mean test accuracy
     "two_curves-5degree-0.1offset-10d": {"SVC": 1.0, "MLP": 1.0, "IQPKernel": 1.0, "PQK": 1.0, "SepK": 1.0},
     "two_curves-10d-10degree": {"SVC": 0.967, "MLP": 0.953, "IQPKernel": 0.950, "PQK": 0.967, "SepK": 0.983},
 }
-#: The study's separable variational classifier: data set -> (sepv/ folder, published mean test accuracy)
-SEPV = {
-    "linearly_separable_10d": ("ls", 0.937),
-    "hidden_manifold-6manifold-10d": ("hm", 0.833),
-    "two_curves-5degree-0.1offset-10d": ("tc", 0.987),
-    "two_curves-10d-10degree": ("tcd", 0.762),
+#: Variational models run with the study's chosen setting per data set (search not rerun):
+#: model -> (title, the setting's keys, {data set: (folder under <model>/, published mean test accuracy)})
+CHOSEN = {
+    "sepv": (
+        "SepV",
+        ("encoding_layers", "lr"),
+        {
+            "linearly_separable_10d": ("ls", 0.937),
+            "hidden_manifold-6manifold-10d": ("hm", 0.833),
+            "two_curves-5degree-0.1offset-10d": ("tc", 0.987),
+            "two_curves-10d-10degree": ("tcd", 0.762),
+        },
+    ),
+    "drc": (
+        "DRC",
+        ("n_layers", "lr"),
+        {"linearly_separable_10d": ("ls", 0.890), "hidden_manifold-6manifold-10d": ("hm", 0.827)},
+    ),
 }
 #: The study's seconds per cross-validation fold on linearly_separable_10d, for the models it reports.
 STUDY_FOLD_SECONDS = {"IQPKernel": 176.0}
@@ -45,27 +57,28 @@ def _records(folder: Path) -> list[dict]:
     return [r for r in latest_records(read_results(folder)) if r["key"] in current and r["status"] == "ok"]
 
 
-def sepv_lines() -> list[str]:
-    """The SepV section: the study's own best setting per data set, refit with seeds 0-4 (no search)."""
+def chosen_lines(model: str) -> list[str]:
+    """A model's table: the study's own best setting per data set, refit with seeds 0-4 (no search)."""
+    title, keys, sets = CHOSEN[model]
     lines = [
         "",
-        "## SepV with the study's chosen setting",
+        f"## {title} with the study's chosen setting",
         "",
-        "The separable variational classifier (`sepv`) with the setting the study's grid search picked on each",
-        "data set (rank 1 in its `*_GridSearchCV.csv`), refit with seeds 0-4 and trained to the study's",
-        "convergence criterion; the search is not rerun (`sepv/<set>/experiment.toml`).",
+        f"`{model}` with the setting the study's grid search picked on each data set (rank 1 in its",
+        "`*_GridSearchCV.csv`), refit with seeds 0-4 and trained to the study's convergence criterion; the",
+        f"search is not rerun (`{model}/<set>/experiment.toml`).",
         "",
         "| data set | published | ours | Δ | setting | steps (min-max) | converged | fit s (mean) |",
         "|---|---:|---:|---:|---|---|---:|---:|",
     ]
-    for dataset, (folder, published) in SEPV.items():
-        if not (HERE / "sepv" / folder / "experiment.json").exists():
+    for dataset, (folder, published) in sets.items():
+        if not (HERE / model / folder / "experiment.json").exists():
             lines.append(f"| {dataset} | {published:.3f} | not run | | | | | |")
             continue
-        rs = _records(HERE / "sepv" / folder)
+        rs = _records(HERE / model / folder)
         ours = statistics.mean(r["test_accuracy"] for r in rs)
         steps = [r["n_steps"] for r in rs]
-        setting = json.dumps({k: rs[0]["params"][k] for k in ("encoding_layers", "lr")}, sort_keys=True)
+        setting = json.dumps({k: rs[0]["params"][k] for k in keys}, sort_keys=True)
         lines.append(
             f"| {dataset} | {published:.3f} | {ours:.3f} | {ours - published:+.3f} | `{setting}` | "
             f"{min(steps)}-{max(steps)} | {sum(bool(r.get('converged')) for r in rs)}/{len(rs)} | "
@@ -104,7 +117,8 @@ def main() -> None:
                 f"{ours - published[study_name]:+.3f} | `{best}` | {search:.0f} | {search / n_fits:.2f} |"
             )
     lines += ["", f"Study, seconds per fold on linearly_separable_10d: {STUDY_FOLD_SECONDS}."]
-    lines += sepv_lines()
+    for model in CHOSEN:
+        lines += chosen_lines(model)
     (HERE / "STUDY.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
