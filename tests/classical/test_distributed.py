@@ -35,7 +35,7 @@ def _train_data_parallel(strategy):
         max_epochs=2, batch_size=B, optimizer="sgd", lr=0.1, strategy=strategy, accelerator="cpu"
     )
     trainer.fit(_model(), (X, y), (X[:100], y[:100]))
-    state = trainer.model_state_dict() if strategy == "fsdp" else trainer.model.state_dict()
+    state = trainer.model_state_dict()  # the whole model under every strategy (gathered under FSDP)
     flat = torch.cat([v.detach().flatten().cpu() for v in state.values()]) if state else None
     return {"rank": dist.get_rank(), "params": flat, "history": trainer.history}
 
