@@ -62,7 +62,8 @@ def train_epoch(trainer: Trainer, model: nn.Module, loader: Any, epoch: int) -> 
         if metrics is None:
             metrics = MetricAccumulator(trainer.device, trainer._loss, defer=ready)
         metrics.update(loss, out, y, x.shape[0])
-        del out  # let the next forward reuse this batch's output memory
+        # Drop the batch's output before the next forward (metrics may hold a detached view until it folds).
+        del out
         if step_now:
             _optimizer_step(trainer, model)
             if trainer.global_step % trainer.log_every_n_steps == 0:

@@ -3,9 +3,9 @@
 It keeps the hot loop free of host synchronisation: batch losses wait in a list and are folded into a
 float64 sum only when asked (the trainer's finiteness checks, the end of the loop), because appending a
 detached tensor launches no kernel where an in-place add per step did. In-memory classification keeps
-each batch's detached scores (while they are small, ``_DEFER_MAX`` elements) and scores them at the fold:
-no kernel per step at all (an argmax per step cost a few per cent of a small MLP's step; compare, sum and
-accumulate per step ~4 % more). Larger outputs keep only their argmax.
+each batch's detached scores and takes one argmax over all of them at the fold, or as soon as more than
+``_SCORES_MAX`` elements wait (which bounds the memory they hold): no kernel per step (an argmax per step
+cost a few per cent of a small MLP's step; compare, sum and accumulate per step ~4 % more).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from qhybrid.classical.training.losses import LossInfo
 
 __all__ = ["MetricAccumulator"]
 
-_DEFER_MAX = 1 << 16  # scores of one batch kept for the fold, not argmax'ed at once (256 KB in float32)
+_SCORES_MAX = 1 << 20  # waiting score elements before they are argmax'ed (4 MB in float32)
 
 
 class MetricAccumulator:
@@ -42,9 +42,10 @@ class MetricAccumulator:
         self._defer = defer and loss.name == "cross_entropy"
         self._losses: list[torch.Tensor] = []
         self._sizes: list[int] = []
-        self._scores: list[torch.Tensor] = []  # small batches' detached outputs, argmax'ed at the fold
+        self._scores: list[torch.Tensor] = []  # detached outputs waiting for their argmax
         self._score_targets: list[torch.Tensor] = []
-        self._predictions: list[torch.Tensor] = []  # larger batches' predicted classes
+        self._n_scores = 0  # elements in _scores
+        self._predictions: list[torch.Tensor] = []  # predicted classes of the argmax'ed scores
         self._targets: list[torch.Tensor] = []
 
     def update(self, loss: torch.Tensor, out: torch.Tensor, y: torch.Tensor, n: int) -> None:
@@ -52,12 +53,12 @@ class MetricAccumulator:
         self._losses.append(loss.detach())
         self._sizes.append(n)
         if self.loss.classify:
-            if self._defer and out.dim() == 2 and out.numel() <= _DEFER_MAX:
+            if self._defer and out.dim() == 2:
                 self._scores.append(out.detach())
                 self._score_targets.append(y)
-            elif self._defer and out.dim() == 2:
-                self._predictions.append(out.argmax(-1))
-                self._targets.append(y)
+                self._n_scores += out.numel()
+                if self._n_scores > _SCORES_MAX:
+                    self._predict_waiting()
             elif self.loss.name == "cross_entropy":
                 self.correct.add_((out.argmax(-1) == y).sum())  # integer result: no graph is recorded
             else:
@@ -73,16 +74,24 @@ class MetricAccumulator:
             self.loss_sum.add_((torch.stack(self._losses).double() * sizes).sum())
             self._losses.clear()
             self._sizes.clear()
-        if self._scores:
-            self._predictions.append(torch.cat(self._scores).argmax(-1))
-            self._targets.append(torch.cat(self._score_targets))
-            self._scores.clear()
-            self._score_targets.clear()
+        self._predict_waiting()
         if self._predictions:
             self.correct.add_((torch.cat(self._predictions) == torch.cat(self._targets)).sum())
             self._predictions.clear()
             self._targets.clear()
         return self.loss_sum
+
+    def _predict_waiting(self) -> None:
+        """One argmax over the waiting scores; their predicted classes join ``_predictions``."""
+        if not self._scores:
+            return
+        scores = self._scores[0] if len(self._scores) == 1 else torch.cat(self._scores)
+        targets = self._score_targets[0] if len(self._score_targets) == 1 else torch.cat(self._score_targets)
+        self._predictions.append(scores.argmax(-1))
+        self._targets.append(targets)
+        self._scores.clear()
+        self._score_targets.clear()
+        self._n_scores = 0
 
     def compute(self, all_reduce: Callable[[list[float]], list[float]], what: str) -> dict[str, float]:
         """``loss`` (mean per sample), ``acc`` (classification) and ``ppl`` (sequence cross-entropy) over

@@ -169,9 +169,9 @@ def test_checkpoint_hooks_and_checkpointing_after_the_other_callbacks(tmp_path):
 
 @pytest.mark.parametrize("defer", [False, True])
 def test_metric_accumulator_against_a_direct_computation(defer, monkeypatch):
-    # A limit of 24 elements: under defer the 5- and 3-row batches keep their scores for the fold and
-    # the 7-row one (28 elements) its argmax, so both deferred paths are in one sum.
-    monkeypatch.setattr("qhybrid.classical.training.metrics._DEFER_MAX", 24)
+    # A limit of 24 waiting elements: under defer the 7-row batch (28 elements) makes the first two
+    # batches' scores be argmax'ed at once and the 3-row one waits for the fold, so both are in one sum.
+    monkeypatch.setattr("qhybrid.classical.training.metrics._SCORES_MAX", 24)
     g = torch.Generator().manual_seed(1)
     outs = [torch.randn(n, 4, generator=g) for n in (5, 7, 3)]
     ys = [torch.randint(0, 4, (len(o),), generator=g) for o in outs]
@@ -180,7 +180,7 @@ def test_metric_accumulator_against_a_direct_computation(defer, monkeypatch):
     for out, y in zip(outs, ys, strict=True):
         acc.update(loss.fn(out, y), out, y, len(y))
     if defer:
-        assert len(acc._scores) == 2 and len(acc._predictions) == 1
+        assert len(acc._scores) == 1 and len(acc._predictions) == 1
     m = acc.compute(lambda values: values, "data")
     out, y = torch.cat(outs), torch.cat(ys)
     assert m["loss"] == pytest.approx(nn.functional.cross_entropy(out.double(), y).item(), rel=1e-6)
