@@ -32,6 +32,10 @@ memory at the widest exact size (20 qubits, batch 8; 12 in ``--quick``).
     python benchmarks/regimes.py            # adds exact 16 and 20 (x 8), shots 12, noise 8 and 12; ~20-30 min
     python benchmarks/regimes.py --regimes exact,qaoa --repeats 5 --markdown
     python benchmarks/regimes.py --cells noise:4:8,shots:4:8    # only these cells (regime:qubits:batch)
+    python benchmarks/regimes.py --cells exact:10:32 --ansatz basic_entangler --layers 5   # the study's DQC
+
+``--ansatz`` and ``--layers`` set the exact and shots cells' circuit (``basic_entangler``, ``RX`` and a CNOT
+ring, is the shape of the qml-benchmarks study's dressed circuit; its reversed pass runs in numpy).
 """
 
 from __future__ import annotations
@@ -63,9 +67,13 @@ from qiskit_aer.noise import NoiseModel, depolarizing_error  # noqa: E402
 
 from qhybrid._extras import stock_plugin_missing  # noqa: E402
 from qhybrid.qml import QuantumLayer, default_diff_method, make_device  # noqa: E402
+from qhybrid.qml.circuits import ANSATZE  # noqa: E402
 from qhybrid.qml.solvers import MaxCut, energy_functions, linear_ramp, qaoa_circuit  # noqa: E402
 
 N_LAYERS = 2
+#: The exact and shots cells' ansatz and depth (``--ansatz``, ``--layers``); noise cells always run N_LAYERS
+#: strongly entangling layers (default.mixed's circuit is written gate by gate for that ansatz).
+LAYERS = {"ansatz": "strongly_entangling", "n": N_LAYERS}
 SHOTS = 1000
 P_DEPOL = 0.01
 SEED = 0
@@ -181,14 +189,16 @@ def pennylane_step(ours: QuantumLayer, x, backend: str, shots: int | None = None
 
 
 def exact_contenders(cell: Cell, x) -> list[Contender]:
-    ours = QuantumLayer(cell.n, n_layers=N_LAYERS, backend="aer", seed=SEED)
+    ours = QuantumLayer(cell.n, n_layers=LAYERS["n"], ansatz=LAYERS["ansatz"], backend="aer", seed=SEED)
     return [Contender("aer", partial(layer_step, ours, x))] + [
         Contender(name, partial(pennylane_step, ours, x, backend)) for backend, name in PENNYLANE.items()
     ]
 
 
 def shots_contenders(cell: Cell, x) -> list[Contender]:
-    ours = QuantumLayer(cell.n, n_layers=N_LAYERS, backend="aer.shots", shots=SHOTS, seed=SEED)
+    ours = QuantumLayer(
+        cell.n, n_layers=LAYERS["n"], ansatz=LAYERS["ansatz"], backend="aer.shots", shots=SHOTS, seed=SEED
+    )
     return [Contender("aer.shots", partial(layer_step, ours, x), sampled=True)] + [
         Contender(name, partial(pennylane_step, ours, x, backend, SHOTS), sampled=True)
         for backend, name in PENNYLANE.items()
@@ -460,6 +470,7 @@ def peak_memory(row: Row) -> dict[str, tuple[float, float] | None]:
         if outcome.median is None:
             continue
         args = ["--one", cell.regime, str(cell.n), str(cell.batch), outcome.name]
+        args += ["--ansatz", LAYERS["ansatz"], "--layers", str(LAYERS["n"])]
         try:
             done = subprocess.run(
                 [sys.executable, __file__, *args], capture_output=True, text=True, timeout=3600
@@ -595,11 +606,16 @@ def parse_args(argv):
         "--budget", type=float, default=60.0, help="skip calls estimated above this (seconds)"
     )
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    parser.add_argument(
+        "--ansatz", choices=sorted(ANSATZE), default=LAYERS["ansatz"], help="exact and shots cells' ansatz"
+    )
+    parser.add_argument("--layers", type=int, default=N_LAYERS, help="exact and shots cells' layers")
     parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)  # regime qubits batch contender: peak RSS
     args = parser.parse_args(argv)
     regimes = args.regimes.split(",")
-    if not set(regimes) <= set(REGIMES) or args.repeats < 1:
-        parser.error(f"--regimes takes {','.join(REGIMES)}; --repeats must be >= 1")
+    if not set(regimes) <= set(REGIMES) or args.repeats < 1 or args.layers < 1:
+        parser.error(f"--regimes takes {','.join(REGIMES)}; --repeats and --layers must be >= 1")
+    LAYERS.update(ansatz=args.ansatz, n=args.layers)
     args.selected = (
         parse_cells(args.cells) if args.cells else [c for c in plan(args.quick) if c.regime in regimes]
     )
@@ -614,7 +630,8 @@ def main(argv=None) -> int:
     # is float32 (values ~1e-7 off); every contender runs in float64 anyway.
     torch.set_default_dtype(torch.float64)
     print(
-        f"QuantumLayer fwd+bwd ({N_LAYERS} strongly entangling layers) and QAOA p={QAOA_P}; median of "
+        f"QuantumLayer fwd+bwd (exact, shots: {LAYERS['n']} {LAYERS['ansatz']} layers; noise: {N_LAYERS} "
+        f"strongly_entangling) and QAOA p={QAOA_P}; median of "
         f"{args.repeats} interleaved calls after a warm-up; budget {sig(args.budget, 2)} s a call; torch "
         f"{torch.__version__}, pennylane {qp.__version__}, {os.cpu_count()} cores"
     )

@@ -155,9 +155,13 @@ def _undo(structure, layer, phase: np.ndarray, words: dict, signs: np.ndarray) -
     * one coefficient for every word (an unweighted cost layer): ``Phi = c * sum_t S_t`` takes few integer
       levels, so it is ``exp`` of the levels gathered by a cached index.
 
-    Measured at 16 qubits: 1.3 ms and 0.2 ms against 2.7 ms for the exponential of ``Phi``.
+    Measured at 16 qubits: 1.3 ms and 0.2 ms against 2.7 ms for the exponential of ``Phi``. A layer whose
+    phases are the same in every row (fixed gates, such as a ring's ``cx``, or rotations by parameters all
+    rows share) is built for one row, ``(1, 2**n)``, which the caller broadcasts.
     """
     n, rows = structure.n_wires, len(phase)
+    if rows > 1 and np.all(phase == phase[:1]):
+        return _undo(structure, layer, phase[:1], words, signs)
     if all(len(word) == 1 for word in words):
         undo = np.ones((rows, 1), dtype=complex)
         for w in range(n):  # wire 0 is the most significant bit; S_w is +1 on bit 0, -1 on bit 1

@@ -162,6 +162,7 @@ def test_a_layer_without_a_frame_runs_in_aer(reverse_calls):
         ([(0,), (1,), (2,), (3,)], [[0.3, -0.2, 1.1, 0.0], [0.5, 0.5, -0.7, 2.0]]),  # one-wire factors
         ([(0, 1), (1, 2), (0, 3)], [[0.4, 0.4, 0.4], [-1.2, -1.2, -1.2]]),  # one coefficient: levels
         ([(0, 1), (2,), ()], [[0.4, -0.3, 0.9], [0.1, 0.2, 0.3]]),  # anything else: exp
+        ([(0, 1), (2,), ()], [[0.4, -0.3, 0.9], [0.4, -0.3, 0.9]]),  # the same in every row: one row
     ],
 )
 def test_the_layer_phase_shortcuts_equal_the_exponential(words, phase):
@@ -173,4 +174,5 @@ def test_the_layer_phase_shortcuts_equal_the_exponential(words, phase):
     structure = SimpleNamespace(n_wires=n, circuits={})
     phase = np.array(phase)
     got = frames._undo(structure, [0], phase, index, signs)
-    np.testing.assert_allclose(got, np.exp(-1j * (phase @ signs)), atol=1e-14)
+    assert got.shape == ((1, 2**n) if np.all(phase == phase[:1]) else (2, 2**n))
+    np.testing.assert_allclose(np.broadcast_to(got, (2, 2**n)), np.exp(-1j * (phase @ signs)), atol=1e-14)
