@@ -3,9 +3,12 @@
 Each wire is in the ``Z`` frame (the computational basis) or the ``X`` frame (after ``H`` on it, where
 ``H X H = Z``). ``rz``, ``rzz``, ``p``, ``z``, ``s``, ``t`` and ``cz`` are diagonal with their wires in
 ``Z``; ``rx``, ``rxx``, ``x`` and ``sx`` with them in ``X``; ``cx`` with its control in ``Z`` and its target
-in ``X``; and undoing an ``h`` only relabels its wire's frame. A QAOA circuit is nothing else: cost layers
-of ``rzz`` and mixer layers of ``rx``, after a first layer of Hadamards that the pass never undoes (no
-derivative lies before it).
+in ``X``; and undoing an ``h`` only relabels its wire's frame. A ``cx`` with both wires in one frame is a
+permutation of the amplitudes instead (in ``X`` its control and target swap roles), undone by one gather
+and no change of frame: a ring of CNOTs among ``rx`` layers (the dressed circuit's ``basic_entangler``)
+then changes frame once, where making each ``cx`` diagonal flipped two wires per ``cx``. A QAOA circuit is
+nothing else: cost layers of ``rzz`` and mixer layers of ``rx``, after a first layer of Hadamards that the
+pass never undoes (no derivative lies before it).
 
 In its frames a layer of the reversed pass (:func:`.layers.reversed_layers`) is ``exp(i Phi(b))`` with
 ``Phi`` a weighted sum of ``Z`` words, and each generator ``G`` is a sum of words too, so for a whole layer:
@@ -60,11 +63,32 @@ def _frames_needed(gate) -> dict[int, str] | None:
         return dict.fromkeys(gate.wires, "Z")
     if gate.name in _X:
         return dict.fromkeys(gate.wires, "X")
-    if gate.name == "cx":
-        return {gate.wires[0]: "Z", gate.wires[1]: "X"}
     if gate.name == "h":
         return {}
     return None
+
+
+def _cx_undo(wires, frames: list[str]) -> tuple[dict[int, str], tuple[int, int] | None]:
+    """How a ``cx`` is undone from its wires' current frames: the frames they must be in, and the permutation
+    ``(flipped wire, condition wire)`` that undoes it there, or ``None`` where it is diagonal (``CZ``)."""
+    control, target = wires
+    current = (frames[control], frames[target])
+    if current == ("Z", "X"):
+        return {control: "Z", target: "X"}, None
+    if current == ("Z", "Z"):
+        return {}, (target, control)
+    # (X, X): H (x) H . CX . H (x) H is CX with control and target swapped; (X, Z): one flip gets there
+    return {target: "X"}, (control, target)
+
+
+def permutation(n: int, perms) -> np.ndarray:
+    """The gather index undoing ``cx`` permutations ``(flipped wire, condition wire)`` on disjoint wires:
+    ``new = states[:, index]`` (wire ``w`` is bit ``n - 1 - w``)."""
+    index = np.arange(2**n)
+    out = index.copy()
+    for flipped, condition in perms:
+        out ^= ((index >> (n - 1 - condition)) & 1) << (n - 1 - flipped)
+    return out
 
 
 def generator_terms(name: str, wires: tuple[int, ...]) -> list[tuple[tuple[int, ...], float]]:
@@ -75,10 +99,11 @@ def generator_terms(name: str, wires: tuple[int, ...]) -> list[tuple[tuple[int, 
     return [(tuple(wires), 0.5)]  # rz, rx: one wire; rzz, rxx: two
 
 
-def plan(structure, measured: frozenset) -> list[tuple[tuple[int, ...], list[int]]] | None:
-    """The layers the reversed pass needs, each with the wires whose frame flips (``H``) before it, when
-    every gate of them is diagonal in some frame per wire (the pass can run here); ``None`` otherwise (it
-    runs in Aer). Frames depend on the structure only, so the plan is cached with it."""
+def plan(structure, measured: frozenset) -> list[tuple[tuple[int, ...], list[int], tuple]] | None:
+    """The layers the reversed pass needs, each as ``(flips, phased, perms)``: the wires whose frame flips
+    (``H``) before it, its gates undone by phases, and its ``cx`` undone as permutations (:func:`_cx_undo`);
+    ``None`` when a gate is diagonal in no frame here (the pass runs in Aer). Frames depend on the structure
+    only, so the plan is cached with it."""
     key = ("frame_plan", measured)
     if key not in structure.circuits:
         layers = reversed_layers(structure, measured)
@@ -87,8 +112,15 @@ def plan(structure, measured: frozenset) -> list[tuple[tuple[int, ...], list[int
         steps = []
         for layer in layers[: needed[-1] + 1] if needed else []:
             wanted: dict[int, str] = {}
+            perms, permuted = [], set()
             for i in layer:
-                need = _frames_needed(structure.gates[i])
+                if structure.gates[i].name == "cx":
+                    need, perm = _cx_undo(structure.gates[i].wires, frames)
+                    if perm is not None:
+                        perms.append(perm)
+                        permuted.add(i)
+                else:
+                    need = _frames_needed(structure.gates[i])
                 if need is None:
                     structure.circuits[key] = None
                     return None
@@ -96,7 +128,7 @@ def plan(structure, measured: frozenset) -> list[tuple[tuple[int, ...], list[int
             flips = tuple(w for w, f in sorted(wanted.items()) if frames[w] != f)
             for w in flips:
                 frames[w] = wanted[w]
-            steps.append((flips, layer))
+            steps.append((flips, [i for i in layer if i not in permuted], tuple(perms)))
             for i in layer:  # undoing H on a wire leaves the stored array as it is, in the other frame
                 if structure.gates[i].name == "h":
                     w = structure.gates[i].wires[0]
@@ -189,7 +221,7 @@ def reverse(structure, steps, qvals, psi, lam, measured: frozenset, summed: set)
     grads = np.zeros((rows, structure.n_params))
     # psi and lambda are transformed apart: at 16 qubits each (1 MB) stays in a core's L2 cache, the two
     # stacked did not (a third slower, measured).
-    for k, (flips, layer) in enumerate(steps):
+    for k, (flips, layer, perms) in enumerate(steps):
         if flips:
             psi, lam = hadamard(psi, flips, n), hadamard(lam, flips, n)
         words, signs = _layer_signs(structure, layer)
@@ -207,6 +239,9 @@ def reverse(structure, steps, qvals, psi, lam, measured: frozenset, summed: set)
                     grads[:, gate.slot] += value
         if k == len(steps) - 1:
             break  # nothing is read after the last layer that needs a derivative
+        if perms:  # on other wires than the phases below: they commute
+            index = permutation(n, perms)
+            psi, lam = np.take(psi, index, axis=1), np.take(lam, index, axis=1)
         phase = np.zeros((rows, len(words)))
         for i in layer:
             for word, angle in _gate_terms(structure, i, qvals):

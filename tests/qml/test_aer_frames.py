@@ -176,3 +176,55 @@ def test_the_layer_phase_shortcuts_equal_the_exponential(words, phase):
     got = frames._undo(structure, [0], phase, index, signs)
     assert got.shape == ((1, 2**n) if np.all(phase == phase[:1]) else (2, 2**n))
     np.testing.assert_allclose(np.broadcast_to(got, (2, 2**n)), np.exp(-1j * (phase @ signs)), atol=1e-14)
+
+
+@pytest.mark.parametrize("wires", [(0, 1), (1, 0)])
+@pytest.mark.parametrize("start", [("Z", "Z"), ("Z", "X"), ("X", "X"), ("X", "Z")])
+def test_a_cnot_is_undone_as_a_phase_or_a_permutation_in_its_frames(wires, start):
+    n = 2
+    frames_now = [None, None]
+    frames_now[wires[0]], frames_now[wires[1]] = start  # (control, target)
+    need, perm = frames._cx_undo(wires, frames_now)
+    for w, f in need.items():
+        frames_now[w] = f
+    assert len([w for w, f in need.items() if f != dict(zip(wires, start, strict=True))[w]]) <= 1
+    hadamard = np.array([[1, 1], [1, -1]]) / np.sqrt(2)
+    frame = np.kron(*[hadamard if f == "X" else np.eye(2) for f in frames_now])
+    gate = frame @ qp.matrix(qp.CNOT(wires=list(wires)), wire_order=[0, 1]) @ frame  # in the stored frames
+    if perm is None:
+        assert start == ("Z", "X")
+        np.testing.assert_allclose(gate, np.diag(np.diag(gate)), atol=1e-12)
+    else:
+        index = frames.permutation(n, [perm])
+        np.testing.assert_allclose(gate, np.eye(2**n)[index], atol=1e-12)
+
+
+def test_the_dressed_circuit_changes_frame_once_and_matches_default_qubit(reverse_calls, monkeypatch):
+    import torch
+
+    n, layers = 5, 3
+    flipped = []
+    original = frames.hadamard
+    monkeypatch.setattr(frames, "hadamard", lambda s, w, n: flipped.append(tuple(w)) or original(s, w, n))
+
+    def circuit(x, w):
+        qp.AngleEmbedding(x, wires=range(n))  # RX
+        qp.BasicEntanglerLayers(w, wires=range(n))  # RX on every wire, then a ring of CNOTs
+        return [qp.expval(qp.Z(i)) for i in range(n)]
+
+    x = torch.rand(7, n, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    grads = []
+    for device, method in (
+        (make_device("aer", n), "adjoint"),
+        (qp.device("default.qubit", wires=n), "backprop"),
+    ):
+        w = torch.linspace(-2, 2, layers * n, dtype=torch.float64).reshape(layers, n).requires_grad_()
+        xs = x.clone().requires_grad_()
+        out = torch.stack(qp.QNode(circuit, device, interface="torch", diff_method=method)(xs, w))
+        (out * torch.arange(1.0, n + 1, dtype=torch.float64)[:, None]).sum().backward()
+        grads.append((out.detach().numpy(), w.grad.numpy(), xs.grad.numpy()))
+    assert reverse_calls
+    # psi and lambda enter the X frame once, before the last rx layer: the ring's CNOTs are permutations
+    assert flipped == [tuple(range(n))] * (2 * len(reverse_calls))  # per reversed pass
+    for ours, reference in zip(grads[0], grads[1], strict=True):
+        np.testing.assert_allclose(ours, reference, atol=1e-9)
