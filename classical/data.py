@@ -2,8 +2,9 @@
 quantum-ML benchmarking families of Bowles, Ahmed & Schuld, arXiv:2403.07059) and the qml-benchmarks CSV files
 shipped inside this package (the text corpus for language models is in :mod:`classical.text`).
 
-Every tabular loader returns a :class:`DataSplit` with float32 features and int64 labels ``0 .. K-1``;
-standardisation, when asked for, is fitted on the training part only.
+Every tabular loader returns a :class:`DataSplit` with float32 features (``dtype="float64"`` keeps double
+precision, e.g. for scikit-learn models compared with a study that fed them float64) and int64 labels
+``0 .. K-1``; standardisation, when asked for, is fitted on the training part only.
 
 >>> split = load_dataset("moons", n_samples=200, random_state=0)
 >>> split.X_train.shape, split.n_classes
@@ -30,6 +31,9 @@ __all__ = [
     "qmlb_names",
 ]
 
+#: the feature dtypes a loader can return
+DTYPES = ("float32", "float64")
+
 _QMLB_PREFIX = "qmlb:"
 _QMLB_GEN_PREFIX = "qmlb-gen:"
 
@@ -38,8 +42,8 @@ _QMLB_GEN_PREFIX = "qmlb-gen:"
 class DataSplit:
     """A train/test split of a classification data set.
 
-    Features are float32 arrays of shape ``(n, n_features)``; labels are int64 arrays with values
-    ``0 .. n_classes - 1``.
+    Features are float32 (or, loaded with ``dtype="float64"``, float64) arrays of shape
+    ``(n, n_features)``; labels are int64 arrays with values ``0 .. n_classes - 1``.
     """
 
     X_train: np.ndarray
@@ -60,6 +64,19 @@ def _check_split_args(test_size, random_state, standardize) -> float:
     check_seed("random_state", random_state, allow_none=False)
     check_bool("standardize", standardize)
     return check_float("test_size", test_size, 0, 1, low_open=True, high_open=True)
+
+
+def _check_dtype(dtype) -> str:
+    """``dtype`` as one of :data:`DTYPES`: a name or anything numpy reads as one (``np.float64``)."""
+    try:
+        name = None if dtype is None else np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise ValueError(
+            f"dtype must be one of {', '.join(map(repr, DTYPES))} (the features' dtype), got {dtype!r}"
+        )
+    return name
 
 
 def _fixed_features(name: str, actual: int, n_features: int | None) -> None:
@@ -290,6 +307,7 @@ def _finish(
     y_test: np.ndarray,
     standardize: bool,
     info: dict,
+    dtype: str,
 ) -> DataSplit:
     _check_finite(name, "train", X_train)
     _check_finite(name, "test", X_test)
@@ -304,8 +322,8 @@ def _finish(
         X_train = (X_train - mean) / std
         X_test = (X_test - mean) / std
     return DataSplit(
-        X_train=X_train.astype(np.float32),
-        X_test=X_test.astype(np.float32),
+        X_train=X_train.astype(dtype, copy=False),
+        X_test=X_test.astype(dtype, copy=False),
         y_train=y_train,
         y_test=y_test,
         n_features=X_train.shape[1],
@@ -323,6 +341,7 @@ def make_split(
     random_state: int = 0,
     standardize: bool = True,
     name: str = "arrays",
+    dtype: str = "float32",
 ) -> DataSplit:
     """Split user arrays into a stratified, seeded :class:`DataSplit` (NaN/inf features are rejected).
 
@@ -333,6 +352,7 @@ def make_split(
     from sklearn.model_selection import train_test_split
 
     test_size = _check_split_args(test_size, random_state, standardize)
+    dtype = _check_dtype(dtype)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     if X.ndim != 2:
@@ -348,7 +368,7 @@ def make_split(
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=random_state, stratify=stratify
     )
-    return _finish(name, X_train, X_test, y_train, y_test, standardize, {"source": "arrays"})
+    return _finish(name, X_train, X_test, y_train, y_test, standardize, {"source": "arrays"}, dtype)
 
 
 def load_dataset(
@@ -359,6 +379,7 @@ def load_dataset(
     standardize: bool = True,
     n_samples: int | None = None,
     n_features: int | None = None,
+    dtype: str = "float32",
 ) -> DataSplit:
     """Load a classification data set by name as a seeded train/test :class:`DataSplit`.
 
@@ -376,7 +397,8 @@ def load_dataset(
 
     ``random_state`` seeds both the generator and the split. ``n_samples`` subsamples bundled and qmlb sets
     (stratified, seeded; for qmlb the train and test parts keep their proportion). Standardisation (zero
-    mean, unit variance) is fitted on the training part only.
+    mean, unit variance) is fitted on the training part only, in float64; ``dtype`` (one of :data:`DTYPES`)
+    is the features' dtype after it: ``"float64"`` keeps the CSV values exactly.
 
     >>> load_dataset("qmlb:linearly_separable_10d").X_train.shape
     (240, 10)
@@ -384,6 +406,7 @@ def load_dataset(
     if not isinstance(name, str):
         raise TypeError(f"data set name must be a str, got {type(name).__name__}")
     test_size = _check_split_args(test_size, random_state, standardize)
+    dtype = _check_dtype(dtype)
     random_state = int(random_state)
     n_samples = check_int("n_samples", n_samples, 4, allow_none=True)
     n_features = check_int("n_features", n_features, 1, allow_none=True)
@@ -403,7 +426,14 @@ def load_dataset(
                 y_test[keep_te],
             )
         return _finish(
-            name, X_train, X_test, y_train, y_test, standardize, {"source": "qml-benchmarks", "stem": stem}
+            name,
+            X_train,
+            X_test,
+            y_train,
+            y_test,
+            standardize,
+            {"source": "qml-benchmarks", "stem": stem},
+            dtype,
         )
 
     if name in _BUNDLED:
@@ -413,7 +443,13 @@ def load_dataset(
             keep = _stratified_subsample(y, n_samples, np.random.default_rng(random_state))
             X, y = X[keep], y[keep]
         split = make_split(
-            X, y, test_size=test_size, random_state=random_state, standardize=standardize, name=name
+            X,
+            y,
+            test_size=test_size,
+            random_state=random_state,
+            standardize=standardize,
+            name=name,
+            dtype=dtype,
         )
         split.info = {"source": "scikit-learn"}
         return split
@@ -422,7 +458,13 @@ def load_dataset(
         rng = np.random.default_rng(random_state)
         X, y = _GENERATORS[name](300 if n_samples is None else n_samples, n_features, rng)
         split = make_split(
-            X, y, test_size=test_size, random_state=random_state, standardize=standardize, name=name
+            X,
+            y,
+            test_size=test_size,
+            random_state=random_state,
+            standardize=standardize,
+            name=name,
+            dtype=dtype,
         )
         split.info = {"source": "generator"}
         return split

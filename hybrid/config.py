@@ -14,6 +14,7 @@ is a simulator backend (``aer``, ``default``, ...), that of the torch ``mlp`` an
     [data]                         # passed to classical.load_dataset
     test_size = 0.25
     random_state = 0               # the data set stays fixed while the model seeds vary
+    dtype = "float32"              # the features' dtype; "float64" keeps them exact
 
     [params.dressed]               # constructor arguments of a registered model
     max_epochs = 20
@@ -66,7 +67,7 @@ _TOP_KEYS = (
     "search",
     "protocol",
 )
-_DATA_KEYS = ("test_size", "random_state", "standardize", "n_samples", "n_features")
+_DATA_KEYS = ("test_size", "random_state", "standardize", "n_samples", "n_features", "dtype")
 _SEARCH_KEYS = ("method", "cv", "shuffle", "n_iter", "scoring", "refit", "random_state", "space")
 
 
@@ -228,6 +229,7 @@ _DATA_TYPES = {
     "standardize": ((bool,), "true or false"),
     "n_samples": ((int,), "an integer >= 4"),
     "n_features": ((int,), "a positive integer"),
+    "dtype": ((str,), '"float32" or "float64"'),
 }
 
 
@@ -372,7 +374,12 @@ def _parse_data(data: Any) -> dict[str, Any]:
 
         try:  # validates types and ranges cheaply on the smallest bundled set
             load_dataset(
-                "iris", **{k: v for k, v in data.items() if k in ("test_size", "random_state", "standardize")}
+                "iris",
+                **{
+                    k: v
+                    for k, v in data.items()
+                    if k in ("test_size", "random_state", "standardize", "dtype")
+                },
             )
         except (TypeError, ValueError) as err:
             _fail(f"bad value in [data]: {err}")

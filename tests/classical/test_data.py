@@ -111,6 +111,23 @@ def test_qmlb_csv_uses_shipped_split_and_maps_labels():
     assert len(small.y_train) == 80 and len(small.y_test) == 20
 
 
+def test_float64_keeps_the_csv_values_and_standardises_in_double_precision():
+    stem = "classical/datasets/qml_benchmarks/hidden_manifold-6manifold-10d"
+    raw = np.loadtxt(f"{stem}_train.csv", delimiter=",")[:, :-1]
+    raw_test = np.loadtxt(f"{stem}_test.csv", delimiter=",")[:, :-1]
+    exact = load_dataset("qmlb:hidden_manifold-6manifold-10d", standardize=False, dtype="float64")
+    assert exact.X_train.dtype == np.float64 and exact.y_train.dtype == np.int64
+    np.testing.assert_array_equal(exact.X_train, raw)
+    default = load_dataset("qmlb:hidden_manifold-6manifold-10d", standardize=False)
+    assert default.X_train.dtype == np.float32 and not np.array_equal(default.X_train, raw)
+    std = load_dataset("qmlb:hidden_manifold-6manifold-10d", dtype="float64")
+    mean, sd = raw.mean(axis=0), raw.std(axis=0)
+    np.testing.assert_allclose(std.X_test, (raw_test - mean) / sd, rtol=1e-13, atol=1e-13)
+    moons = load_dataset("moons", n_samples=40, dtype=np.float64)  # a numpy dtype is read as its name
+    assert moons.X_train.dtype == moons.X_test.dtype == np.float64
+    np.testing.assert_allclose(moons.X_train, load_dataset("moons", n_samples=40).X_train, atol=1e-6)
+
+
 def test_bad_names_list_what_is_allowed():
     with pytest.raises(ValueError, match=r"unknown data set 'mnist'.*allowed: digits.*qmlb:<stem>"):
         load_dataset("mnist")
@@ -128,6 +145,12 @@ def test_bad_names_list_what_is_allowed():
         load_dataset("moons", test_size=1.5)
     with pytest.raises(TypeError, match="n_samples must be an int"):
         load_dataset("moons", n_samples=10.5)
+    with pytest.raises(ValueError, match=r"dtype must be one of 'float32', 'float64' .*got 'float16'"):
+        load_dataset("moons", dtype="float16")
+    with pytest.raises(ValueError, match=r"dtype must be one of .*got None"):
+        load_dataset("moons", dtype=None)
+    with pytest.raises(ValueError, match=r"dtype must be one of .*got 'floaty'"):
+        load_dataset("moons", dtype="floaty")
 
 
 def test_nan_features_rejected():

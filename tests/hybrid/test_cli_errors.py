@@ -108,6 +108,11 @@ def test_the_memory_guard_is_asked_with_the_host_memory_pinned(capsys, tmp_path,
             'data.standardize = "no": must be true or false',
         ),
         (("n_samples = 40", 'n_samples = "40"'), 'data.n_samples = "40": must be an integer'),
+        (
+            ("n_samples = 40", 'n_samples = 40\ndtype = "float16"'),
+            "dtype must be one of 'float32', 'float64' (the features' dtype), got 'float16'",
+        ),
+        (("n_samples = 40", "n_samples = 40\ndtype = 64"), 'data.dtype = 64: must be "float32" or "float64"'),
         (("n_samples = 40", "n_samples = 40\nrandom_state = -1"), "random_state must be >= 0, got -1"),
         (
             ('models = ["svc", "mlp", "dressed"]', 'models = ["svc", "mlp", "svc"]'),
