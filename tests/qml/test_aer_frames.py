@@ -97,25 +97,34 @@ def test_random_frame_circuits_match_default_qubit(seed, reverse_calls):
     np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-9)
 
 
+def _torch_vjp_against_default_qubit(circuit, n, x, w0, cotangent):
+    """The outputs and the torch VJPs (weights, inputs) of ``circuit(x, w)`` on Aer's adjoint and on
+    default.qubit's backprop, each with ``cotangent`` weighting the stacked outputs, asserted equal."""
+    import torch
+
+    results = []
+    for device, method in (
+        (make_device("aer", n), "adjoint"),
+        (qp.device("default.qubit", wires=n), "backprop"),
+    ):
+        w = w0.clone().requires_grad_()
+        xs = x.clone().requires_grad_()
+        out = torch.stack(qp.QNode(circuit, device, interface="torch", diff_method=method)(xs, w))
+        (out * cotangent).sum().backward()
+        results.append((out.detach().numpy(), w.grad.numpy(), xs.grad.numpy()))
+    for ours, reference in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, reference, atol=1e-9)
+
+
 def test_torch_vjp_of_a_batch_matches_default_qubit(reverse_calls):
     import torch
 
     n = 5
     circuit, n_params = _circuit(n, seed=7, n_gates=20)
     x = torch.rand(6, n, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    grads = []
-    for device, method in (
-        (make_device("aer", n), "adjoint"),
-        (qp.device("default.qubit", wires=n), "backprop"),
-    ):
-        w = torch.linspace(-2, 2, n_params, dtype=torch.float64).requires_grad_()
-        xs = x.clone().requires_grad_()
-        out = torch.stack(qp.QNode(circuit, device, interface="torch", diff_method=method)(xs, w))
-        (out * torch.tensor([[1.0], [-2.0]], dtype=torch.float64)).sum().backward()
-        grads.append((w.grad.numpy(), xs.grad.numpy()))
+    w = torch.linspace(-2, 2, n_params, dtype=torch.float64)
+    _torch_vjp_against_default_qubit(circuit, n, x, w, torch.tensor([[1.0], [-2.0]], dtype=torch.float64))
     assert reverse_calls
-    for ours, reference in zip(grads[0], grads[1], strict=True):
-        np.testing.assert_allclose(ours, reference, atol=1e-9)
 
 
 def test_qaoa_runs_the_numpy_pass_and_the_aer_pass_agrees(reverse_calls, monkeypatch):
@@ -213,18 +222,8 @@ def test_the_dressed_circuit_changes_frame_once_and_matches_default_qubit(revers
         return [qp.expval(qp.Z(i)) for i in range(n)]
 
     x = torch.rand(7, n, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-    grads = []
-    for device, method in (
-        (make_device("aer", n), "adjoint"),
-        (qp.device("default.qubit", wires=n), "backprop"),
-    ):
-        w = torch.linspace(-2, 2, layers * n, dtype=torch.float64).reshape(layers, n).requires_grad_()
-        xs = x.clone().requires_grad_()
-        out = torch.stack(qp.QNode(circuit, device, interface="torch", diff_method=method)(xs, w))
-        (out * torch.arange(1.0, n + 1, dtype=torch.float64)[:, None]).sum().backward()
-        grads.append((out.detach().numpy(), w.grad.numpy(), xs.grad.numpy()))
+    w = torch.linspace(-2, 2, layers * n, dtype=torch.float64).reshape(layers, n)
+    _torch_vjp_against_default_qubit(circuit, n, x, w, torch.arange(1.0, n + 1, dtype=torch.float64)[:, None])
     assert reverse_calls
     # psi and lambda enter the X frame once, before the last rx layer: the ring's CNOTs are permutations
     assert flipped == [tuple(range(n))] * (2 * len(reverse_calls))  # per reversed pass
-    for ours, reference in zip(grads[0], grads[1], strict=True):
-        np.testing.assert_allclose(ours, reference, atol=1e-9)
