@@ -120,7 +120,7 @@ def main() -> None:
         "# qml-benchmarks protocol: published against ours",
         "",
         "Mean test accuracy over seeds 0-4 of the best setting of an unshuffled 5-fold grid search over the",
-        "study's grid (refit on accuracy), raw features, on Aer (`experiment.toml`). Δ = ours - published.",
+        "study's grid (refit on accuracy), raw features in float64, on Aer (`experiment.toml`). Δ = ours - published.",
         "",
         "| data set | model | published | ours | Δ | best setting | search s | s per fit and fold |",
         "|---|---|---:|---:|---:|---|---:|---:|",
