@@ -71,6 +71,12 @@ def check_training(convergence: Any, max_steps: Any) -> None:
         )
 
 
+def _most_steps(n: int, batch_size: int, max_epochs: int, max_steps: int | None) -> int:
+    """The most optimiser steps a fit can run: its epochs' batches, or ``max_steps`` if fewer."""
+    steps = int(max_epochs) * math.ceil(n / int(batch_size))
+    return steps if max_steps is None else min(steps, int(max_steps))
+
+
 def fit_module(
     module: Any,
     X: np.ndarray,
@@ -89,10 +95,13 @@ def fit_module(
     """Train ``module`` on ``(X, y)`` (``optimizer``: ``"adam"`` or a ``params -> Optimizer`` factory) as
     ``convergence`` says (module docstring); ``name`` is the estimator's, for the warning."""
     from qhybrid.classical.training import ConvergenceStop, Trainer
+    from qhybrid.hybrid.cell_progress import step_reporter
 
     stop = ConvergenceStop(window=WINDOW) if converges(convergence) else None
     if stop is not None:  # enough epochs that only max_steps or the criterion end training
         max_epochs = math.ceil(int(max_steps) / math.ceil(len(X) / int(batch_size)))
+    # the step count for the runner's bar, inside a cell it runs (cell_progress)
+    reporter = step_reporter(_most_steps(len(X), batch_size, max_epochs, max_steps))
     trainer = Trainer(
         max_epochs=int(max_epochs),
         max_steps=None if max_steps is None else int(max_steps),
@@ -101,7 +110,7 @@ def fit_module(
         lr=float(lr),
         batch_size=int(batch_size),
         seed=seed,
-        callbacks=[] if stop is None else [stop],
+        callbacks=[c for c in (stop, reporter) if c is not None],
         enable_progress_bar=False,  # estimators fit quietly, in a terminal too (the default shows a bar there)
     )
     trainer.fit(module, (X, y))

@@ -180,23 +180,33 @@ def _warm_up() -> None:
     _WARMED_UP = True
 
 
-def run_cell(cell: Cell, config: ExperimentConfig, *, threads: int | None = 1) -> dict[str, Any]:
+def run_cell(
+    cell: Cell, config: ExperimentConfig, *, threads: int | None = 1, progress_dir: str | None = None
+) -> dict[str, Any]:
     """Train and time one cell; returns its record. A failure inside the cell becomes a record with
     ``status="error"`` and the message, so one broken cell does not stop a grid.
 
     ``threads`` sets this process's torch threads (1 by default: cells in parallel processes must not
-    oversubscribe the cores; ``None`` leaves torch's setting alone).
+    oversubscribe the cores; ``None`` leaves torch's setting alone). With ``progress_dir`` the cell's fits
+    write their steps there for the runner's bar (:mod:`hybrid.cell_progress`).
     """
-    from qhybrid.classical.data import load_dataset
-    from qhybrid.hybrid.models import fitted_stats, make_model, model_family, platform_kwargs
-    from qhybrid.hybrid.protocols import data_options
-    from qhybrid.hybrid.search import score_all
+    from qhybrid.hybrid.cell_progress import reporting
 
     if threads is not None:
         from qhybrid.classical.accelerators import set_threads
 
         set_threads(threads)
-    _warm_up()
+    _warm_up()  # before reporting: its fit is not the cell's
+    with reporting(progress_dir, cell.key):
+        return _run_cell(cell, config)
+
+
+def _run_cell(cell: Cell, config: ExperimentConfig) -> dict[str, Any]:
+    from qhybrid.classical.data import load_dataset
+    from qhybrid.hybrid.models import fitted_stats, make_model, model_family, platform_kwargs
+    from qhybrid.hybrid.protocols import data_options
+    from qhybrid.hybrid.search import score_all
+
     registry_name, params = config.model_specs[cell.model]
     family = model_family(registry_name)
     data_settings = data_options(config.protocol, cell.dataset, config.data)
@@ -420,29 +430,50 @@ class Runner:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", desc=self.config.name)
-        new = []
         try:
-            for record in self._execute(todo):
-                _append_record(self.results_path, record)
-                new.append(record)
-                if bar is not None:
-                    bar.set_postfix_str(
-                        f"{record['model']} on {record['dataset']}: {record['status']}", refresh=False
-                    )
-                    bar.update(1)
+            with self._watching(bar):
+                return self._collect(todo, bar)
         finally:
             if bar is not None:
                 bar.close()
+
+    def _watching(self, bar):
+        """Running fits' steps in the bar's postfix while cells run (:mod:`hybrid.cell_progress`)."""
+        import contextlib
+
+        from qhybrid.hybrid import cell_progress
+
+        cell_progress.clear(self.out_dir)
+        if bar is None:
+            return contextlib.nullcontext()
+        return cell_progress.ProgressWatcher(self.out_dir, lambda text: bar.set_postfix_str(text))
+
+    def _collect(self, todo: list[Cell], bar) -> list[dict[str, Any]]:
+        new = []
+        for record in self._execute(todo):
+            _append_record(self.results_path, record)
+            new.append(record)
+            if bar is not None:
+                bar.set_postfix_str(
+                    f"{record['model']} on {record['dataset']}: {record['status']}", refresh=False
+                )
+                bar.update(1)
         return new
 
     def _execute(self, cells: list[Cell]) -> Iterator[dict[str, Any]]:
+        from qhybrid.hybrid.cell_progress import progress_folder
+
+        # fits report their steps only where a bar shows them
+        where = str(progress_folder(self.out_dir)) if self.progress else None
         if self.executor is None:
             for cell in cells:
-                yield run_cell(cell, self.config, threads=self.threads)
+                yield run_cell(cell, self.config, threads=self.threads, progress_dir=where)
             return
         from qhybrid.hybrid.executors import results_as_completed
 
-        yield from results_as_completed(self.executor, run_cell, cells, self.config, threads=self.threads)
+        yield from results_as_completed(
+            self.executor, run_cell, cells, self.config, threads=self.threads, progress_dir=where
+        )
 
 
 class _folder_lock:
