@@ -20,7 +20,7 @@ import numpy as np
 
 from qhybrid._files import atomic_write_csv, atomic_write_text
 from qhybrid._tables import render_table
-from qhybrid.hybrid.runner import CONFIG_FILE, latest_records, read_results
+from qhybrid.hybrid.results_file import CONFIG_FILE, latest_records, read_results
 
 __all__ = ["format_table", "render_report", "summarize"]
 

@@ -7,7 +7,7 @@ appends each finished record at once to ``results.jsonl`` in the output folder a
 run already finished, so an interrupted run resumes where it stopped. Cells can go to any executor whose
 ``submit`` returns futures that can be waited on (:mod:`hybrid.executors`): a process pool, a
 ``dask.distributed.Client``, an MPI pool, without changing the cell code; records come back to this
-process, which appends them. A cell's hyper-parameter search
+process, which appends them (:mod:`hybrid.results_file`). A cell's hyper-parameter search
 runs in :mod:`hybrid.search`, as the experiment's ``[search]`` and protocol (:mod:`hybrid.protocols`) say.
 
 >>> from qhybrid.hybrid.config import parse_config
@@ -24,7 +24,7 @@ import os
 import platform
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,18 +33,17 @@ import numpy as np
 
 from qhybrid._files import atomic_write_text
 from qhybrid.hybrid.config import ExperimentConfig
+from qhybrid.hybrid.results_file import (  # noqa: F401 - read_results, OutputBusyError: this module's API too
+    CONFIG_FILE,
+    RESULTS_FILE,
+    OutputBusyError,
+    append_record,
+    folder_lock,
+    read_results,
+    repair_tail,
+)
 
 __all__ = ["Cell", "OutputBusyError", "Runner", "grid", "library_versions", "read_results", "run_cell"]
-
-RESULTS_FILE = "results.jsonl"
-CONFIG_FILE = "experiment.json"
-LOCK_FILE = ".runner.lock"
-
-
-class OutputBusyError(ValueError):
-    """Another run holds the output folder: two runners appending to one results file would compute the
-    same cells twice."""
-
 
 _LIBRARIES = ("qhybrid", "numpy", "scipy", "torch", "scikit-learn", "pennylane", "qiskit", "qiskit-aer")
 
@@ -254,89 +253,6 @@ def _run_cell(cell: Cell, config: ExperimentConfig) -> dict[str, Any]:
     return _jsonable(record)
 
 
-# --------------------------------------------------------------------------------------------- results file
-
-
-#: Fields every record has (the report groups and names cells by them).
-RECORD_FIELDS = ("key", "status", "model", "dataset", "platform", "seed")
-
-
-def _check_record(record: Any, where: str) -> dict[str, Any]:
-    if not isinstance(record, dict):
-        raise ValueError(
-            f"{where}: not a qhybrid result record (a JSON {type(record).__name__}, not an object)"
-        )
-    missing = [f for f in RECORD_FIELDS if f not in record]
-    if missing:
-        raise ValueError(f"{where}: not a qhybrid result record (no {', '.join(map(repr, missing))})")
-    return record
-
-
-def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """All records of a results file (a folder or the ``results.jsonl`` itself). A last line cut short by
-    a crash is ignored; a broken line elsewhere, or a line that is JSON but not a record, raises
-    ``ValueError`` naming it."""
-    from qhybrid.hybrid.validation import read_text
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS_FILE
-    if not path.exists():
-        return []
-    lines = read_text(path, "results file").split("\n")
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):  # no newline after it: the write was interrupted
-                continue
-            raise ValueError(f"{path}:{number}: not a JSON record") from None
-        records.append(_check_record(record, f"{path}:{number}"))
-    return records
-
-
-def _repair_tail(path: Path) -> None:
-    """Drop an unfinished last line (a write killed halfway) so the next record starts on a fresh line."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        fh.seek(max(0, size - 1))
-        if fh.read(1) == b"\n":
-            return
-        block = 1 << 16
-        pos = size
-        while pos > 0:
-            start = max(0, pos - block)
-            fh.seek(start)
-            chunk = fh.read(pos - start)
-            cut = chunk.rfind(b"\n")
-            if cut >= 0:
-                fh.truncate(start + cut + 1)
-                return
-            pos = start
-        fh.truncate(0)
-
-
-def _append_record(path: Path, record: dict[str, Any]) -> None:
-    """Append one record as one line, flushed and fsync'ed before returning: a crash after this call cannot
-    lose it, and a crash during it leaves at most a cut-off last line (ignored on reading, repaired on
-    resume)."""
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        written = 0
-        while written < len(line):
-            written += os.write(fd, line[written:])
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Runner:
     """Runs an experiment into an output folder, resuming from what the folder already holds.
 
@@ -415,11 +331,11 @@ class Runner:
             check_experiment(self.config, {"variants": variants}, source=f"experiment {self.config.name!r}")
             check_output_dir(self.out_dir, "out_dir")
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        with _folder_lock(self.out_dir):
+        with folder_lock(self.out_dir):
             return self._run_locked()
 
     def _run_locked(self) -> list[dict[str, Any]]:
-        _repair_tail(self.results_path)
+        repair_tail(self.results_path)
         cells = grid(self.config)
         # the cell keys tell the report which records belong to this experiment's current settings
         described = {**self.config.to_dict(), "cell_keys": [c.key for c in cells]}
@@ -451,7 +367,7 @@ class Runner:
     def _collect(self, todo: list[Cell], bar) -> list[dict[str, Any]]:
         new = []
         for record in self._execute(todo):
-            _append_record(self.results_path, record)
+            append_record(self.results_path, record)
             new.append(record)
             if bar is not None:
                 bar.set_postfix_str(
@@ -474,47 +390,3 @@ class Runner:
         yield from results_as_completed(
             self.executor, run_cell, cells, self.config, threads=self.threads, progress_dir=where
         )
-
-
-class _folder_lock:
-    """An exclusive, non-blocking ``flock`` on ``<folder>/.runner.lock``, released when the process ends
-    however it ends (the kernel drops it). Where ``fcntl`` does not exist (Windows) nothing is locked."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / LOCK_FILE
-        self.fh = None
-
-    def __enter__(self) -> _folder_lock:
-        try:
-            import fcntl
-        except ImportError:
-            return self
-        self.fh = open(self.path, "a+")
-        try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.fh.seek(0)
-            holder = self.fh.read().strip() or "?"
-            self.fh.close()
-            self.fh = None
-            raise OutputBusyError(
-                f"another run (pid {holder}) is writing to {str(self.path.parent)!r}; wait for it to finish or "
-                "choose another output folder"
-            ) from None
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write(str(os.getpid()))
-        self.fh.flush()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.fh is not None:
-            self.fh.close()  # closing releases the lock
-
-
-def latest_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The last record of each cell key (a retried cell supersedes its earlier failure)."""
-    last: dict[str, dict[str, Any]] = {}
-    for r in records:
-        last[r["key"]] = r
-    return list(last.values())

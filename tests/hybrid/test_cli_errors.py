@@ -224,7 +224,7 @@ def test_a_disk_error_during_the_run_is_one_line(capsys, tmp_path, monkeypatch):
     def full(path, record):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(runner, "_append_record", full)
+    monkeypatch.setattr(runner, "append_record", full)
     toml = _toml(tmp_path, replace=('models = ["svc", "mlp", "dressed"]', 'models = ["logreg"]'))
     code, line = _compare(capsys, tmp_path, toml)
     assert code == 2 and line.endswith("results.jsonl: No space left on device")

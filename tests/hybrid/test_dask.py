@@ -20,7 +20,7 @@ import torch
 
 pytest.importorskip("distributed")
 
-from qhybrid.hybrid import executors, runner  # noqa: E402
+from qhybrid.hybrid import executors, results_file, runner  # noqa: E402
 from qhybrid.hybrid.cli import main  # noqa: E402
 from qhybrid.hybrid.config import parse_config  # noqa: E402
 from qhybrid.hybrid.executors import (  # noqa: E402
@@ -102,17 +102,17 @@ def on_dask(client, tmp_path_factory):
     """A Dask run whose appends are watched: (folder, one entry per append)."""
     out = tmp_path_factory.mktemp("dask")
     seen = []
-    real = runner._append_record
+    real = runner.append_record
 
     def watched(path, record):
-        with open(path.parent / runner.LOCK_FILE) as fh, pytest.raises(BlockingIOError):
+        with open(path.parent / results_file.LOCK_FILE) as fh, pytest.raises(BlockingIOError):
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the run holds the folder lock
         left = _scheduler_tasks(client, states={"queued", "processing", "waiting", "no-worker"})
         seen.append({"pid": os.getpid(), "lines": len(read_results(path)), "cells_left": left})
         real(path, record)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runner, "_append_record", watched)
+        mp.setattr(runner, "append_record", watched)
         Runner(parse_config(CONFIG), out, executor=client, progress=False).run()
     return out, seen
 
@@ -170,7 +170,7 @@ def test_dask_report_equals_serial_report(serial, on_dask, tmp_path):
 
 def test_interrupted_dask_run_resumes_without_rerunning_a_cell(client, tmp_path, monkeypatch):
     cfg = parse_config(CONFIG)
-    real = runner._append_record
+    real = runner.append_record
     written = []
 
     def interrupt_at_the_fifth(path, record):
@@ -179,7 +179,7 @@ def test_interrupted_dask_run_resumes_without_rerunning_a_cell(client, tmp_path,
         real(path, record)
         written.append(record["key"])
 
-    monkeypatch.setattr(runner, "_append_record", interrupt_at_the_fifth)
+    monkeypatch.setattr(runner, "append_record", interrupt_at_the_fifth)
     with pytest.raises(KeyboardInterrupt):
         Runner(cfg, tmp_path, executor=client, progress=False).run()
     monkeypatch.undo()

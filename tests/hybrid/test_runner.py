@@ -222,7 +222,7 @@ _CHILD = textwrap.dedent(
         real_append(path, record)
         written.append(record["key"])
 
-    real_append, runner._append_record = runner._append_record, append_then_die
+    real_append, runner.append_record = runner.append_record, append_then_die
     runner.Runner(parse_config({_KILL_CONFIG!r}), sys.argv[1], progress=False).run()
     """
 )

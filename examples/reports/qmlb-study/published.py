@@ -12,7 +12,7 @@ import json
 import statistics
 from pathlib import Path
 
-from qhybrid.hybrid.runner import latest_records, read_results
+from qhybrid.hybrid.results_file import latest_records, read_results
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,0 +1,165 @@
+"""The results folder of an experiment: ``results.jsonl``, one JSON record per finished cell, appended so
+that a crash cannot corrupt what is already there, and read back tolerating a last line cut short; and the
+lock that keeps two runs from writing one folder.
+
+>>> import tempfile
+>>> folder = Path(tempfile.mkdtemp())
+>>> append_record(folder / RESULTS_FILE, {"key": "k", "status": "ok", "model": "m", "dataset": "d",
+...                                       "platform": "cpu", "seed": 0})
+>>> [r["key"] for r in read_results(folder)]
+['k']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CONFIG_FILE",
+    "LOCK_FILE",
+    "RECORD_FIELDS",
+    "RESULTS_FILE",
+    "OutputBusyError",
+    "append_record",
+    "folder_lock",
+    "latest_records",
+    "read_results",
+    "repair_tail",
+]
+
+RESULTS_FILE = "results.jsonl"
+CONFIG_FILE = "experiment.json"
+LOCK_FILE = ".runner.lock"
+
+
+class OutputBusyError(ValueError):
+    """Another run holds the output folder: two runners appending to one results file would compute the
+    same cells twice."""
+
+
+#: Fields every record has (the report groups and names cells by them).
+RECORD_FIELDS = ("key", "status", "model", "dataset", "platform", "seed")
+
+
+def _check_record(record: Any, where: str) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise ValueError(
+            f"{where}: not a qhybrid result record (a JSON {type(record).__name__}, not an object)"
+        )
+    missing = [f for f in RECORD_FIELDS if f not in record]
+    if missing:
+        raise ValueError(f"{where}: not a qhybrid result record (no {', '.join(map(repr, missing))})")
+    return record
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a results file (a folder or the ``results.jsonl`` itself). A last line cut short by
+    a crash is ignored; a broken line elsewhere, or a line that is JSON but not a record, raises
+    ``ValueError`` naming it."""
+    from qhybrid.hybrid.validation import read_text
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.exists():
+        return []
+    lines = read_text(path, "results file").split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):  # no newline after it: the write was interrupted
+                continue
+            raise ValueError(f"{path}:{number}: not a JSON record") from None
+        records.append(_check_record(record, f"{path}:{number}"))
+    return records
+
+
+def repair_tail(path: Path) -> None:
+    """Drop an unfinished last line (a write killed halfway) so the next record starts on a fresh line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return
+        block = 1 << 16
+        pos = size
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(start + cut + 1)
+                return
+            pos = start
+        fh.truncate(0)
+
+
+def append_record(path: Path, record: dict[str, Any]) -> None:
+    """Append one record as one line, flushed and fsync'ed before returning: a crash after this call cannot
+    lose it, and a crash during it leaves at most a cut-off last line (ignored on reading, repaired on
+    resume)."""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = 0
+        while written < len(line):
+            written += os.write(fd, line[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class folder_lock:
+    """An exclusive, non-blocking ``flock`` on ``<folder>/.runner.lock``, released when the process ends
+    however it ends (the kernel drops it). Where ``fcntl`` does not exist (Windows) nothing is locked."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_FILE
+        self.fh = None
+
+    def __enter__(self) -> folder_lock:
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        self.fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "?"
+            self.fh.close()
+            self.fh = None
+            raise OutputBusyError(
+                f"another run (pid {holder}) is writing to {str(self.path.parent)!r}; wait for it to finish or "
+                "choose another output folder"
+            ) from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(str(os.getpid()))
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            self.fh.close()  # closing releases the lock
+
+
+def latest_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last record of each cell key (a retried cell supersedes its earlier failure)."""
+    last: dict[str, dict[str, Any]] = {}
+    for r in records:
+        last[r["key"]] = r
+    return list(last.values())
