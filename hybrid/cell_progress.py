@@ -22,14 +22,13 @@ import contextlib
 import contextvars
 import hashlib
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from qhybrid._files import atomic_write_text
 from qhybrid.classical.training import Callback
 
 __all__ = [
@@ -90,10 +89,11 @@ def reporting(folder: str | Path | None, key: str) -> Iterator[None]:
 
 class StepReporter(Callback):
     """A Trainer callback that writes ``{"key", "step", "max_steps"}`` to its cell's file, at most every
-    ``interval_s`` seconds (default :data:`INTERVAL_S`), and at the first step."""
+    ``interval_s`` seconds (default :data:`INTERVAL_S`), and at the first step; ``max_steps`` is the
+    Trainer's ``estimated_stepping_batches``."""
 
-    def __init__(self, path: Path, key: str, max_steps: int | None, interval_s: float | None = None) -> None:
-        self.path, self.key, self.max_steps = path, key, max_steps
+    def __init__(self, path: Path, key: str, interval_s: float | None = None) -> None:
+        self.path, self.key = path, key
         self.interval_s = INTERVAL_S if interval_s is None else interval_s
         self._last = -float("inf")
 
@@ -102,25 +102,20 @@ class StepReporter(Callback):
         if now - self._last < self.interval_s:
             return
         self._last = now
-        _write(self.path, {"key": self.key, "step": int(trainer.global_step), "max_steps": self.max_steps})
+        total = int(trainer.estimated_stepping_batches)
+        _write(self.path, {"key": self.key, "step": int(trainer.global_step), "max_steps": total})
 
 
-def step_reporter(max_steps: int | None = None) -> StepReporter | None:
+def step_reporter() -> StepReporter | None:
     """A :class:`StepReporter` for the cell being run here, or ``None`` outside :func:`reporting`."""
     current = _current.get()
-    return None if current is None else StepReporter(current[0], current[1], max_steps)
+    return None if current is None else StepReporter(*current)
 
 
 def _write(path: Path, payload: dict[str, Any]) -> None:
     """Replace ``path`` whole (a reader never sees half a file); a failed write only loses one update."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp)
+    with contextlib.suppress(OSError):
+        atomic_write_text(path, json.dumps(payload))
 
 
 def running_fits(out_dir: str | Path) -> list[str]:

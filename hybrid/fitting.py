@@ -71,12 +71,6 @@ def check_training(convergence: Any, max_steps: Any) -> None:
         )
 
 
-def _most_steps(n: int, batch_size: int, max_epochs: int, max_steps: int | None) -> int:
-    """The most optimiser steps a fit can run: its epochs' batches, or ``max_steps`` if fewer."""
-    steps = int(max_epochs) * math.ceil(n / int(batch_size))
-    return steps if max_steps is None else min(steps, int(max_steps))
-
-
 def fit_module(
     module: Any,
     X: np.ndarray,
@@ -101,7 +95,7 @@ def fit_module(
     if stop is not None:  # enough epochs that only max_steps or the criterion end training
         max_epochs = math.ceil(int(max_steps) / math.ceil(len(X) / int(batch_size)))
     # the step count for the runner's bar, inside a cell it runs (cell_progress)
-    reporter = step_reporter(_most_steps(len(X), batch_size, max_epochs, max_steps))
+    reporter = step_reporter()
     trainer = Trainer(
         max_epochs=int(max_epochs),
         max_steps=None if max_steps is None else int(max_steps),

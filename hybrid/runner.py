@@ -362,7 +362,7 @@ class Runner:
         cell_progress.clear(self.out_dir)
         if bar is None:
             return contextlib.nullcontext()
-        return cell_progress.ProgressWatcher(self.out_dir, lambda text: bar.set_postfix_str(text))
+        return cell_progress.ProgressWatcher(self.out_dir, bar.set_postfix_str)
 
     def _collect(self, todo: list[Cell], bar) -> list[dict[str, Any]]:
         new = []

@@ -124,6 +124,7 @@ class Trainer:
         self._configure(TrainerOptions(**{k: v for k, v in locals().items() if k != "self"}))
         self.history: list[dict[str, float]] = []
         self.current_epoch = self.global_step = self.num_training_batches = 0
+        self.estimated_stepping_batches = 0  # the fit's optimiser steps at most, as Lightning names it
         self.should_stop, self.stop_reason = False, None
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
@@ -236,6 +237,7 @@ class Trainer:
         total_steps = math.ceil(n_batches / self.accumulate_grad_batches) * self.max_epochs
         if self.max_steps is not None:
             total_steps = min(total_steps, self.max_steps)
+        self.estimated_stepping_batches = total_steps
         model = self.precision_plugin.convert_module(model)
         train_model, eval_model, self.model = self.strategy.wrap(model, self.compile)
         self.optimizer = make_optimizer(

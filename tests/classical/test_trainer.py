@@ -111,9 +111,14 @@ def test_resume_equals_uninterrupted(digits, tmp_path, as_loader):
 def test_gradient_accumulation_matches_larger_batch(digits):
     train, _ = digits
     kw = dict(max_steps=5, optimizer="sgd", optimizer_kwargs={"momentum": 0.0}, lr=0.1, accelerator="cpu")
-    a = Trainer(batch_size=32, **kw).fit(_mlp(), train).model
-    b = Trainer(batch_size=16, accumulate_grad_batches=2, **kw).fit(_mlp(), train).model
-    assert torch.allclose(_params(a), _params(b), atol=1e-6)
+    a = Trainer(batch_size=32, **kw).fit(_mlp(), train)
+    b = Trainer(batch_size=16, accumulate_grad_batches=2, **kw).fit(_mlp(), train)
+    assert torch.allclose(_params(a.model), _params(b.model), atol=1e-6)
+    assert a.estimated_stepping_batches == b.estimated_stepping_batches == 5  # max_steps, fewer than epochs'
+    n_batches = -(-len(train[1]) // 16)
+    assert Trainer(batch_size=16, accumulate_grad_batches=2, max_epochs=2, accelerator="cpu").fit(
+        _mlp(), train
+    ).estimated_stepping_batches == 2 * -(-n_batches // 2)
 
 
 def test_gradient_clipping_bounds_the_step(digits):
