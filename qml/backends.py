@@ -9,7 +9,12 @@ aer.density Aer density matrix, exact, with an optional noise model          adj
 aer.mps    Aer matrix product state, for wide shallow circuits               parameter shift
 lightning  PennyLane's ``lightning.qubit`` (C++), for comparison             adjoint
 default    PennyLane's ``default.qubit`` (NumPy/torch), for comparison       backprop
+torch      qhybrid's fused statevector engine on torch tensors (CPU, CUDA)  adjoint (its own)
 ========== ================================================================ =====================
+
+``torch`` is an engine, not a PennyLane device: :class:`~qhybrid.qml.QuantumLayer` (and every model built on
+it) compiles its circuit once and runs it there (:mod:`qhybrid.qml.engine`); ``make_device("torch")`` says
+so. ``auto`` (:func:`resolve_backend`) picks it for exact runs, and Aer for shots and noise.
 
 Example:
     >>> from qhybrid.qml.backends import make_device
@@ -40,6 +45,8 @@ class BackendInfo:
     needs_shots: bool = False
     takes_noise: bool = False
     bytes_per_amplitude_power: int = 1  # memory ~ 16 * 2**(power * n)
+    engine: str = "aer"  # "aer" (qhybrid's Aer device), "pennylane" (a PennyLane device), "torch" (no device)
+    takes_shots: bool = True
 
 
 BACKENDS: dict[str, BackendInfo] = {
@@ -53,9 +60,23 @@ BACKENDS: dict[str, BackendInfo] = {
     "aer.mps": BackendInfo(
         "aer.mps", "Aer matrix product state (wide, shallow circuits)", "matrix_product_state"
     ),
-    "lightning": BackendInfo("lightning", "PennyLane lightning.qubit (C++ statevector)", None),
-    "default": BackendInfo("default", "PennyLane default.qubit (NumPy/torch statevector)", None),
+    "lightning": BackendInfo(
+        "lightning", "PennyLane lightning.qubit (C++ statevector)", None, engine="pennylane"
+    ),
+    "default": BackendInfo(
+        "default", "PennyLane default.qubit (NumPy/torch statevector)", None, engine="pennylane"
+    ),
+    "torch": BackendInfo(
+        "torch",
+        "qhybrid's fused statevector engine on torch tensors (CPU, CUDA), exact, for QuantumLayer models",
+        None,
+        engine="torch",
+        takes_shots=False,
+    ),
 }
+
+#: Not a backend of its own: :func:`resolve_backend` turns it into the fastest one for the job.
+AUTO = "auto"
 
 #: The largest width accepted for each memory class before even checking available memory.
 MAX_QUBITS = 40
@@ -67,10 +88,46 @@ def backend_names() -> list[str]:
 
 
 def backend_info(name: str) -> BackendInfo:
-    """The registry entry of backend ``name``; an unknown name raises ValueError listing the allowed ones."""
+    """The registry entry of backend ``name``; an unknown name raises ValueError listing the allowed ones
+    (``auto`` reads the entry of what it resolves to without shots or noise)."""
+    if name == AUTO:
+        return BACKENDS[resolve_backend(AUTO)]
     if not isinstance(name, str) or name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}")
+        raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}, {AUTO}")
     return BACKENDS[name]
+
+
+def resolve_backend(name: str, shots: int | None = None, noise=None) -> str:
+    """The backend that runs a job: ``name`` itself, or for ``auto`` the fastest engine for it: the torch
+    engine for exact runs, ``aer.shots`` with shots, ``aer.density`` with noise and no shots.
+
+    Example:
+        >>> resolve_backend("auto"), resolve_backend("auto", shots=100), resolve_backend("aer")
+        ('torch', 'aer.shots', 'aer')
+    """
+    if name != AUTO:
+        return backend_info(name).name
+    if shots:
+        return "aer.shots"
+    return "torch" if noise is None else "aer.density"
+
+
+def check_backend_options(name: str, shots: int | None = None, noise=None) -> None:
+    """What :func:`make_device` checks before building anything, read from the registry row alone: the
+    name, the shots and whether the backend takes noise. Raises ValueError naming what is allowed."""
+    info = backend_info(resolve_backend(name, shots, noise))
+    _check_shots(shots)
+    if info.needs_shots and shots is None:
+        raise ValueError(
+            f"backend {info.name!r} samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"
+        )
+    if shots is not None and not info.takes_shots:
+        raise ValueError(f"backend {info.name!r} is exact and takes no shots; use 'aer.shots' to sample")
+    if noise is not None and not info.takes_noise:
+        raise ValueError(
+            f"backend {info.name!r} cannot take a noise model; use 'aer.density' (exact, mixed states) or "
+            "'aer.shots' (sampled trajectories)"
+        )
 
 
 def _n_wires(wires) -> int:
@@ -146,10 +203,16 @@ def make_device(
         **options: extra ``AerSimulator`` options for Aer backends.
 
     Raises:
-        ValueError: unknown name, bad shots, noise on a backend without noise support, or a state
-            that does not fit in available memory.
+        ValueError: unknown name, bad shots, noise on a backend without noise support, a state that does
+            not fit in available memory, or ``torch``, which is an engine for QuantumLayer, not a device.
     """
+    name = resolve_backend(name, shots, noise) if name == AUTO else name
     info = backend_info(name)
+    if info.engine == "torch":
+        raise ValueError(
+            f"backend {name!r} is qhybrid's engine for QuantumLayer circuits (and the models built on them), "
+            "not a PennyLane device; for your own QNodes use 'aer', 'lightning' or 'default'"
+        )
     n = _n_wires(wires)
     if isinstance(wires, numbers.Integral):
         wires = n  # a plain int for PennyLane and Aer, also when given a numpy integer
@@ -200,8 +263,10 @@ def make_device(
 
 
 def default_diff_method(name: str, shots: int | None = None) -> str:
-    """The ``diff_method`` a QNode should use on backend ``name``."""
-    info = backend_info(name)
+    """The ``diff_method`` a QNode should use on backend ``name`` (the torch engine: its own adjoint)."""
+    info = backend_info(resolve_backend(name, shots))
+    if info.engine == "torch":
+        return "adjoint"
     if info.aer_method is not None:
         return "device"
     if shots:
@@ -214,9 +279,21 @@ def describe_backends() -> list[dict]:
     rows = []
     for name, info in BACKENDS.items():
         try:
-            make_device(name, 2, shots=100 if info.needs_shots else None)
+            if info.engine == "torch":
+                from .engine import CompiledCircuit
+
+                CompiledCircuit(_probe_circuit, 2, 1, (1,))
+            else:
+                make_device(name, 2, shots=100 if info.needs_shots else None)
             ok, why = True, ""
         except Exception as exc:  # report, don't fail: info lists what works
             ok, why = False, f"{type(exc).__name__}: {exc}"
         rows.append({"name": name, "description": info.description, "available": ok, "error": why})
     return rows
+
+
+def _probe_circuit(x, w):
+    qp.RX(x[..., 0], wires=0)
+    qp.CNOT([0, 1])
+    qp.RY(w[0], wires=1)
+    return [qp.expval(qp.Z(1))]

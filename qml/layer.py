@@ -24,8 +24,16 @@ import pennylane as qp
 import torch
 from torch import nn
 
-from .backends import backend_info, default_diff_method, make_device
+from .backends import (
+    AUTO,
+    backend_info,
+    check_backend_options,
+    default_diff_method,
+    make_device,
+    resolve_backend,
+)
 from .circuits import amplitude_embedding, default_n_qubits, get_ansatz, get_embedding
+from .engine import CompiledCircuit, NotTraceable
 from .validation import check_amplitude_inputs, check_bool, check_diff_method, check_int, check_seed
 
 # torch.compile: Dynamo cannot trace a QNode (PennyLane tapes, the simulator's own Python): tracing into it
@@ -107,13 +115,16 @@ class QuantumLayer(nn.Module):
         n_inputs: number of input features.
         n_qubits: circuit width (default: what the embedding needs for ``n_inputs``).
         n_layers: ansatz layers (and, for ``reupload``, embedding repetitions).
-        backend: a name from :func:`qml.backends.backend_names`.
+        backend: a name from :func:`qml.backends.backend_names`, or ``"auto"``: the torch engine for exact
+            runs (Aer where the circuit has something the engine does not run), Aer for shots and noise.
+            :attr:`engine_backend` says which ran.
         embedding: ``angle``, ``amplitude``, ``iqp``, ``reupload`` or a callable ``f(x, wires)``.
         ansatz: ``strongly_entangling``, ``basic_entangler``, ``hardware_efficient`` or a callable
             ``f(layer_weights, wires, entangling)``.
         entangling: ``False`` drops every two-qubit gate of the ansatz (separable control).
         shots, seed, noise, max_parallel_threads: passed to :func:`qml.backends.make_device`.
-        diff_method: ``"best"`` picks the backend's fastest exact method (see ``default_diff_method``).
+        diff_method: ``"best"`` picks the backend's fastest exact method (see ``default_diff_method``); the
+            torch engine always differentiates by its own adjoint pass.
         weights_per_wire: weights per wire and layer, for a callable ansatz.
         device_options: extra simulator options (``AerSimulator`` options for Aer backends).
     """
@@ -156,6 +167,7 @@ class QuantumLayer(nn.Module):
         self.entangling = entangling
         self.shots = shots
         backend_info(backend)  # fail on an unknown name before building anything
+        check_backend_options(backend, shots, noise)
         self._device_args = {
             "shots": shots,
             "seed": seed,
@@ -163,19 +175,54 @@ class QuantumLayer(nn.Module):
             "max_parallel_threads": max_parallel_threads,
             **(device_options or {}),
         }
-        self.diff_method = default_diff_method(backend, shots) if diff_method == "best" else diff_method
+        self._diff_method_arg = diff_method
+        self._resolve(backend, shots, noise)
+        if self.engine_backend == "torch" and diff_method not in ("best", "adjoint", None):
+            raise ValueError(
+                f"diff_method={diff_method!r}: the torch engine differentiates by its own adjoint pass; "
+                "give 'best' or 'adjoint', or pick another backend"
+            )
         self._build_device()
 
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        shape = self.ansatz.shape(n_layers, self.n_qubits)
-        init = torch.rand(shape, generator=generator, dtype=torch.float64) * 2 * math.pi
+        init = torch.rand(self._weight_shape(), generator=generator, dtype=torch.float64) * 2 * math.pi
         self.weights = nn.Parameter(init)
+
+    def _weight_shape(self) -> tuple[int, ...]:
+        return tuple(self.ansatz.shape(self.n_layers, self.n_qubits))
+
+    def _resolve(self, backend: str, shots, noise) -> None:
+        """Which backend runs the circuit (:attr:`engine_backend`); ``auto`` falls back to Aer for a circuit
+        the torch engine cannot compile."""
+        self.engine_backend = resolve_backend(backend, shots, noise)
+        self._engine_error = None
+        if self.engine_backend == "torch":
+            try:
+                self._compile()
+            except NotTraceable as err:
+                if backend != AUTO:
+                    raise
+                self._engine_error = str(err)
+                self.engine_backend = "aer"
+        wanted = self._diff_method_arg
+        self.diff_method = default_diff_method(self.engine_backend, shots) if wanted == "best" else wanted
+
+    def _compile(self) -> CompiledCircuit:
+        self.engine = CompiledCircuit(self.circuit, self.n_qubits, self.n_inputs, self._weight_shape())
+        return self.engine
 
     def _build_device(self) -> None:
         # A fresh key per built layer (a copy or an unpickled layer gets its own): the compiled op's handle.
         self._key = next(_KEYS)
         _LIVE_LAYERS[self._key] = self
-        self.device = make_device(self.backend, self.n_qubits, **self._device_args)
+        self._engine_rows = 0
+        if self.engine_backend == "torch":
+            if getattr(self, "engine", None) is None:
+                self._compile()
+            self.device = self.qnode = self._tracker = None
+            return
+        self.engine = None
+        self.device = make_device(self.engine_backend, self.n_qubits, **self._device_args)
         self._tracker = None
         if not hasattr(self.device, "circuit_executions"):
             self._tracker = qp.Tracker(self.device, persistent=True)
@@ -192,7 +239,7 @@ class QuantumLayer(nn.Module):
         # The simulator, its compiled circuits and the QNode are rebuilt on load: pickling (torch.save,
         # multiprocessing, scikit-learn clones of estimators) carries only settings and weights.
         state = dict(self.__dict__)
-        for key in ("device", "qnode", "_tracker"):
+        for key in ("device", "qnode", "_tracker", "engine"):
             state.pop(key, None)
         return state
 
@@ -215,7 +262,10 @@ class QuantumLayer(nn.Module):
 
     @property
     def circuit_executions(self) -> int:
-        """Circuits the simulator has run for this layer (forward and gradient evaluations)."""
+        """Circuits the simulator has run for this layer (forward and gradient evaluations; on the torch
+        engine one per row of every forward batch, whose adjoint pass runs no further circuit)."""
+        if self.engine is not None:
+            return self._engine_rows
         if self._tracker is not None:
             return int(self._tracker.totals.get("executions", 0))
         return int(self.device.circuit_executions)
@@ -232,9 +282,11 @@ class QuantumLayer(nn.Module):
             raise ValueError(
                 f"QuantumLayer expects inputs of shape (batch, {self.n_inputs}), got {tuple(x.shape)}"
             )
-        # Simulators run on the CPU in double precision; results return to the caller's device and dtype.
-        inputs = x.to("cpu", torch.float64)
-        weights = self.weights.to("cpu", torch.float64)
+        # Simulators run in double precision, Aer and PennyLane's on the CPU, the torch engine where the
+        # layer's weights are; results return to the caller's device and dtype.
+        where = self.weights.device if self.engine is not None else "cpu"
+        inputs = x.to(where, torch.float64)
+        weights = self.weights.to(where, torch.float64)
         if torch.compiler.is_compiling():
             out = _quantum_call(inputs, weights, self._key)  # one opaque op in the compiled graph
         else:
@@ -251,6 +303,9 @@ class QuantumLayer(nn.Module):
             raise ValueError("QuantumLayer inputs contain NaN or infinite values")
         if self.embedding.apply is amplitude_embedding:
             check_amplitude_inputs(inputs)
+        if self.engine is not None:
+            self._engine_rows += inputs.shape[0]
+            return self.engine(inputs, weights)
         out = self.qnode(inputs, weights)
         out = torch.stack(list(out), dim=-1) if isinstance(out, list | tuple) else out.reshape(-1, 1)
         return out.unsqueeze(0) if out.ndim == 1 else out  # batch of one comes back unbatched
@@ -258,6 +313,9 @@ class QuantumLayer(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"n_inputs={self.n_inputs}, n_qubits={self.n_qubits}, n_layers={self.n_layers}, "
-            f"backend={self.backend!r}, embedding={self.embedding.name!r}, ansatz={self.ansatz.name!r}, "
+            f"backend={self.backend!r}{self._ran_on()}, embedding={self.embedding.name!r}, ansatz={self.ansatz.name!r}, "
             f"entangling={self.entangling}, diff_method={self.diff_method!r}"
         )
+
+    def _ran_on(self) -> str:
+        return f" ({self.engine_backend})" if self.engine_backend != self.backend else ""

@@ -43,6 +43,7 @@ def test_info_reports_versions_backends_and_accelerators(capsys):
         "aer.mps": True,
         "lightning": True,
         "default": True,
+        "torch": True,
     }
     assert "cpu" in info["accelerators"]["available"]
 

@@ -1,0 +1,133 @@
+"""Record a quantum function once into engine gates, each parameter tied to where it comes from.
+
+The function ``f(inputs, weights)`` is run twice by PennyLane's queuing on random values (no simulation),
+decomposed to the gates of :mod:`.gates`, and every gate parameter is expressed as ``a * prod(source[e] for
+e in factors) + b``: a constant (no factor), one input or weight times a scale plus an offset (``RX(x_i)``,
+``RZ(w / 2)``), or the product of two sources (the IQP embedding's ``ZZ(x_i x_j)``). Sources are the inputs
+of one row followed by the flattened weights. The second run checks each relation, so a function whose
+gates or parameters depend on values in any other way is refused (:class:`NotTraceable`) instead of being
+run wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pennylane as qp
+import torch
+from pennylane.devices.preprocess import decompose
+
+from .gates import gate_kind
+
+_MAX_FACTORS = 2
+
+
+class NotTraceable(ValueError):
+    """The circuit cannot be compiled by the torch engine; the message says why."""
+
+
+@dataclass(frozen=True)
+class Param:
+    scale: float
+    offset: float
+    factors: tuple[int, ...]  # indices into [inputs..., weights...]; () for a constant
+
+
+@dataclass(frozen=True)
+class TracedGate:
+    op: qp.operation.Operator  # the recorded operation (its matrix form, wires, hyperparameters)
+    wires: tuple[int, ...]  # positions in the device's wire order
+    param: Param | None
+
+
+@dataclass(frozen=True)
+class TracedCircuit:
+    n_wires: int
+    n_inputs: int
+    n_weights: int
+    gates: tuple[TracedGate, ...]
+    observables: tuple[tuple[int, ...], ...]  # each <Z...Z> on these wire positions; () is the identity
+
+
+def _record(fn, n_wires: int, inputs: torch.Tensor, weights: torch.Tensor):
+    tape = qp.tape.make_qscript(fn)(inputs, weights)
+    try:
+        (tape,), _ = decompose(
+            tape, stopping_condition=lambda op: gate_kind(op) is not None, name="qhybrid.torch"
+        )
+    except qp.exceptions.DeviceError as exc:
+        raise NotTraceable(str(exc)) from None
+    wire_index = {w: i for i, w in enumerate(range(n_wires))}
+    unknown = [w for w in tape.wires if w not in wire_index]
+    if unknown:
+        raise NotTraceable(f"the circuit uses wires {unknown} outside 0..{n_wires - 1}")
+    return tape, wire_index
+
+
+def _observable(mp, wire_index) -> tuple[int, ...]:
+    if not isinstance(mp, qp.measurements.ExpectationMP) or mp.obs is None:
+        raise NotTraceable(f"the torch engine measures expectations of Z words only, got {mp}")
+    word = mp.obs.pauli_rep
+    if word is None or len(word) != 1:
+        raise NotTraceable(f"the torch engine measures expectations of Z words only, got {mp.obs}")
+    ((pw, coeff),) = word.items()
+    if abs(coeff - 1) > 1e-12 or any(letter != "Z" for letter in pw.values()):
+        raise NotTraceable(f"the torch engine measures expectations of Z words only, got {mp.obs}")
+    return tuple(sorted(wire_index[w] for w in pw))
+
+
+def _value(p) -> float:
+    return float(torch.as_tensor(p).detach().reshape(-1)[0])
+
+
+def _relation(p, sources: torch.Tensor) -> Param:
+    if not isinstance(p, torch.Tensor) or not p.requires_grad:
+        return Param(0.0, _value(p), ())
+    if p.numel() != 1:
+        raise NotTraceable("a gate parameter holds several values per circuit")
+    (grad,) = torch.autograd.grad(p.reshape(()), sources, retain_graph=True, allow_unused=True)
+    if grad is None:
+        return Param(0.0, _value(p), ())
+    factors = tuple(int(i) for i in torch.nonzero(grad).reshape(-1))
+    if not factors:
+        return Param(0.0, _value(p), ())
+    if len(factors) > _MAX_FACTORS:
+        raise NotTraceable(f"a gate parameter depends on {len(factors)} inputs or weights")
+    src = sources.detach()
+    if len(factors) == 1:
+        scale = float(grad[factors[0]])
+        return Param(scale, _value(p) - scale * float(src[factors[0]]), factors)
+    product = float(src[factors[0]] * src[factors[1]])
+    return Param(_value(p) / product, 0.0, factors)
+
+
+def _predict(param: Param, sources: torch.Tensor) -> float:
+    if not param.factors:
+        return param.offset
+    return param.scale * float(torch.prod(sources[list(param.factors)])) + param.offset
+
+
+def trace(fn, n_wires: int, n_inputs: int, weight_shape: tuple[int, ...], seed: int = 1234) -> TracedCircuit:
+    """Record ``fn(inputs, weights)`` (``inputs`` a ``(1, n_inputs)`` batch) into a :class:`TracedCircuit`."""
+    n_weights = int(np.prod(weight_shape)) if weight_shape else 1
+    generator = torch.Generator().manual_seed(seed)
+    runs = []
+    for _ in range(2):
+        sources = (
+            torch.rand(n_inputs + n_weights, generator=generator, dtype=torch.float64) + 0.5
+        ).requires_grad_()
+        inputs = sources[:n_inputs].reshape(1, n_inputs)
+        weights = sources[n_inputs:].reshape(weight_shape)
+        runs.append((sources, *_record(fn, n_wires, inputs, weights)))
+    (sources, tape, wire_index), (sources2, tape2, _) = runs
+    if [(op.name, op.wires) for op in tape.operations] != [(op.name, op.wires) for op in tape2.operations]:
+        raise NotTraceable("the circuit's gates change with the values of its inputs or weights")
+    gates = []
+    for op, op2 in zip(tape.operations, tape2.operations, strict=True):
+        param = _relation(op.data[0], sources) if op.num_params else None
+        if param is not None and abs(_predict(param, sources2.detach()) - _value(op2.data[0])) > 1e-9:
+            raise NotTraceable(f"a parameter of {op.name} is not a scaled input, weight or product of two")
+        gates.append(TracedGate(op, tuple(wire_index[w] for w in op.wires), param))
+    observables = tuple(_observable(mp, wire_index) for mp in tape.measurements)
+    return TracedCircuit(n_wires, n_inputs, n_weights, tuple(gates), observables)

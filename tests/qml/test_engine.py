@@ -1,0 +1,230 @@
+"""The torch engine: values and gradients against default.qubit on random circuits with every gate it runs,
+the plan it makes of the study's layers, and what it refuses."""
+
+import numpy as np
+import pennylane as qp
+import pytest
+import torch
+from random_circuits import GATES, random_circuit
+
+from qhybrid.qml import QuantumLayer
+from qhybrid.qml.circuits import ANSATZE, EMBEDDINGS
+from qhybrid.qml.engine import CompiledCircuit, NotTraceable, memory
+from qhybrid.qml.engine.plan import Block, PermStage
+
+TOL = 1e-12
+
+
+def _feed(n_inputs: int):
+    """Parameters ``0..n_inputs-1`` read the row's inputs, the rest the weights."""
+
+    def params(x, w):
+        return [x[..., i] for i in range(n_inputs)] + [w[i] for i in range(w.shape[0])]
+
+    return params
+
+
+def _words(n: int) -> list:
+    return [qp.Z(w) for w in range(n)] + [qp.Z(0) @ qp.Z(n - 1), qp.I(0)]
+
+
+def _reference(fn, x, w, cot):
+    """Values and the vector-Jacobian product ``cot . d(values)`` on default.qubit (backprop)."""
+    dev = qp.device("default.qubit")
+    x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
+    out = torch.stack(list(qp.QNode(fn, dev, interface="torch")(x, w)), dim=-1)
+    (out * cot).sum().backward()
+    return out.detach(), x.grad, w.grad
+
+
+def _ours(circuit, x, w, cot):
+    x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
+    out = circuit(x, w)
+    (out * cot).sum().backward()
+    return out.detach(), x.grad, w.grad
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("n_wires", [3, 7])
+def test_random_circuits_equal_default_qubit(seed, n_wires):
+    n_inputs, batch = 3, 4
+    ops, n_params = random_circuit(GATES, n_wires, 40, seed)
+    params = _feed(n_inputs)
+
+    def fn(x, w):
+        ops(params(x, w))
+        return [qp.expval(o) for o in _words(n_wires)]
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(batch, n_inputs, dtype=torch.float64, generator=gen) * 3
+    w = torch.rand(max(n_params - n_inputs, 1), dtype=torch.float64, generator=gen) * 6
+    cot = torch.randn(batch, n_wires + 2, dtype=torch.float64, generator=gen)
+    circuit = CompiledCircuit(fn, n_wires, n_inputs, tuple(w.shape))
+    for got, ref in zip(_ours(circuit, x, w, cot), _reference(fn, x, w, cot), strict=True):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("block_wires", [1, 2, 3])
+def test_any_block_width_gives_the_same_values(block_wires):
+    ops, n_params = random_circuit(GATES, 5, 30, seed=11)
+
+    def fn(x, w):
+        ops([w[i] for i in range(n_params)])
+        return [qp.expval(qp.Z(i)) for i in range(5)]
+
+    w = torch.rand(n_params, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = torch.zeros(2, 1, dtype=torch.float64)
+    want = CompiledCircuit(fn, 5, 1, (n_params,))(x, w)
+    got = CompiledCircuit(fn, 5, 1, (n_params,), block_wires=block_wires)(x, w)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=TOL)
+
+
+@pytest.mark.parametrize("embedding", [e for e in EMBEDDINGS if e != "amplitude"])
+@pytest.mark.parametrize("ansatz", list(ANSATZE))
+@pytest.mark.parametrize("entangling", [True, False])
+def test_layer_on_the_engine_equals_default_qubit(embedding, ansatz, entangling):
+    x = torch.rand(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 3
+    cot = torch.randn(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    results = {}
+    for backend in ("torch", "default"):
+        layer = QuantumLayer(
+            6, n_layers=2, backend=backend, embedding=embedding, ansatz=ansatz, entangling=entangling, seed=4
+        )
+        xi = x.clone().requires_grad_()
+        out = layer(xi)
+        (out * cot).sum().backward()
+        results[backend] = (out.detach(), xi.grad, layer.weights.grad)
+    for got, ref in zip(results["torch"], results["default"], strict=True):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=TOL, rtol=0)
+
+
+def test_strongly_entangling_plan_is_a_product_state_two_gathers_and_packed_blocks():
+    layer = QuantumLayer(12, n_layers=2, backend="torch", seed=0)
+    plan = layer.engine.plan
+    # the angle embedding and the first rotation layer act on |0> wire by wire: the prefix, no pass
+    assert all(len(p) == 4 for p in plan.prefix)  # RX, then Rot's RZ RY RZ
+    kinds = [type(s) for s in plan.stages]
+    assert kinds == [PermStage, Block, Block, Block, PermStage]  # ring, 3 blocks of 4 wires, ring
+    assert [s.wires for s in plan.stages if isinstance(s, Block)] == [
+        (0, 1, 2, 3),
+        (4, 5, 6, 7),
+        (8, 9, 10, 11),
+    ]
+
+
+def test_a_ring_of_cnots_is_one_permutation():
+    def fn(x, w):
+        for i in range(4):
+            qp.CNOT([i, (i + 1) % 4])
+        qp.RY(w[0], wires=0)
+        return [qp.expval(qp.Z(0))]
+
+    circuit = CompiledCircuit(fn, 4, 1, (1,))
+    (stage,) = [s for s in circuit.plan.stages if isinstance(s, PermStage)]
+    basis = np.eye(16)
+    want = qp.matrix(lambda: [qp.CNOT([i, (i + 1) % 4]) for i in range(4)], wire_order=range(4))()
+    np.testing.assert_array_equal(basis[stage.index], np.real(want))
+
+
+def test_inputs_shared_by_no_row_give_one_row_broadcast():
+    layer = QuantumLayer(3, backend="torch", seed=1)
+    x = torch.rand(1, 3, dtype=torch.float64).expand(4, 3)
+    out = layer(x)
+    assert out.shape == (4, 3)
+    np.testing.assert_allclose(out.detach().numpy(), out[:1].detach().expand(4, 3).numpy(), atol=TOL)
+
+
+def test_an_empty_batch_gives_an_empty_result():
+    layer = QuantumLayer(3, backend="torch", seed=1)
+    assert layer(torch.zeros(0, 3)).shape == (0, 3)
+
+
+def test_what_the_engine_cannot_run_is_refused_with_the_reason():
+    def state_prep(x, w):
+        qp.AmplitudeEmbedding(x, wires=range(2), normalize=True)
+        return [qp.expval(qp.Z(0))]
+
+    with pytest.raises(NotTraceable, match="several values per circuit"):
+        CompiledCircuit(state_prep, 2, 4, (1,))
+
+    def x_measured(x, w):
+        qp.RY(w[0], wires=0)
+        return [qp.expval(qp.X(0))]
+
+    with pytest.raises(NotTraceable, match="Z words only"):
+        CompiledCircuit(x_measured, 1, 1, (1,))
+
+    def nonlinear(x, w):
+        qp.RY(torch.sin(w[0]), wires=0)
+        return [qp.expval(qp.Z(0))]
+
+    with pytest.raises(NotTraceable, match="not a scaled input"):
+        CompiledCircuit(nonlinear, 1, 1, (1,))
+
+
+def test_auto_falls_back_to_aer_for_a_circuit_the_engine_cannot_run_and_says_so():
+    layer = QuantumLayer(4, backend="auto", embedding="amplitude", seed=0)
+    assert layer.engine_backend == "aer"
+    assert "(aer)" in repr(layer)
+    with pytest.raises(NotTraceable):
+        QuantumLayer(4, backend="torch", embedding="amplitude", seed=0)
+
+
+def test_auto_is_the_engine_when_exact_and_aer_with_shots():
+    assert QuantumLayer(3, backend="auto", seed=0).engine_backend == "torch"
+    assert QuantumLayer(3, backend="auto", shots=100, seed=0).engine_backend == "aer.shots"
+
+
+def test_the_engine_refuses_shots_and_other_gradient_methods():
+    with pytest.raises(ValueError, match="takes no shots"):
+        QuantumLayer(3, backend="torch", shots=100)
+    with pytest.raises(ValueError, match="its own adjoint pass"):
+        QuantumLayer(3, backend="torch", diff_method="parameter-shift")
+
+
+def test_the_engine_counts_one_circuit_per_row():
+    layer = QuantumLayer(3, backend="torch", seed=0)
+    layer(torch.zeros(7, 3)).sum().backward()
+    assert layer.circuit_executions == 7
+
+
+def test_keep_freed_memory_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("QHYBRID_KEEP_FREED_MEMORY", "0")
+    memory.keep_freed_memory.cache_clear()
+    try:
+        assert memory.keep_freed_memory() is False
+    finally:
+        memory.keep_freed_memory.cache_clear()
+
+
+def test_a_qaoa_cost_layer_is_one_diagonal_pass_with_one_source():
+    import networkx as nx
+
+    from qhybrid.qml.solvers import MaxCut, qaoa_circuit
+
+    problem = MaxCut(nx.random_regular_graph(3, 8, seed=0))
+    apply, hamiltonian = qaoa_circuit(problem), problem.cost_hamiltonian()
+    words = [qp.Z(i) @ qp.Z(j) for i, j, _ in problem.edges]
+
+    def fn(x, w):
+        apply(w, 2)
+        return [qp.expval(o) for o in words]
+
+    circuit = CompiledCircuit(fn, 8, 1, (4,))
+    diagonal = [s for s in circuit.plan.stages if type(s).__name__ == "DiagStage"]
+    assert len(diagonal) == 2 and all(len(s.sources) == 1 for s in diagonal)
+    w = torch.tensor([0.3, 0.7, 0.5, 0.2], dtype=torch.float64, requires_grad=True)
+    coeffs = torch.tensor([c for c in hamiltonian.coeffs[:-1]], dtype=torch.float64)
+    energy = (circuit(torch.zeros(1, 1, dtype=torch.float64), w)[0] * coeffs).sum() + hamiltonian.coeffs[-1]
+    energy.backward()
+
+    @qp.qnode(qp.device("default.qubit"), interface="torch")
+    def reference(angles):
+        apply(angles, 2)
+        return qp.expval(hamiltonian)
+
+    w_ref = w.detach().clone().requires_grad_()
+    want = reference(w_ref)
+    want.backward()
+    assert abs(float(energy) - float(want)) < TOL
+    np.testing.assert_allclose(w.grad.numpy(), w_ref.grad.numpy(), atol=TOL)
