@@ -1,63 +1,111 @@
-"""The state's evolution through a plan's stages, with an adjoint backward pass in O(1) states per row.
+"""The state-sized part of a call: product state, stages, expectation values, and the way back.
 
-Forward, every stage is one pass over the states. Backward does not keep the intermediate states: it
-undoes the stages one by one on the output state and on its cotangent, and reads each block matrix's
-gradient off the pair at that point: for ``y = U x``, ``dU = cot_y x^H`` summed
-over rows (or per row, for a block that holds inputs) and ``cot_x = U^H cot_y``.
+Forward: the Kronecker product of the wires' prefix vectors, every stage in one pass, the probabilities, and
+the ``<Z...Z>`` values. Backward, written out (no state-sized tensor goes through autograd): the
+values' cotangent becomes the state's (``2 D psi``, ``D`` the cotangent-weighted sign vector), the stages
+are undone one by one on the output state and on its cotangent (O(1) states per row), reading each block
+matrix's gradient off the pair (for ``y = U x``: ``dU = cot_y x^H``, ``cot_x = U^H cot_y``) and each
+diagonal stage's off their product; last the cotangent of the product state is contracted wire by wire
+with the other wires' vectors (the partial products kept from the forward pass).
 """
 
 from __future__ import annotations
 
 import torch
 
-from . import kernels
+from . import kernels, measure
 
 
-class Evolve(torch.autograd.Function):
-    """``psi0 -> psi`` (``(2**n, Q)``) through ``stages``: ``("perm", index, inverse)``, ``("block", wires,
-    per_row)`` whose matrix is the next of ``mats``, or ``("diag", per_row)`` whose ``(2**n, 1 or Q)`` phase
-    factors are the next of ``mats``."""
+def _kron(vectors: torch.Tensor) -> list[torch.Tensor]:
+    """``(Q, n, 2)`` -> the partial products ``v_0``, ``v_0 (x) v_1``, ... as ``(2**k, Q)``; the last is the
+    product state."""
+    parts = vectors.unbind(1)
+    out = [parts[0].T]
+    for v in parts[1:]:
+        out.append((out[-1][:, None, :] * v.T[None, :, :]).flatten(0, 1))
+    return out
 
-    @staticmethod
-    def forward(ctx, stages, n, psi0, *mats):
-        x = psi0
-        it = iter(mats)
-        for stage in stages:
-            if stage[0] == "perm":
-                x = kernels.permute(x, stage[1])
-            elif stage[0] == "diag":
-                x = x * next(it)
-            else:
-                x = kernels.apply(x, next(it), stage[1], n)
-        ctx.stages, ctx.n = stages, n
-        ctx.save_for_backward(x, *mats)
-        return x
 
-    @staticmethod
-    def backward(ctx, grad):
-        out, *mats = ctx.saved_tensors
-        n = ctx.n
-        state, cot = out, grad.contiguous()
-        grads: list[torch.Tensor | None] = [None] * len(mats)
-        m = len(mats)
-        for stage in reversed(ctx.stages):
-            if stage[0] == "perm":
-                state, cot = kernels.permute(state, stage[2]), kernels.permute(cot, stage[2])
-                continue
-            m -= 1
-            wanted = ctx.needs_input_grad[3 + m]
-            if stage[0] == "diag":
-                undo = mats[m].conj()
-                state = state * undo
-                if wanted:
-                    g = cot * state.conj()
-                    grads[m] = g if stage[1] else g.sum(1, keepdim=True)
-                cot = cot * undo
-                continue
-            undo = mats[m].conj().transpose(-1, -2)
-            state = kernels.apply(state, undo, stage[1], n)
-            if wanted:
-                grads[m] = kernels.matrix_gradient(cot, state, stage[1], n, stage[2])
-            cot = kernels.apply(cot, undo, stage[1], n)
-        grad_psi0 = cot if ctx.needs_input_grad[2] else None
-        return None, None, grad_psi0, *grads
+def _kron_backward(cot: torch.Tensor, vectors: torch.Tensor, partial: list[torch.Tensor]) -> torch.Tensor:
+    """Gradient of the ``(Q, n, 2)`` vectors from the cotangent of their product state."""
+    n, q = vectors.shape[1], cot.shape[1]
+    grads = [None] * n
+    conj = vectors.conj().resolve_conj()
+    rest = cot  # the cotangent contracted with conj of the vectors right of the current wire
+    for w in range(n - 1, 0, -1):
+        pair = rest.reshape(-1, 2, q)
+        grads[w] = (pair * partial[w - 1].conj()[:, None, :]).sum(0).T
+        rest = pair[:, 0] * conj[:, w, 0] + pair[:, 1] * conj[:, w, 1]
+    grads[0] = rest.T
+    return torch.stack(grads, dim=1)
+
+
+#: The forward pass keeps every stage's input for the backward pass while they take at most this many bytes
+#: in all (one pass less per stage: 12 qubits x 32 rows take 6 MiB); past it the stages are undone instead,
+#: O(1) states per row at any depth.
+KEEP_BYTES = 64 << 20
+
+
+def _run(stages, mats, x, n, keep: bool):
+    it = iter(mats)
+    inputs = []
+    for stage in stages:
+        if stage[0] == "perm":
+            x = kernels.permute(x, stage[1])
+            continue
+        if keep:
+            inputs.append(x)
+        x = x * next(it) if stage[0] == "diag" else kernels.apply(x, next(it), stage[1], n)
+    return x, inputs
+
+
+def _undo(stages, mats, state, cot, n, wanted, inputs):
+    """Back through the stages: the cotangent of the first state, and each stage input's gradient. Inputs
+    the forward pass kept are read, the others recomputed by undoing the stage on the state."""
+    grads: list[torch.Tensor | None] = [None] * len(mats)
+    m = len(mats)
+    for stage in reversed(stages):
+        if stage[0] == "perm":
+            if not inputs:
+                state = kernels.permute(state, stage[2])
+            cot = kernels.permute(cot, stage[2])
+            continue
+        m -= 1
+        if stage[0] == "diag":
+            undo = mats[m].conj()
+            state = inputs[m] if inputs else state * undo
+            if wanted[m]:
+                g = cot * state.conj()
+                grads[m] = g if mats[m].shape[1] == g.shape[1] else g.sum(1, keepdim=True)
+            cot = cot * undo
+            continue
+        undo = mats[m].conj().transpose(-1, -2)
+        state = inputs[m] if inputs else kernels.apply(state, undo, stage[1], n)
+        if wanted[m]:
+            grads[m] = kernels.matrix_gradient(cot, state, stage[1], n, stage[2])
+        cot = kernels.apply(cot, undo, stage[1], n)
+    return cot, grads
+
+
+def forward(vectors, stages, mats, n: int, words) -> tuple[torch.Tensor, dict]:
+    """``(Q, n, 2)`` prefix vectors through ``stages`` -> ``(len(words), Q)`` values of ``<Z...Z>``, and
+    what :func:`backward` reads.
+
+    ``stages``: ``("perm", index, inverse)``, ``("block", wires, per_row)`` whose matrix is the next of
+    ``mats``, or ``("diag", per_row)`` whose ``(2**n, 1 or Q)`` phase factors are the next of ``mats``.
+    """
+    partial = _kron(vectors)
+    keep = len(mats) * partial[-1].numel() * partial[-1].element_size() <= KEEP_BYTES
+    psi, inputs = _run(stages, mats, partial[-1], n, keep)
+    saved = {"psi": psi, "vectors": vectors, "partial": partial[:-1], "stages": stages, "mats": mats}
+    saved.update(inputs=inputs, n=n, words=words)
+    return measure.expectations(psi, words, n), saved
+
+
+def backward(saved: dict, grad: torch.Tensor) -> tuple[torch.Tensor, list]:
+    """The gradients of the prefix vectors and of ``mats`` from that of the ``(len(words), Q)`` values."""
+    n, psi = saved["n"], saved["psi"]
+    cot = 2 * measure.sign_cotangent(grad, saved["words"], n) * psi
+    wanted = [True] * len(saved["mats"])
+    cot, grads = _undo(saved["stages"], saved["mats"], psi, cot, n, wanted, saved["inputs"])
+    return _kron_backward(cot, saved["vectors"], saved["partial"]), grads

@@ -69,12 +69,17 @@ _NARROW = 16
 
 
 def matrix_gradient(
-    cot: torch.Tensor, state: torch.Tensor, wires: tuple[int, ...], n: int, per_row: bool
+    cot: torch.Tensor,
+    state: torch.Tensor,
+    wires: tuple[int, ...],
+    n: int,
+    per_row: bool,
+    rows: int | None = None,
 ) -> torch.Tensor:
-    """Gradient of ``u`` for ``y = u x`` on ``wires`` from the ``(2**n, Q)`` cotangent of ``y`` and the state
+    """Gradient of ``u`` for ``y = u x`` on ``wires`` from the ``(2**n, R)`` cotangent of ``y`` and the state
     ``x``: ``sum cot[i] conj(x[j])`` over everything but the gate's own indices (and the row, if
-    ``per_row``)."""
-    q = cot.shape[-1]
+    ``per_row``: the last ``rows`` columns of each group, all ``R`` by default)."""
+    q = rows or cot.shape[-1]
     c, s = local_view(cot, wires, n), local_view(state, wires, n).conj()
     a, d = c.shape[0], c.shape[1]
     if per_row:

@@ -8,8 +8,16 @@ probabilities by their sign vector.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
+
+
+@functools.lru_cache(maxsize=256)
+def _sign_tensor(words: tuple[tuple[int, ...], ...], n: int, device: torch.device) -> torch.Tensor:
+    """The ``(len(words), 2**n)`` sign vectors of ``words``, made once per device."""
+    return torch.as_tensor(np.stack([_signs(w, n) for w in words])).to(device)
 
 
 def _signs(word: tuple[int, ...], n: int) -> np.ndarray:
@@ -24,11 +32,10 @@ def _signs(word: tuple[int, ...], n: int) -> np.ndarray:
 SIGN_MATRIX_WIRES = 14
 
 
-def single_z(probs: torch.Tensor, n: int, cache) -> torch.Tensor:
+def single_z(probs: torch.Tensor, n: int) -> torch.Tensor:
     """``(2**n, Q)`` probabilities -> ``(n, Q)`` values of ``<Z_w>``."""
     if n <= SIGN_MATRIX_WIRES:
-        signs = cache(("single-signs", n), np.stack([_signs((w,), n) for w in range(n)]))
-        return signs @ probs
+        return _sign_tensor(tuple((w,) for w in range(n)), n, probs.device) @ probs
     out = [None] * n
     p = probs
     for w in range(n - 1, -1, -1):
@@ -38,18 +45,31 @@ def single_z(probs: torch.Tensor, n: int, cache) -> torch.Tensor:
     return torch.stack(out)
 
 
-def expectations(psi: torch.Tensor, words: tuple[tuple[int, ...], ...], n: int, cache) -> torch.Tensor:
+def expectations(psi: torch.Tensor, words: tuple[tuple[int, ...], ...], n: int) -> torch.Tensor:
     """``(2**n, Q)`` states -> ``(len(words), Q)`` values of ``<Z...Z>`` on each word's wires."""
     probs = psi.real**2 + psi.imag**2
-    singles = single_z(probs, n, cache) if any(len(w) == 1 for w in words) else None
-    if singles is not None and words == tuple((w,) for w in range(n)):
-        return singles
-    rows = []
-    for word in words:
-        if len(word) == 1:
-            rows.append(singles[word[0]])
-        elif not word:
-            rows.append(probs.sum(0))
-        else:
-            rows.append(cache(("signs", word), _signs(word, n)) @ probs)
-    return torch.stack(rows)
+    if words == tuple((w,) for w in range(n)):
+        return single_z(probs, n)
+    if n <= SIGN_MATRIX_WIRES:
+        return _sign_tensor(words, n, probs.device) @ probs
+    return torch.stack([_signs_of(word, n, probs.device) @ probs for word in words])
+
+
+def _signs_of(word: tuple[int, ...], n: int, device) -> torch.Tensor:
+    return _sign_tensor((word,), n, device)[0]
+
+
+def sign_cotangent(grad: torch.Tensor, words: tuple[tuple[int, ...], ...], n: int) -> torch.Tensor:
+    """The cotangent of the probabilities, ``(2**n, Q)``, from that of the ``(len(words), Q)`` values:
+    ``sum_k grad_k s_k``, ``s_k`` the sign vector of word ``k``."""
+    if n <= SIGN_MATRIX_WIRES:
+        return _sign_tensor(words, n, grad.device).T @ grad
+    if words == tuple((w,) for w in range(n)):
+        out = grad[:1].new_zeros(1, grad.shape[1])
+        for w in range(n):  # doubling: each wire's sign splits every entry in two
+            out = torch.stack([out + grad[w], out - grad[w]], dim=1).reshape(-1, grad.shape[1])
+        return out
+    out = grad.new_zeros(2**n, grad.shape[1])
+    for k, word in enumerate(words):
+        out += _signs_of(word, n, grad.device)[:, None] * grad[k]
+    return out

@@ -45,10 +45,30 @@ class DiagonalPhases:
         self.keys = np.array(list(columns), dtype=np.int64).reshape(-1, 2)
         self.vectors = np.stack(list(columns.values())) if columns else np.zeros((0, 2**n))
         self.c0 = c0
+        self._on: dict = {}
 
-    def __call__(self, sources: torch.Tensor, cache) -> torch.Tensor:
+    def _tensors(self, device) -> dict:
+        if device not in self._on:
+            put = lambda a: torch.as_tensor(a).to(device)  # noqa: E731
+            self._on[device] = {
+                "keys": put(self.keys),
+                "c0": put(self.c0)[:, None],
+                "vt": put(self.vectors.T),
+            }
+        return self._on[device]
+
+    def forward(self, sources: torch.Tensor) -> torch.Tensor:
         """``(2**n, Q)`` phase factors from ``(Q, n_sources)`` sources (Q = 1 for a shared stage)."""
-        keys = cache((id(self), "keys"), self.keys)
-        values = sources[:, keys[:, 0]] * sources[:, keys[:, 1]]  # (Q, E)
-        phase = cache((id(self), "c0"), self.c0)[:, None] + cache((id(self), "v"), self.vectors).T @ values.T
+        t = self._tensors(sources.device)
+        values = sources[:, t["keys"][:, 0]] * sources[:, t["keys"][:, 1]]  # (Q, E)
+        phase = t["c0"] + t["vt"] @ values.T
         return torch.polar(torch.ones_like(phase), phase)
+
+    def backward(self, sources, factors, grad, grad_sources) -> None:
+        """Add the sources' gradient, given that of the phase factors (``dD/dphase = i D``)."""
+        t = self._tensors(sources.device)
+        grad_phase = (grad.conj() * factors).imag.neg()  # Re(conj(g) i D)
+        grad_values = grad_phase.T @ t["vt"]  # (Q, E)
+        k0, k1 = t["keys"][:, 0], t["keys"][:, 1]
+        grad_sources.index_add_(1, k0, grad_values * sources[:, k1])
+        grad_sources.index_add_(1, k1, grad_values * sources[:, k0])

@@ -226,5 +226,28 @@ def test_a_qaoa_cost_layer_is_one_diagonal_pass_with_one_source():
     w_ref = w.detach().clone().requires_grad_()
     want = reference(w_ref)
     want.backward()
-    assert abs(float(energy) - float(want)) < TOL
+    assert abs(energy.item() - want.item()) < TOL
     np.testing.assert_allclose(w.grad.numpy(), w_ref.grad.numpy(), atol=TOL)
+
+
+@pytest.mark.parametrize("patch", ["undo", "halving"])
+def test_the_memory_light_paths_give_the_same_values_and_gradients(monkeypatch, patch):
+    """Wide states are undone instead of kept, and measured by halving instead of a sign matrix; both
+    paths are forced here on a small circuit."""
+    from qhybrid.qml.engine import evolve, measure
+
+    if patch == "undo":
+        monkeypatch.setattr(evolve, "KEEP_BYTES", 0)
+    else:
+        monkeypatch.setattr(measure, "SIGN_MATRIX_WIRES", 2)
+    x = torch.rand(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    cot = torch.randn(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    results = {}
+    for backend in ("torch", "default"):
+        layer = QuantumLayer(5, n_layers=2, backend=backend, embedding="reupload", seed=2)
+        xi = x.clone().requires_grad_()
+        out = layer(xi)
+        (out * cot).sum().backward()
+        results[backend] = (out.detach(), xi.grad, layer.weights.grad)
+    for got, ref in zip(results["torch"], results["default"], strict=True):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=TOL, rtol=0)

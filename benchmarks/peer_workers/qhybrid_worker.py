@@ -1,0 +1,126 @@
+"""qhybrid's contenders and PennyLane's own simulators, in qhybrid's virtualenv.
+
+* ``torch``: ``QuantumLayer(backend="torch")``, qhybrid's fused statevector engine; QAOA through the same
+  engine (:class:`qhybrid.qml.engine.CompiledCircuit` of the QAOA gates, energy from the ``<ZZ>`` words);
+* ``aer``: ``QuantumLayer(backend="aer")``; QAOA as ``QAOA.solve`` builds it on the Aer device;
+* ``default.qubit`` (backprop) and ``lightning.qubit`` (adjoint, one pass with the cotangents), torch QNodes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qhybrid._waiting import wait_passively  # noqa: E402
+
+wait_passively()
+
+import numpy as np  # noqa: E402
+import pennylane as qp  # noqa: E402
+import torch  # noqa: E402
+from protocol import serve, threads  # noqa: E402
+
+from qhybrid.qml import QuantumLayer  # noqa: E402
+from qhybrid.qml.engine import CompiledCircuit  # noqa: E402
+
+torch.set_num_threads(threads())
+PENNYLANE = {"default.qubit": "backprop", "lightning.qubit": "adjoint"}
+
+
+def qaoa_gates(cell):
+    def apply(params):
+        p = cell["p"]
+        for w in range(cell["n"]):
+            qp.Hadamard(w)
+        for k in range(p):
+            gamma, beta = params[k], params[p + k]
+            for i, j, coupling in cell["zz"]:
+                qp.IsingZZ(2 * gamma * coupling, wires=[i, j])
+            for i, h in cell["z"]:
+                qp.RZ(2 * gamma * h, wires=i)
+            for w in range(cell["n"]):
+                qp.RX(2 * beta, wires=w)
+
+    return apply
+
+
+def _word(wires):
+    return qp.prod(*[qp.Z(w) for w in wires]) if wires else qp.I(0)
+
+
+def build_qaoa(name, cell):
+    apply = qaoa_gates(cell)
+    params = torch.tensor(cell["params"], dtype=torch.float64, requires_grad=True)
+    if name == "torch":
+        words = [t[1] for t in cell["terms"]]
+        coeffs = torch.tensor([t[0] for t in cell["terms"]], dtype=torch.float64)
+
+        def fn(x, w):
+            apply(w)
+            return [qp.expval(_word(ws)) for ws in words]
+
+        circuit = CompiledCircuit(fn, cell["n"], 1, (len(cell["params"]),))
+        zero = torch.zeros(1, 1, dtype=torch.float64)
+
+        def energy(w):
+            return (circuit(zero, w)[0] * coeffs).sum() + cell["const"]
+
+    else:
+        hamiltonian = qp.Hamiltonian([t[0] for t in cell["terms"]], [_word(t[1]) for t in cell["terms"]])
+        device = {"aer": "qhybrid.aer"}.get(name, name)
+        diff = {"aer": "device"}.get(name, PENNYLANE.get(name))
+
+        @qp.qnode(qp.device(device, wires=cell["n"]), interface="torch", diff_method=diff)
+        def qnode(w):
+            apply(w)
+            return qp.expval(hamiltonian)
+
+        def energy(w):
+            return qnode(w) + cell["const"]
+
+    def step():
+        params.grad = None
+        value = energy(params)
+        value.backward()
+        return np.array([float(value)]), params.grad.numpy().copy()
+
+    return step
+
+
+def build_layer(name, cell):
+    x = torch.tensor(cell["x"], dtype=torch.float64)
+    w = torch.tensor(cell["w"], dtype=torch.float64)
+    layers = w.shape[0]
+    if name in ("torch", "aer"):
+        layer = QuantumLayer(cell["n"], n_layers=layers, backend=name, seed=0)
+        with torch.no_grad():
+            layer.weights.copy_(w)
+        weights, call = layer.weights, layer
+    else:
+        ours = QuantumLayer(cell["n"], n_layers=layers, backend="default", seed=0)
+        diff = PENNYLANE[name]
+        qnode = qp.QNode(
+            ours.circuit, qp.device(name, wires=cell["n"]), interface="torch", diff_method=diff,
+            device_vjp=diff == "adjoint",
+        )  # fmt: skip
+        weights = torch.nn.Parameter(w.clone())
+
+        def call(inputs):
+            return torch.stack(list(qnode(inputs, weights)), dim=-1)
+
+    def step():
+        weights.grad = None
+        out = call(x)
+        out.sum().backward()
+        return out.detach().numpy(), weights.grad.numpy().copy()
+
+    return step
+
+
+def build(name, cell):
+    return build_qaoa(name, cell) if cell["regime"] == "qaoa" else build_layer(name, cell)
+
+
+if __name__ == "__main__":
+    serve(build)
