@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import torch
 
-from . import kernels, measure
+from . import arrays, kernels, measure
 
 
 def _kron(vectors: torch.Tensor) -> list[torch.Tensor]:
     """``(Q, n, 2)`` -> the partial products ``v_0``, ``v_0 (x) v_1``, ... as ``(2**k, Q)``; the last is the
     product state."""
-    parts = vectors.unbind(1)
-    out = [parts[0].T]
-    for v in parts[1:]:
-        out.append((out[-1][:, None, :] * v.T[None, :, :]).flatten(0, 1))
+    q = vectors.shape[0]
+    out = [vectors[:, 0].T]
+    for w in range(1, vectors.shape[1]):
+        out.append((out[-1][:, None, :] * vectors[:, w].T[None, :, :]).reshape(-1, q))
     return out
 
 
@@ -30,14 +30,14 @@ def _kron_backward(cot: torch.Tensor, vectors: torch.Tensor, partial: list[torch
     """Gradient of the ``(Q, n, 2)`` vectors from the cotangent of their product state."""
     n, q = vectors.shape[1], cot.shape[1]
     grads = [None] * n
-    conj = vectors.conj().resolve_conj()
+    conj = vectors.conj()
     rest = cot  # the cotangent contracted with conj of the vectors right of the current wire
     for w in range(n - 1, 0, -1):
         pair = rest.reshape(-1, 2, q)
         grads[w] = (pair * partial[w - 1].conj()[:, None, :]).sum(0).T
         rest = pair[:, 0] * conj[:, w, 0] + pair[:, 1] * conj[:, w, 1]
     grads[0] = rest.T
-    return torch.stack(grads, dim=1)
+    return arrays.of(cot).stack(grads, 1)
 
 
 #: The forward pass keeps every stage's input for the backward pass while they take at most this many bytes
@@ -76,10 +76,10 @@ def _undo(stages, mats, state, cot, n, wanted, inputs):
             state = inputs[m] if inputs else state * undo
             if wanted[m]:
                 g = cot * state.conj()
-                grads[m] = g if mats[m].shape[1] == g.shape[1] else g.sum(1, keepdim=True)
+                grads[m] = g if mats[m].shape[1] == g.shape[1] else g.sum(1)[:, None]
             cot = cot * undo
             continue
-        undo = mats[m].conj().transpose(-1, -2)
+        undo = mats[m].conj().swapaxes(-1, -2)
         state = inputs[m] if inputs else kernels.apply(state, undo, stage[1], n)
         if wanted[m]:
             grads[m] = kernels.matrix_gradient(cot, state, stage[1], n, stage[2])
@@ -95,7 +95,7 @@ def forward(vectors, stages, mats, n: int, words) -> tuple[torch.Tensor, dict]:
     ``mats``, or ``("diag", per_row)`` whose ``(2**n, 1 or Q)`` phase factors are the next of ``mats``.
     """
     partial = _kron(vectors)
-    keep = len(mats) * partial[-1].numel() * partial[-1].element_size() <= KEEP_BYTES
+    keep = len(mats) * partial[-1].shape[0] * partial[-1].shape[1] * 16 <= KEEP_BYTES  # complex128
     psi, inputs = _run(stages, mats, partial[-1], n, keep)
     saved = {"psi": psi, "vectors": vectors, "partial": partial[:-1], "stages": stages, "mats": mats}
     saved.update(inputs=inputs, n=n, words=words)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from . import arrays
+
 
 def contiguous(wires: tuple[int, ...]) -> bool:
     return all(b == a + 1 for a, b in zip(wires, wires[1:], strict=False))
@@ -24,7 +26,7 @@ def local_view(x: torch.Tensor, wires: tuple[int, ...], n: int) -> torch.Tensor:
     r, k = x.shape[-1], len(wires)
     if contiguous(wires):
         return x.reshape(2 ** wires[0], 2**k, -1)
-    axes = x.reshape(*([2] * n), r).movedim(list(wires), list(range(k)))
+    axes = arrays.of(x).moveaxis(x.reshape(*([2] * n), r), list(wires), list(range(k)))
     return axes.reshape(1, 2**k, -1)
 
 
@@ -33,16 +35,18 @@ def from_local(y: torch.Tensor, wires: tuple[int, ...], n: int, r: int) -> torch
     if contiguous(wires):
         return y.reshape(2**n, r)
     k = len(wires)
-    return y.reshape(*([2] * n), r).movedim(list(range(k)), list(wires)).reshape(2**n, r)
+    axes = arrays.of(y).moveaxis(y.reshape(*([2] * n), r), list(range(k)), list(wires))
+    return axes.reshape(2**n, r)
 
 
 def _per_row(u: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
     # y[a, i, c, q] = sum_j u[q, i, j] loc[a, j, c, q]: rows to the front for one batched product
     q = u.shape[0]
     a, d = loc.shape[0], loc.shape[1]
-    x = loc.reshape(a, d, -1, q).permute(3, 1, 0, 2).reshape(q, d, -1)
-    y = torch.bmm(u, x).reshape(q, d, a, -1)
-    return y.permute(2, 1, 3, 0).reshape(a, d, -1)
+    xp = arrays.of(loc)
+    x = xp.permute(loc.reshape(a, d, -1, q), (3, 1, 0, 2)).reshape(q, d, -1)
+    y = (u @ x).reshape(q, d, a, -1)
+    return xp.permute(y, (2, 1, 3, 0)).reshape(a, d, -1)
 
 
 def apply(x: torch.Tensor, u: torch.Tensor, wires: tuple[int, ...], n: int) -> torch.Tensor:
@@ -57,9 +61,9 @@ def apply(x: torch.Tensor, u: torch.Tensor, wires: tuple[int, ...], n: int) -> t
         elif loc.shape[2] < _NARROW:
             # few columns per product (the last wires of a narrow batch): one product with the rows stacked
             a, d = loc.shape[0], loc.shape[1]
-            out = (loc.transpose(1, 2).reshape(-1, d) @ u.T).reshape(a, -1, d).transpose(1, 2)
+            out = (loc.swapaxes(1, 2).reshape(-1, d) @ u.T).reshape(a, -1, d).swapaxes(1, 2)
         else:
-            out = torch.matmul(u, loc)
+            out = u @ loc
     return from_local(out, wires, n, x.shape[-1])
 
 
@@ -83,14 +87,14 @@ def matrix_gradient(
     c, s = local_view(cot, wires, n), local_view(state, wires, n).conj()
     a, d = c.shape[0], c.shape[1]
     if per_row:
-        return torch.einsum("aicq,ajcq->qij", c.reshape(a, d, -1, q), s.reshape(a, d, -1, q))
+        return arrays.of(c).einsum("aicq,ajcq->qij", c.reshape(a, d, -1, q), s.reshape(a, d, -1, q))
     if a == 1:
         return c[0] @ s[0].T
-    if a * d * d <= cot.numel() // 4:
-        return torch.bmm(c, s.transpose(1, 2)).sum(0)
-    return c.transpose(0, 1).reshape(d, -1) @ s.transpose(0, 1).reshape(d, -1).T
+    if a * d * d <= cot.shape[0] * cot.shape[1] // 4:
+        return (c @ s.swapaxes(1, 2)).sum(0)
+    return c.swapaxes(0, 1).reshape(d, -1) @ s.swapaxes(0, 1).reshape(d, -1).T
 
 
 def permute(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``y[i] = x[index[i]]``: a permutation of the basis (whole rows of the batch move)."""
-    return x.index_select(0, index)
+    return arrays.of(x).take(x, index)

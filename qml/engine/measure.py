@@ -13,11 +13,13 @@ import functools
 import numpy as np
 import torch
 
+from . import arrays
+
 
 @functools.lru_cache(maxsize=256)
-def _sign_tensor(words: tuple[tuple[int, ...], ...], n: int, device: torch.device) -> torch.Tensor:
-    """The ``(len(words), 2**n)`` sign vectors of ``words``, made once per device."""
-    return torch.as_tensor(np.stack([_signs(w, n) for w in words])).to(device)
+def _sign_tensor(words: tuple[tuple[int, ...], ...], n: int, at) -> torch.Tensor:
+    """The ``(len(words), 2**n)`` sign vectors of ``words``, made once per device (or for numpy)."""
+    return arrays.place(np.stack([_signs(w, n) for w in words]), at)
 
 
 def _signs(word: tuple[int, ...], n: int) -> np.ndarray:
@@ -35,14 +37,15 @@ SIGN_MATRIX_WIRES = 14
 def single_z(probs: torch.Tensor, n: int) -> torch.Tensor:
     """``(2**n, Q)`` probabilities -> ``(n, Q)`` values of ``<Z_w>``."""
     if n <= SIGN_MATRIX_WIRES:
-        return _sign_tensor(tuple((w,) for w in range(n)), n, probs.device) @ probs
+        return _sign_tensor(tuple((w,) for w in range(n)), n, arrays.where(probs)) @ probs
     out = [None] * n
     p = probs
     for w in range(n - 1, -1, -1):
-        low, high = p.reshape(-1, 2, p.shape[-1]).unbind(1)
+        pair = p.reshape(-1, 2, p.shape[-1])
+        low, high = pair[:, 0], pair[:, 1]
         out[w] = (low - high).sum(0)
         p = low + high
-    return torch.stack(out)
+    return arrays.of(probs).stack(out, 0)
 
 
 def expectations(psi: torch.Tensor, words: tuple[tuple[int, ...], ...], n: int) -> torch.Tensor:
@@ -51,25 +54,26 @@ def expectations(psi: torch.Tensor, words: tuple[tuple[int, ...], ...], n: int) 
     if words == tuple((w,) for w in range(n)):
         return single_z(probs, n)
     if n <= SIGN_MATRIX_WIRES:
-        return _sign_tensor(words, n, probs.device) @ probs
-    return torch.stack([_signs_of(word, n, probs.device) @ probs for word in words])
+        return _sign_tensor(words, n, arrays.where(probs)) @ probs
+    return arrays.of(probs).stack([_signs_of(word, n, arrays.where(probs)) @ probs for word in words], 0)
 
 
-def _signs_of(word: tuple[int, ...], n: int, device) -> torch.Tensor:
-    return _sign_tensor((word,), n, device)[0]
+def _signs_of(word: tuple[int, ...], n: int, at):
+    return _sign_tensor((word,), n, at)[0]
 
 
 def sign_cotangent(grad: torch.Tensor, words: tuple[tuple[int, ...], ...], n: int) -> torch.Tensor:
     """The cotangent of the probabilities, ``(2**n, Q)``, from that of the ``(len(words), Q)`` values:
     ``sum_k grad_k s_k``, ``s_k`` the sign vector of word ``k``."""
+    at = arrays.where(grad)
     if n <= SIGN_MATRIX_WIRES:
-        return _sign_tensor(words, n, grad.device).T @ grad
+        return _sign_tensor(words, n, at).T @ grad
     if words == tuple((w,) for w in range(n)):
-        out = grad[:1].new_zeros(1, grad.shape[1])
+        out = arrays.of(grad).zeros_like(grad[:1])
         for w in range(n):  # doubling: each wire's sign splits every entry in two
-            out = torch.stack([out + grad[w], out - grad[w]], dim=1).reshape(-1, grad.shape[1])
+            out = arrays.of(grad).stack([out + grad[w], out - grad[w]], 1).reshape(-1, grad.shape[1])
         return out
-    out = grad.new_zeros(2**n, grad.shape[1])
+    out = 0
     for k, word in enumerate(words):
-        out += _signs_of(word, n, grad.device)[:, None] * grad[k]
+        out = out + _signs_of(word, n, at)[:, None] * grad[k]
     return out

@@ -10,8 +10,8 @@ call.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from . import arrays
 from .gates import diagonal_phases
 from .trace import TracedCircuit
 
@@ -45,30 +45,31 @@ class DiagonalPhases:
         self.keys = np.array(list(columns), dtype=np.int64).reshape(-1, 2)
         self.vectors = np.stack(list(columns.values())) if columns else np.zeros((0, 2**n))
         self.c0 = c0
+        # one-hot (E, n_sources) matrices: the backward pass adds into the sources with two products
+        self.onehot = [np.eye(one + 1)[self.keys[:, i]] for i in (0, 1)]
         self._on: dict = {}
 
-    def _tensors(self, device) -> dict:
-        if device not in self._on:
-            put = lambda a: torch.as_tensor(a).to(device)  # noqa: E731
-            self._on[device] = {
-                "keys": put(self.keys),
-                "c0": put(self.c0)[:, None],
-                "vt": put(self.vectors.T),
+    def _tensors(self, at) -> dict:
+        if at not in self._on:
+            self._on[at] = {
+                "keys": arrays.place(self.keys, at),
+                "c0": arrays.place(self.c0[:, None], at),
+                "vt": arrays.place(np.ascontiguousarray(self.vectors.T), at),
+                "onehot": [arrays.place(m, at) for m in self.onehot],
             }
-        return self._on[device]
+        return self._on[at]
 
-    def forward(self, sources: torch.Tensor) -> torch.Tensor:
+    def forward(self, sources):
         """``(2**n, Q)`` phase factors from ``(Q, n_sources)`` sources (Q = 1 for a shared stage)."""
-        t = self._tensors(sources.device)
+        t = self._tensors(arrays.where(sources))
         values = sources[:, t["keys"][:, 0]] * sources[:, t["keys"][:, 1]]  # (Q, E)
-        phase = t["c0"] + t["vt"] @ values.T
-        return torch.polar(torch.ones_like(phase), phase)
+        return arrays.of(sources).polar(t["c0"] + t["vt"] @ values.T)
 
     def backward(self, sources, factors, grad, grad_sources) -> None:
         """Add the sources' gradient, given that of the phase factors (``dD/dphase = i D``)."""
-        t = self._tensors(sources.device)
-        grad_phase = (grad.conj() * factors).imag.neg()  # Re(conj(g) i D)
+        t = self._tensors(arrays.where(sources))
+        grad_phase = -(grad.conj() * factors).imag  # Re(conj(g) i D)
         grad_values = grad_phase.T @ t["vt"]  # (Q, E)
         k0, k1 = t["keys"][:, 0], t["keys"][:, 1]
-        grad_sources.index_add_(1, k0, grad_values * sources[:, k1])
-        grad_sources.index_add_(1, k1, grad_values * sources[:, k0])
+        first, second = t["onehot"]
+        grad_sources += (grad_values * sources[:, k1]) @ first + (grad_values * sources[:, k0]) @ second

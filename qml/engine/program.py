@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from . import arrays
 from .gates import fixed_matrix, trig_constants
 from .phases import DiagonalPhases
 from .plan import Block, DiagStage, PermStage, Plan
@@ -162,19 +162,46 @@ class Program:
         self.prefix_order = None if gathered == list(range(self.n)) else np.argsort(gathered)
         self.prefix_unorder = None if self.prefix_order is None else np.array(gathered)
 
-    def tensors(self, device: torch.device) -> dict:
-        """The program's arrays as tensors on ``device``, made once per device."""
-        if device not in self._devices:
-            put = lambda a: torch.as_tensor(a).to(device)  # noqa: E731
-            self._devices[device] = {
-                "constants": {d: put(m)[None] for d, m in self.constants.items()},
-                "rotations": {
-                    key: {k: put(v) for k, v in r.arrays.items()} for key, r in self.rotations.items()
-                },
-                "chains": {row: put(t) for row, t in self.chain_tables.items()},
-                "prefix": {row: put(i) for row, i in self.prefix_index.items()},
-                "prefix_order": None if self.prefix_order is None else put(self.prefix_order),
-                "prefix_unorder": None if self.prefix_unorder is None else put(self.prefix_unorder),
-                "stages": [(s[0], put(s[1]), put(s[2])) if s[0] == "perm" else s for s in self.stages],
-            }
-        return self._devices[device]
+    def tensors(self, at) -> dict:
+        """The program's arrays at ``at`` (a torch device, or ``arrays.NUMPY``), made once for each. Index
+        additions of the backward pass are products with one-hot matrices here, the same in numpy and
+        torch."""
+        if at not in self._devices:
+            self._devices[at] = {k: _place(v, at) for k, v in self._arrays().items()}
+        return self._devices[at]
+
+    def _arrays(self) -> dict:
+        n_sources = self.n_inputs + self.n_weights + 1
+        rotations = {}
+        for key, r in self.rotations.items():
+            one_hot = {f"e{i}": np.eye(n_sources)[r.arrays[f"f{i}"]] for i in (0, 1)}
+            rotations[key] = {**r.arrays, **one_hot}
+        chains, scatter, prefix = {}, {}, {}
+        rows_2 = len(self.rotations[(2, True)].arrays["f0"]) if (2, True) in self.rotations else 0
+        for row, table in self.chain_tables.items():
+            chains[row] = table
+            bank = self.shared_size.get(2, 1) + (rows_2 if row else 0)
+            scatter[row] = np.eye(bank, dtype=np.complex128)[:, table.reshape(-1)]
+            prefix[row] = np.eye(table.shape[0], dtype=np.complex128)[:, self.prefix_index[row]]
+        return {
+            "constants": {d: m[None] for d, m in self.constants.items()},
+            "rotations": rotations,
+            "chains": chains,
+            "scatter": scatter,
+            "prefix": self.prefix_index,
+            "prefix_scatter": prefix,
+            "prefix_order": self.prefix_order,
+            "prefix_unorder": self.prefix_unorder,
+            "stages": [s[:1] + s[1:] for s in self.stages],
+        }
+
+
+def _place(value, at):
+    """Arrays (nested in dicts and lists, stage tuples kept) at ``at``."""
+    if isinstance(value, dict):
+        return {k: _place(v, at) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_place(v, at) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_place(v, at) if isinstance(v, np.ndarray) else v for v in value)
+    return arrays.place(value, at) if isinstance(value, np.ndarray) else value

@@ -15,6 +15,15 @@ from qhybrid.qml.engine.plan import Block, PermStage
 TOL = 1e-12
 
 
+@pytest.fixture(params=["numpy", "torch"])
+def arrays_of(request, monkeypatch):
+    """Small calls run on numpy arrays, larger ones on torch tensors: both, on every circuit here."""
+    from qhybrid.qml.engine import call
+
+    monkeypatch.setattr(call, "NUMPY_AMPLITUDES", call.NUMPY_AMPLITUDES if request.param == "numpy" else 0)
+    return request.param
+
+
 def _feed(n_inputs: int):
     """Parameters ``0..n_inputs-1`` read the row's inputs, the rest the weights."""
 
@@ -46,7 +55,7 @@ def _ours(circuit, x, w, cot):
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("n_wires", [3, 7])
-def test_random_circuits_equal_default_qubit(seed, n_wires):
+def test_random_circuits_equal_default_qubit(seed, n_wires, arrays_of):
     n_inputs, batch = 3, 4
     ops, n_params = random_circuit(GATES, n_wires, 40, seed)
     params = _feed(n_inputs)
@@ -82,7 +91,7 @@ def test_any_block_width_gives_the_same_values(block_wires):
 @pytest.mark.parametrize("embedding", [e for e in EMBEDDINGS if e != "amplitude"])
 @pytest.mark.parametrize("ansatz", list(ANSATZE))
 @pytest.mark.parametrize("entangling", [True, False])
-def test_layer_on_the_engine_equals_default_qubit(embedding, ansatz, entangling):
+def test_layer_on_the_engine_equals_default_qubit(embedding, ansatz, entangling, arrays_of):
     x = torch.rand(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 3
     cot = torch.randn(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     results = {}
@@ -231,7 +240,7 @@ def test_a_qaoa_cost_layer_is_one_diagonal_pass_with_one_source():
 
 
 @pytest.mark.parametrize("patch", ["undo", "halving"])
-def test_the_memory_light_paths_give_the_same_values_and_gradients(monkeypatch, patch):
+def test_the_memory_light_paths_give_the_same_values_and_gradients(monkeypatch, patch, arrays_of):
     """Wide states are undone instead of kept, and measured by halving instead of a sign matrix; both
     paths are forced here on a small circuit."""
     from qhybrid.qml.engine import evolve, measure
