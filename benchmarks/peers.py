@@ -187,7 +187,7 @@ def arithmetic_estimate(n: int, batch: int, threads: int) -> float:
 
 def run_cell(cell: str, workers: dict, names: list[str], args) -> dict[str, Result]:
     regime, n, batch = cell.split(":")[0], int(cell.split(":")[1]), int(cell.split(":")[2])
-    spec = cell_spec(regime, n, batch)
+    spec = {**cell_spec(regime, n, batch), "device": args.device}
     results = {name: Result(name) for name in names}
     reference = None
     for name in sorted(names, key=lambda c: c != "default.qubit"):  # the reference first
@@ -270,9 +270,16 @@ def main(argv=None) -> int:
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--peers-dir", type=Path, default=Path(".peers"))
     parser.add_argument("--setup", action="store_true", help="create the peers' virtualenvs first")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the torch engine (cuda: only the contenders that run there)",
+    )
     args = parser.parse_args(argv)
     cells = args.cells.split(",") if args.cells else QUICK if args.quick else CELLS
     cells = [c for c in cells if c.split(":")[0] in args.regimes.split(",")]
+    if args.device != "cpu":  # the peers' GPU builds are not set up here
+        args.contenders = "torch,default.qubit"  # default.qubit (CPU) is the reference it is checked against
     if args.setup:
         setup_venvs(args.peers_dir)
     names = []

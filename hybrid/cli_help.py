@@ -22,9 +22,9 @@ __all__ = ["PLACEHOLDERS", "RegistryHelpFormatter"]
 
 
 def _backends() -> list[str]:
-    from qhybrid.qml.backends import backend_names
+    from qhybrid.qml.backends import backend_choices
 
-    return backend_names()
+    return backend_choices()
 
 
 def _optimizers() -> list[str]:

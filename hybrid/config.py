@@ -1,13 +1,13 @@
 """Experiment configuration for the comparison runner: TOML files, validation, the built-in default.
 
 An experiment is a grid ``models x data sets x platforms x seeds``. The platform of a quantum or hybrid model
-is a simulator backend (``aer``, ``default``, ...), that of the torch ``mlp`` an accelerator (``cpu``,
+is a simulator backend (``auto``, ``torch``, ``aer``, ``default``, ...), that of the torch ``mlp`` an accelerator (``cpu``,
 ``cuda``, ...); scikit-learn's ``svc`` and ``logreg`` run on ``cpu`` only. Example file::
 
     name = "qmlb-10d"
     models = ["mlp", "svc", "dressed", "drc", "dressed-sep", "dressed-q6"]
     datasets = ["qmlb:linearly_separable_10d", "qmlb:hidden_manifold-6manifold-10d"]
-    backends = ["aer"]
+    backends = ["auto"]            # the torch engine for exact runs, Aer for shots and noise
     accelerators = ["cpu"]
     seeds = 3                      # or a list: [0, 1, 2]
 
@@ -164,9 +164,9 @@ def _no_repeats(values: list, key: str) -> None:
 
 
 def _check_backends(backends: list[str]) -> None:
-    from qhybrid.qml import backend_names
+    from qhybrid.qml import backend_choices
 
-    allowed = backend_names()
+    allowed = backend_choices()
     for b in backends:
         if b not in allowed:
             _fail(f"unknown backend {b!r} in 'backends'; allowed: {', '.join(allowed)}")
@@ -257,7 +257,7 @@ def parse_config(raw: dict[str, Any], *, source: str = "config") -> ExperimentCo
     models, specs = _parse_models(raw)
     specs = {label: (base, training_params(protocol, base, p)) for label, (base, p) in specs.items()}
     datasets = _parse_datasets(raw["datasets"])
-    backends = _str_list(raw.get("backends", ["aer"]), "backends")
+    backends = _str_list(raw.get("backends", ["auto"]), "backends")
     _check_backends(backends)
     _check_shots(specs, backends)
     accelerators = _str_list(raw.get("accelerators", ["cpu"]), "accelerators")
@@ -432,7 +432,7 @@ def default_raw() -> dict[str, Any]:
         "name": "default",
         "models": ["mlp", "dressed"],
         "datasets": ["qmlb:linearly_separable_10d"],
-        "backends": ["aer"],
+        "backends": ["auto"],
         "accelerators": ["cpu"],
         "seeds": 2,
         "params": {"mlp": {"max_epochs": 100}, "dressed": {"max_epochs": 15, "batch_size": 32}},

@@ -214,6 +214,13 @@ def make_model(
         raise ValueError(f"bad parameter for model {name!r} ({err}); allowed: {allowed}") from None
 
 
+def _layers_of(estimator) -> list:
+    from qhybrid.qml import QuantumLayer
+
+    module = getattr(estimator, "module_", None)
+    return [m for m in module.modules() if isinstance(m, QuantumLayer)] if module is not None else []
+
+
 def fitted_stats(estimator) -> dict[str, int | bool | None]:
     """``n_params``, ``circuit_executions`` and ``n_qubits`` of a fitted estimator (ours or scikit-learn's
     SVC / logistic regression / anything with ``coef_``), looking through a ``Pipeline`` or a search
@@ -230,6 +237,9 @@ def fitted_stats(estimator) -> dict[str, int | bool | None]:
         }
         if hasattr(est, "n_steps_"):
             stats.update(n_steps=int(est.n_steps_), converged=bool(est.converged_))
+        engines = sorted({layer.engine_backend for layer in _layers_of(est)})
+        if engines:  # what ran the circuits (``auto`` resolves per circuit)
+            stats["engine"] = ",".join(engines)
         return stats
     n_params = None
     if hasattr(est, "support_vectors_"):  # kernel SVM: the support vectors and their dual weights

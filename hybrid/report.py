@@ -51,6 +51,12 @@ def _stats(values: list) -> tuple[float | None, float | None]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
 
 
+def _ran_on(platform: str, records: list[dict]) -> str:
+    """The platform, and the engine that ran where it differs (``auto (torch)``)."""
+    engines = sorted({r["engine"] for r in records if r.get("engine") not in (None, platform)})
+    return f"{platform} ({', '.join(engines)})" if engines else platform
+
+
 def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (data set, model, platform) over the successful cells: ``<field>_mean``, ``<field>_std``
     and ``n_seeds``; rows keep the order in which the cells first appear."""
@@ -64,7 +70,7 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "dataset": dataset,
             "model": model,
             "family": rs[0].get("family", ""),
-            "platform": plat,
+            "platform": _ran_on(plat, rs),
             "n_seeds": len(rs),
         }
         for fieldname, _, _ in _METRICS:

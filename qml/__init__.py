@@ -11,6 +11,7 @@
 from .aer import AerDevice
 from .backends import (
     BACKENDS,
+    backend_choices,
     backend_names,
     check_fits,
     default_diff_method,
@@ -33,6 +34,7 @@ __all__ = [
     "ProductKernel",
     "ProjectedKernel",
     "QuantumLayer",
+    "backend_choices",
     "backend_names",
     "check_fits",
     "default_diff_method",

@@ -83,8 +83,13 @@ MAX_QUBITS = 40
 
 
 def backend_names() -> list[str]:
-    """The backend names :func:`make_device` accepts."""
+    """The backends of the registry (``auto`` is not one: it chooses among them)."""
     return list(BACKENDS)
+
+
+def backend_choices() -> list[str]:
+    """What a user may name: every backend, and ``auto``."""
+    return [*BACKENDS, AUTO]
 
 
 def backend_info(name: str) -> BackendInfo:
@@ -206,7 +211,8 @@ def make_device(
         ValueError: unknown name, bad shots, noise on a backend without noise support, a state that does
             not fit in available memory, or ``torch``, which is an engine for QuantumLayer, not a device.
     """
-    name = resolve_backend(name, shots, noise) if name == AUTO else name
+    if name == AUTO:  # the fastest PennyLane device for the job: the torch engine is none
+        name = {"torch": "aer"}.get(resolve_backend(name, shots, noise), resolve_backend(name, shots, noise))
     info = backend_info(name)
     if info.engine == "torch":
         raise ValueError(

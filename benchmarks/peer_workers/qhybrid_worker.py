@@ -96,6 +96,9 @@ def build_layer(name, cell):
         layer = QuantumLayer(cell["n"], n_layers=layers, backend=name, seed=0)
         with torch.no_grad():
             layer.weights.copy_(w)
+        device = cell.get("device", "cpu") if name == "torch" else "cpu"
+        layer.to(device)
+        x = x.to(device)
         weights, call = layer.weights, layer
     else:
         ours = QuantumLayer(cell["n"], n_layers=layers, backend="default", seed=0)
@@ -113,7 +116,7 @@ def build_layer(name, cell):
         weights.grad = None
         out = call(x)
         out.sum().backward()
-        return out.detach().numpy(), weights.grad.numpy().copy()
+        return out.detach().cpu().numpy(), weights.grad.cpu().numpy().copy()
 
     return step
 

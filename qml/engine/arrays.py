@@ -36,6 +36,7 @@ class _NumPy:
     broadcast_to = staticmethod(np.broadcast_to)
     contiguous = staticmethod(np.ascontiguousarray)
     zeros_like = staticmethod(np.zeros_like)
+    empty_like = staticmethod(np.empty_like)
 
     @staticmethod
     def permute(x, axes):
@@ -45,6 +46,11 @@ class _NumPy:
     def take(x, index):
         """Rows ``index`` of ``x`` (a gather along the first axis)."""
         return x.take(index, axis=0)
+
+    @staticmethod
+    def matmul_each(u, x):
+        """``u @ x[a]`` for every ``a`` of an ``(A, d, C)`` array, into a new array and no other copy."""
+        return u @ x
 
     @staticmethod
     def eye(n: int, like) -> np.ndarray:
@@ -64,12 +70,18 @@ class _Torch:
     moveaxis = staticmethod(torch.moveaxis)
     broadcast_to = staticmethod(torch.broadcast_to)
     zeros_like = staticmethod(torch.zeros_like)
+    empty_like = staticmethod(torch.empty_like)
 
     permute = staticmethod(torch.permute)
 
     @staticmethod
     def take(x, index):
         return x.index_select(0, index)
+
+    @staticmethod
+    def matmul_each(u, x):
+        # torch.matmul would fold (A, d, C) into one product through a transposed copy of x
+        return torch.bmm(u.expand(x.shape[0], *u.shape), x)
 
     @staticmethod
     def contiguous(x):

@@ -16,7 +16,7 @@ import torch
 from . import arrays, kernels, measure
 
 
-def _kron(vectors: torch.Tensor) -> list[torch.Tensor]:
+def _kron(vectors) -> list:
     """``(Q, n, 2)`` -> the partial products ``v_0``, ``v_0 (x) v_1``, ... as ``(2**k, Q)``; the last is the
     product state."""
     q = vectors.shape[0]
@@ -41,14 +41,25 @@ def _kron_backward(cot: torch.Tensor, vectors: torch.Tensor, partial: list[torch
 
 
 #: The forward pass keeps every stage's input for the backward pass while they take at most this many bytes
-#: in all (one pass less per stage: 12 qubits x 32 rows take 6 MiB); past it the stages are undone instead,
-#: O(1) states per row at any depth.
-KEEP_BYTES = 64 << 20
+#: in all (one pass less per stage: 12 qubits x 32 rows take 6 MiB, 16 x 32 128 MiB); past it (20 x 8 would
+#: take 512 MiB) the stages are undone instead, O(1) states per row at any depth.
+KEEP_BYTES = 256 << 20
 
 
-def _run(stages, mats, x, n, keep: bool):
+def _product_state(vectors):
+    """The last of :func:`_kron`'s products: the two halves' products, then one outer product (a single
+    state-sized allocation, where growing it wire by wire left freed blocks of every size behind)."""
+    q, half = vectors.shape[0], max(1, vectors.shape[1] // 2)
+    left, right = _kron(vectors[:, :half])[-1], _kron(vectors[:, half:])[-1] if vectors.shape[1] > 1 else None
+    return left if right is None else (left[:, None, :] * right[None, :, :]).reshape(-1, q)
+
+
+def _run(stages, mats, vectors, n, keep: bool):
+    """The product state through every stage; the stages' inputs too where ``keep``. The state of one
+    stage is freed as soon as the next exists (unless kept)."""
     it = iter(mats)
     inputs = []
+    x = _product_state(vectors)
     for stage in stages:
         if stage[0] == "perm":
             x = kernels.permute(x, stage[1])
@@ -59,9 +70,11 @@ def _run(stages, mats, x, n, keep: bool):
     return x, inputs
 
 
-def _undo(stages, mats, state, cot, n, wanted, inputs):
+def _undo(stages, mats, pair: dict, n, wanted, inputs):
     """Back through the stages: the cotangent of the first state, and each stage input's gradient. Inputs
-    the forward pass kept are read, the others recomputed by undoing the stage on the state."""
+    the forward pass kept are read, the others recomputed by undoing the stage on the state. ``pair``
+    holds the output state and its cotangent, taken out of it so that each is freed once undone."""
+    state, cot = pair.pop("state"), pair.pop("cot")
     grads: list[torch.Tensor | None] = [None] * len(mats)
     m = len(mats)
     for stage in reversed(stages):
@@ -94,18 +107,20 @@ def forward(vectors, stages, mats, n: int, words) -> tuple[torch.Tensor, dict]:
     ``stages``: ``("perm", index, inverse)``, ``("block", wires, per_row)`` whose matrix is the next of
     ``mats``, or ``("diag", per_row)`` whose ``(2**n, 1 or Q)`` phase factors are the next of ``mats``.
     """
-    partial = _kron(vectors)
-    keep = len(mats) * partial[-1].shape[0] * partial[-1].shape[1] * 16 <= KEEP_BYTES  # complex128
-    psi, inputs = _run(stages, mats, partial[-1], n, keep)
-    saved = {"psi": psi, "vectors": vectors, "partial": partial[:-1], "stages": stages, "mats": mats}
+    size = 2**n * vectors.shape[0] * 16  # bytes of one complex128 state
+    psi, inputs = _run(stages, mats, vectors, n, keep=len(mats) * size <= KEEP_BYTES)
+    saved = {"psi": psi, "vectors": vectors, "stages": stages, "mats": mats}
     saved.update(inputs=inputs, n=n, words=words)
     return measure.expectations(psi, words, n), saved
 
 
 def backward(saved: dict, grad: torch.Tensor) -> tuple[torch.Tensor, list]:
     """The gradients of the prefix vectors and of ``mats`` from that of the ``(len(words), Q)`` values."""
-    n, psi = saved["n"], saved["psi"]
-    cot = 2 * measure.sign_cotangent(grad, saved["words"], n) * psi
+    n, psi = saved["n"], saved.pop("psi")
+    cot = measure.sign_cotangent(grad, saved["words"], n)
+    pair = {"state": psi, "cot": (cot + cot) * psi}
+    del psi, cot  # the pass frees each state once it is undone
     wanted = [True] * len(saved["mats"])
-    cot, grads = _undo(saved["stages"], saved["mats"], psi, cot, n, wanted, saved["inputs"])
-    return _kron_backward(cot, saved["vectors"], saved["partial"]), grads
+    cot, grads = _undo(saved["stages"], saved["mats"], pair, n, wanted, saved.pop("inputs"))
+    partial = _kron(saved["vectors"])[:-1]
+    return _kron_backward(cot, saved["vectors"], partial), grads

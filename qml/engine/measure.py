@@ -62,17 +62,24 @@ def _signs_of(word: tuple[int, ...], n: int, at):
     return _sign_tensor((word,), n, at)[0]
 
 
+def _signed_sum(grad):
+    """``sum_w grad_w s_w`` over the ``k`` wires of ``grad`` (``(k, Q)``) as a ``(2**k, Q)`` array."""
+    out = arrays.of(grad).zeros_like(grad[:1])
+    for w in range(grad.shape[0]):  # doubling: each wire's sign splits every entry in two
+        out = arrays.of(grad).stack([out + grad[w], out - grad[w]], 1).reshape(-1, grad.shape[1])
+    return out
+
+
 def sign_cotangent(grad: torch.Tensor, words: tuple[tuple[int, ...], ...], n: int) -> torch.Tensor:
     """The cotangent of the probabilities, ``(2**n, Q)``, from that of the ``(len(words), Q)`` values:
     ``sum_k grad_k s_k``, ``s_k`` the sign vector of word ``k``."""
     at = arrays.where(grad)
     if n <= SIGN_MATRIX_WIRES:
         return _sign_tensor(words, n, at).T @ grad
-    if words == tuple((w,) for w in range(n)):
-        out = arrays.of(grad).zeros_like(grad[:1])
-        for w in range(n):  # doubling: each wire's sign splits every entry in two
-            out = arrays.of(grad).stack([out + grad[w], out - grad[w]], 1).reshape(-1, grad.shape[1])
-        return out
+    if words == tuple((w,) for w in range(n)):  # sum_w grad_w s_w: the two halves' sums, added outer
+        half = n // 2
+        left, right = _signed_sum(grad[:half]), _signed_sum(grad[half:])
+        return (left[:, None, :] + right[None, :, :]).reshape(-1, grad.shape[1])
     out = 0
     for k, word in enumerate(words):
         out = out + _signs_of(word, n, at)[:, None] * grad[k]

@@ -6,10 +6,10 @@ import pytest
 
 from qhybrid.hybrid import compare_cmd, solve_cmd
 from qhybrid.hybrid.cli_help import PLACEHOLDERS, RegistryHelpFormatter
-from qhybrid.qml import backend_names
+from qhybrid.qml import backend_choices
 from qhybrid.qml.solvers import INITS, OPTIMIZERS, VQE_ANSATZE
 
-REGISTRY = {"backends": backend_names(), "optimizers": OPTIMIZERS, "inits": INITS, "ansatze": VQE_ANSATZE}
+REGISTRY = {"backends": backend_choices(), "optimizers": OPTIMIZERS, "inits": INITS, "ansatze": VQE_ANSATZE}
 
 
 def _help(add_arguments, *argv, capsys):
@@ -38,7 +38,7 @@ def test_solve_help_lists_the_registries(capsys, problem, option, names):
 
 def test_compare_help_lists_the_backends_and_keeps_its_epilog(capsys):
     text = _help(compare_cmd.add_arguments, capsys=capsys)
-    assert f"simulators for quantum/hybrid models ({', '.join(backend_names())})" in text, text
+    assert f"simulators for quantum/hybrid models ({', '.join(backend_choices())})" in text, text
     assert "exit status: 0 every cell" in text
 
 

@@ -48,7 +48,7 @@ def test_toml_file_round_trip(tmp_path):
 def test_default_config_is_small_and_valid():
     cfg = default_config()
     assert cfg.models == ["mlp", "dressed"] and len(cfg.seeds) >= 2
-    assert cfg.datasets == ["qmlb:linearly_separable_10d"] and cfg.backends == ["aer"]
+    assert cfg.datasets == ["qmlb:linearly_separable_10d"] and cfg.backends == ["auto"]
 
 
 @pytest.mark.parametrize(

@@ -260,3 +260,20 @@ def test_the_memory_light_paths_give_the_same_values_and_gradients(monkeypatch, 
         results[backend] = (out.detach(), xi.grad, layer.weights.grad)
     for got, ref in zip(results["torch"], results["default"], strict=True):
         np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=TOL, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_the_engine_runs_on_the_layers_cuda_device():
+    import copy
+
+    layer = QuantumLayer(6, n_layers=2, backend="torch", seed=0)
+    x = torch.rand(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    want = layer(x)
+    want.sum().backward()
+    on_gpu = copy.deepcopy(layer).to("cuda")
+    on_gpu.weights.grad = None
+    got = on_gpu(x.cuda())
+    got.sum().backward()
+    assert got.device.type == "cuda"
+    np.testing.assert_allclose(got.detach().cpu().numpy(), want.detach().numpy(), atol=TOL)
+    np.testing.assert_allclose(on_gpu.weights.grad.cpu().numpy(), layer.weights.grad.numpy(), atol=TOL)
