@@ -92,13 +92,18 @@ def test_any_block_width_gives_the_same_values(block_wires):
 @pytest.mark.parametrize("ansatz", list(ANSATZE))
 @pytest.mark.parametrize("entangling", [True, False])
 def test_layer_on_the_engine_equals_default_qubit(embedding, ansatz, entangling, arrays_of):
-    x = torch.rand(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 3
-    cot = torch.randn(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    _assert_layer_equals_default_qubit(
+        6, 5, seed=2, embedding=embedding, ansatz=ansatz, entangling=entangling
+    )
+
+
+def _assert_layer_equals_default_qubit(n: int, batch: int, seed: int, **options) -> None:
+    """Values and both gradients of a QuantumLayer on the engine against default.qubit, to TOL."""
+    x = torch.rand(batch, n, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)) * 3
+    cot = torch.randn(batch, n, dtype=torch.float64, generator=torch.Generator().manual_seed(seed + 1))
     results = {}
     for backend in ("torch", "default"):
-        layer = QuantumLayer(
-            6, n_layers=2, backend=backend, embedding=embedding, ansatz=ansatz, entangling=entangling, seed=4
-        )
+        layer = QuantumLayer(n, n_layers=2, backend=backend, seed=4, **options)
         xi = x.clone().requires_grad_()
         out = layer(xi)
         (out * cot).sum().backward()
@@ -249,17 +254,7 @@ def test_the_memory_light_paths_give_the_same_values_and_gradients(monkeypatch, 
         monkeypatch.setattr(evolve, "KEEP_BYTES", 0)
     else:
         monkeypatch.setattr(measure, "SIGN_MATRIX_WIRES", 2)
-    x = torch.rand(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
-    cot = torch.randn(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
-    results = {}
-    for backend in ("torch", "default"):
-        layer = QuantumLayer(5, n_layers=2, backend=backend, embedding="reupload", seed=2)
-        xi = x.clone().requires_grad_()
-        out = layer(xi)
-        (out * cot).sum().backward()
-        results[backend] = (out.detach(), xi.grad, layer.weights.grad)
-    for got, ref in zip(results["torch"], results["default"], strict=True):
-        np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=TOL, rtol=0)
+    _assert_layer_equals_default_qubit(5, 3, seed=5, embedding="reupload")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
