@@ -1,7 +1,9 @@
 """qhybrid's quantum side: PennyLane circuits executed on Qiskit Aer simulators.
 
 * :func:`make_device` turns a backend name (``aer``, ``aer.shots``, ``aer.density``, ``aer.mps``, ``lightning``,
-  ``default``) into a PennyLane device; the Aer ones are qhybrid's batched :class:`AerDevice`.
+  ``default``) into a PennyLane device; the Aer ones are qhybrid's batched :class:`AerDevice`. ``torch`` is
+  qhybrid's compiled statevector engine (:mod:`qhybrid.qml.engine`), run by :class:`QuantumLayer` itself;
+  ``auto`` picks it for exact runs and Aer for shots and noise.
 * :class:`QuantumLayer` is a variational circuit as a ``torch.nn.Module``.
 * :class:`FidelityKernel`, :class:`ProductKernel`, :class:`ProjectedKernel` compute quantum kernels' Gram
   matrices (:mod:`qml.kernels`: one batched run of ``N`` circuits where the backend gives exact states).

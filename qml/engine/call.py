@@ -267,7 +267,7 @@ def _array(x: torch.Tensor, numpy: bool):
     return x.contiguous().numpy() if numpy else x
 
 
-def _tensor(x, like: torch.Tensor) -> torch.Tensor:
+def _tensor(x) -> torch.Tensor:
     return torch.from_numpy(np.require(x, requirements="CW")) if isinstance(x, np.ndarray) else x.contiguous()
 
 
@@ -282,7 +282,7 @@ class EngineCall(torch.autograd.Function):
         ctx.step, ctx.saved, ctx.weight_shape, ctx.numpy = step, saved, weights.shape, numpy
         if values.shape[1] == 1:
             values = step.xp.broadcast_to(values, (values.shape[0], step.batch))
-        return _tensor(values.T, weights).to(weights.device)
+        return _tensor(values.T).to(weights.device)
 
     @staticmethod
     def backward(ctx, grad):
@@ -292,4 +292,4 @@ class EngineCall(torch.autograd.Function):
         grad_values = grad.T if rows == grad.shape[0] else grad.sum(0)[None].T
         grad_inputs, grad_weights = _backward(step, step.xp.contiguous(grad_values), ctx.saved)
         del ctx.step, ctx.saved
-        return None, _tensor(grad_inputs, grad), _tensor(grad_weights, grad).reshape(ctx.weight_shape)
+        return None, _tensor(grad_inputs), _tensor(grad_weights).reshape(ctx.weight_shape)

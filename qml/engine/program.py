@@ -192,7 +192,7 @@ class Program:
             "prefix_scatter": prefix,
             "prefix_order": self.prefix_order,
             "prefix_unorder": self.prefix_unorder,
-            "stages": [s[:1] + s[1:] for s in self.stages],
+            "stages": list(self.stages),
         }
 
 
