@@ -125,7 +125,7 @@ class SeparableVariationalClassifier(TorchClassifier):
     def __init__(
         self,
         encoding_layers: int = 1,
-        backend: str = "aer",
+        backend: str = "auto",
         shots: int | None = None,
         max_epochs: int = 30,
         lr: float = 0.001,

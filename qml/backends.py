@@ -117,6 +117,18 @@ def resolve_backend(name: str, shots: int | None = None, noise=None) -> str:
     return "torch" if noise is None else "aer.density"
 
 
+def device_backend(name: str, shots: int | None = None, noise=None) -> str:
+    """The backend whose PennyLane device runs a QNode for ``name``: ``auto`` resolved, with Aer's exact
+    statevector where it would pick the torch engine (which is no device).
+
+    Example:
+        >>> device_backend("auto"), device_backend("auto", shots=10), device_backend("default")
+        ('aer', 'aer.shots', 'default')
+    """
+    resolved = resolve_backend(name, shots, noise)
+    return "aer" if name == AUTO and resolved == "torch" else resolved
+
+
 def check_backend_options(name: str, shots: int | None = None, noise=None) -> None:
     """What :func:`make_device` checks before building anything, read from the registry row alone: the
     name, the shots and whether the backend takes noise. Raises ValueError naming what is allowed."""
@@ -211,8 +223,7 @@ def make_device(
         ValueError: unknown name, bad shots, noise on a backend without noise support, a state that does
             not fit in available memory, or ``torch``, which is an engine for QuantumLayer, not a device.
     """
-    if name == AUTO:  # the fastest PennyLane device for the job: the torch engine is none
-        name = {"torch": "aer"}.get(resolve_backend(name, shots, noise), resolve_backend(name, shots, noise))
+    name = device_backend(name, shots, noise)
     info = backend_info(name)
     if info.engine == "torch":
         raise ValueError(

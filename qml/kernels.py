@@ -41,7 +41,7 @@ import pennylane as qp
 from scipy.spatial.distance import cdist
 
 from .aer import AerDevice, available_memory_bytes
-from .backends import MAX_QUBITS, backend_names, check_fits, make_device
+from .backends import MAX_QUBITS, backend_choices, check_fits, device_backend, make_device
 from .noise import as_aer_noise_model
 
 __all__ = [
@@ -118,8 +118,9 @@ def separable_feature_map(x, wires, layers: int = 1) -> None:
 def kernel_method(backend: str, shots: int | None = None, noise=None) -> str:
     """``"statevector"`` where the backend gives exact pure states (:data:`PURE_BACKENDS`, no shots, no
     noise), else ``"fidelity"``."""
-    if backend not in backend_names():
-        raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(backend_names())}")
+    if backend not in backend_choices():
+        raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(backend_choices())}")
+    backend = device_backend(backend, shots, noise)
     pure = backend in PURE_BACKENDS and shots is None and as_aer_noise_model(noise) is None
     return "statevector" if pure else "fidelity"
 

@@ -176,53 +176,59 @@ class QuantumLayer(nn.Module):
             **(device_options or {}),
         }
         self._diff_method_arg = diff_method
-        self._resolve(backend, shots, noise)
-        if self.engine_backend == "torch" and diff_method not in ("best", "adjoint", None):
+        self._runs_on = resolve_backend(backend, shots, noise)
+        if self._runs_on == "torch" and diff_method not in ("best", "adjoint", None):
             raise ValueError(
                 f"diff_method={diff_method!r}: the torch engine differentiates by its own adjoint pass; "
                 "give 'best' or 'adjoint', or pick another backend"
             )
+        self._engine = self._engine_error = None
         self._build_device()
 
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        init = torch.rand(self._weight_shape(), generator=generator, dtype=torch.float64) * 2 * math.pi
+        shape = self.ansatz.shape(n_layers, self.n_qubits)
+        init = torch.rand(shape, generator=generator, dtype=torch.float64) * 2 * math.pi
         self.weights = nn.Parameter(init)
+        if backend == "torch" and type(self).circuit is QuantumLayer.circuit:
+            self._ensure_engine()  # the layer's own circuit is known now: refuse it here, not at the first call
 
-    def _weight_shape(self) -> tuple[int, ...]:
-        return tuple(self.ansatz.shape(self.n_layers, self.n_qubits))
+    @property
+    def engine_backend(self) -> str:
+        """The backend that runs the circuit. The torch engine compiles it at first use (a subclass's
+        circuit may need its own attributes), and ``auto`` falls back to Aer where it cannot."""
+        self._ensure_engine()
+        return self._runs_on
 
-    def _resolve(self, backend: str, shots, noise) -> None:
-        """Which backend runs the circuit (:attr:`engine_backend`); ``auto`` falls back to Aer for a circuit
-        the torch engine cannot compile."""
-        self.engine_backend = resolve_backend(backend, shots, noise)
-        self._engine_error = None
-        if self.engine_backend == "torch":
-            try:
-                self._compile()
-            except NotTraceable as err:
-                if backend != AUTO:
-                    raise
-                self._engine_error = str(err)
-                self.engine_backend = "aer"
-        wanted = self._diff_method_arg
-        self.diff_method = default_diff_method(self.engine_backend, shots) if wanted == "best" else wanted
+    @property
+    def engine(self) -> CompiledCircuit | None:
+        """The compiled circuit on the torch engine, else None."""
+        self._ensure_engine()
+        return self._engine
 
-    def _compile(self) -> CompiledCircuit:
-        self.engine = CompiledCircuit(self.circuit, self.n_qubits, self.n_inputs, self._weight_shape())
-        return self.engine
+    def _ensure_engine(self) -> None:
+        if self._runs_on != "torch" or self._engine is not None:
+            return
+        try:
+            self._engine = CompiledCircuit(
+                self.circuit, self.n_qubits, self.n_inputs, tuple(self.weights.shape)
+            )
+        except NotTraceable as err:
+            if self.backend != AUTO:
+                raise
+            self._engine_error, self._runs_on = str(err), "aer"
+            self._build_device()
 
     def _build_device(self) -> None:
         # A fresh key per built layer (a copy or an unpickled layer gets its own): the compiled op's handle.
         self._key = next(_KEYS)
         _LIVE_LAYERS[self._key] = self
         self._engine_rows = 0
-        if self.engine_backend == "torch":
-            if getattr(self, "engine", None) is None:
-                self._compile()
+        wanted = self._diff_method_arg
+        self.diff_method = default_diff_method(self._runs_on, self.shots) if wanted == "best" else wanted
+        if self._runs_on == "torch":
             self.device = self.qnode = self._tracker = None
             return
-        self.engine = None
-        self.device = make_device(self.engine_backend, self.n_qubits, **self._device_args)
+        self.device = make_device(self._runs_on, self.n_qubits, **self._device_args)
         self._tracker = None
         if not hasattr(self.device, "circuit_executions"):
             self._tracker = qp.Tracker(self.device, persistent=True)
@@ -239,7 +245,8 @@ class QuantumLayer(nn.Module):
         # The simulator, its compiled circuits and the QNode are rebuilt on load: pickling (torch.save,
         # multiprocessing, scikit-learn clones of estimators) carries only settings and weights.
         state = dict(self.__dict__)
-        for key in ("device", "qnode", "_tracker", "engine"):
+        state["_engine"] = None  # compiled again at first use
+        for key in ("device", "qnode", "_tracker"):
             state.pop(key, None)
         return state
 

@@ -1,6 +1,7 @@
 """Record a quantum function once into engine gates, each parameter tied to where it comes from.
 
-The function ``f(inputs, weights)`` is run twice by PennyLane's queuing on random values (no simulation),
+The function ``f(inputs, weights)`` is run twice by PennyLane's queuing on random values, each time on a
+batch of two rows (no simulation),
 decomposed to the gates of :mod:`.gates`, and every gate parameter is expressed as ``a * prod(source[e] for
 e in factors) + b``: a constant (no factor), one input or weight times a scale plus an offset (``RX(x_i)``,
 ``RZ(w / 2)``), or the product of two sources (the IQP embedding's ``ZZ(x_i x_j)``). Sources are the inputs
@@ -81,25 +82,34 @@ def _value(p) -> float:
     return float(torch.as_tensor(p).detach().reshape(-1)[0])
 
 
-def _relation(p, sources: torch.Tensor) -> Param:
+_ROWS = 2  # the trace's batch: a parameter must follow the same relation in every row
+
+
+def _relation(p, sources: torch.Tensor, n_inputs: int) -> Param:
+    """``p``'s relation to row 0's sources ``[inputs of row 0, weights]``; ``sources`` is ``[inputs of every
+    row, weights]``."""
     if not isinstance(p, torch.Tensor) or not p.requires_grad:
         return Param(0.0, _value(p), ())
-    if p.numel() != 1:
+    if p.numel() not in (1, _ROWS):
         raise NotTraceable("a gate parameter holds several values per circuit")
-    (grad,) = torch.autograd.grad(p.reshape(()), sources, retain_graph=True, allow_unused=True)
-    if grad is None:
-        return Param(0.0, _value(p), ())
-    factors = tuple(int(i) for i in torch.nonzero(grad).reshape(-1))
+    (grad,) = torch.autograd.grad(p.reshape(-1)[0], sources, retain_graph=True, allow_unused=True)
+    found = [] if grad is None else [int(i) for i in torch.nonzero(grad).reshape(-1)]
+    if any(n_inputs <= i < _ROWS * n_inputs for i in found):
+        raise NotTraceable("a gate parameter of one row depends on another row's inputs")
+    factors = tuple(i if i < n_inputs else i - (_ROWS - 1) * n_inputs for i in found)
     if not factors:
         return Param(0.0, _value(p), ())
     if len(factors) > _MAX_FACTORS:
         raise NotTraceable(f"a gate parameter depends on {len(factors)} inputs or weights")
-    src = sources.detach()
+    src = _row_sources(sources.detach(), n_inputs, 0)
     if len(factors) == 1:
-        scale = float(grad[factors[0]])
+        scale = float(grad[found[0]])
         return Param(scale, _value(p) - scale * float(src[factors[0]]), factors)
-    product = float(src[factors[0]] * src[factors[1]])
-    return Param(_value(p) / product, 0.0, factors)
+    return Param(_value(p) / float(src[factors[0]] * src[factors[1]]), 0.0, factors)
+
+
+def _row_sources(sources: torch.Tensor, n_inputs: int, row: int) -> torch.Tensor:
+    return torch.cat([sources[row * n_inputs : (row + 1) * n_inputs], sources[_ROWS * n_inputs :]])
 
 
 def _predict(param: Param, sources: torch.Tensor) -> float:
@@ -108,26 +118,40 @@ def _predict(param: Param, sources: torch.Tensor) -> float:
     return param.scale * float(torch.prod(sources[list(param.factors)])) + param.offset
 
 
+def _values(p) -> list[float]:
+    return [float(v) for v in torch.as_tensor(p).detach().reshape(-1)]
+
+
 def trace(fn, n_wires: int, n_inputs: int, weight_shape: tuple[int, ...], seed: int = 1234) -> TracedCircuit:
-    """Record ``fn(inputs, weights)`` (``inputs`` a ``(1, n_inputs)`` batch) into a :class:`TracedCircuit`."""
+    """Record ``fn(inputs, weights)`` into a :class:`TracedCircuit`. It runs twice on random values, each
+    time with a batch of two rows; every parameter's relation, read off row 0 of the first run, must give
+    the other row and the other run (so a parameter that depends on the row's position, not only on its
+    inputs, is refused)."""
     n_weights = int(np.prod(weight_shape)) if weight_shape else 1
     generator = torch.Generator().manual_seed(seed)
     runs = []
     for _ in range(2):
-        sources = (
-            torch.rand(n_inputs + n_weights, generator=generator, dtype=torch.float64) + 0.5
-        ).requires_grad_()
-        inputs = sources[:n_inputs].reshape(1, n_inputs)
-        weights = sources[n_inputs:].reshape(weight_shape)
+        size = _ROWS * n_inputs + n_weights
+        sources = (torch.rand(size, generator=generator, dtype=torch.float64) + 0.5).requires_grad_()
+        inputs = sources[: _ROWS * n_inputs].reshape(_ROWS, n_inputs)
+        weights = sources[_ROWS * n_inputs :].reshape(weight_shape)
         runs.append((sources, *_record(fn, n_wires, inputs, weights)))
     (sources, tape, wire_index), (sources2, tape2, _) = runs
     if [(op.name, op.wires) for op in tape.operations] != [(op.name, op.wires) for op in tape2.operations]:
         raise NotTraceable("the circuit's gates change with the values of its inputs or weights")
     gates = []
     for op, op2 in zip(tape.operations, tape2.operations, strict=True):
-        param = _relation(op.data[0], sources) if op.num_params else None
-        if param is not None and abs(_predict(param, sources2.detach()) - _value(op2.data[0])) > 1e-9:
-            raise NotTraceable(f"a parameter of {op.name} is not a scaled input, weight or product of two")
+        param = _relation(op.data[0], sources, n_inputs) if op.num_params else None
+        if param is not None:
+            for run, p in ((sources, op.data[0]), (sources2, op2.data[0])):
+                got = _values(p)
+                rows = range(len(got)) if len(got) == _ROWS else [0]
+                want = [_predict(param, _row_sources(run.detach(), n_inputs, r)) for r in rows]
+                if any(abs(a - b) > 1e-9 for a, b in zip(want, got, strict=True)):
+                    raise NotTraceable(
+                        f"a parameter of {op.name} is not a scaled input, weight or product of two, the same in "
+                        "every row"
+                    )
         gates.append(TracedGate(op, tuple(wire_index[w] for w in op.wires), param))
     observables = tuple(_observable(mp, wire_index) for mp in tape.measurements)
     return TracedCircuit(n_wires, n_inputs, n_weights, tuple(gates), observables)

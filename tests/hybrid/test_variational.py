@@ -168,7 +168,7 @@ def test_sepv_is_the_studys_model_with_its_defaults():
     est = make_model("sepv")
     assert model_family("sepv") == "quantum"
     assert isinstance(est, SeparableVariationalClassifier)
-    assert (est.encoding_layers, est.lr, est.batch_size, est.backend) == (1, 0.001, 32, "aer")
+    assert (est.encoding_layers, est.lr, est.batch_size, est.backend) == (1, 0.001, 32, "auto")
     assert (est.convergence, est.max_steps) == ("qml-benchmarks", 10_000)
 
 

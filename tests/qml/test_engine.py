@@ -272,3 +272,17 @@ def test_the_engine_runs_on_the_layers_cuda_device():
     assert got.device.type == "cuda"
     np.testing.assert_allclose(got.detach().cpu().numpy(), want.detach().numpy(), atol=TOL)
     np.testing.assert_allclose(on_gpu.weights.grad.cpu().numpy(), layer.weights.grad.numpy(), atol=TOL)
+
+
+def test_a_parameter_that_depends_on_the_rows_position_is_refused():
+    """The separable classifier's circuits pick each row's weights by the row's index: the engine must
+    not take row 0's relation for every row."""
+
+    def by_position(x, w):
+        rows = x.shape[0] if x.ndim == 2 else 1
+        qp.RY(w[torch.arange(rows) % 2], wires=0)
+        qp.RX(x[..., 0], wires=0)
+        return [qp.expval(qp.Z(0))]
+
+    with pytest.raises(NotTraceable, match="the same in every row"):
+        CompiledCircuit(by_position, 1, 1, (2,))
