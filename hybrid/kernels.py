@@ -183,8 +183,9 @@ class IQPKernelClassifier(_KernelClassifier):
         repeats: times the IQP layer (``H``, ``RZ(x_i)``, ``ZZ(x_i x_j)`` on every pair) is repeated.
         C: the SVM's regularisation (> 0; smaller is stronger).
         n_qubits: ``None`` (one per feature) or that same number.
-        backend: a ``qml.backend_names()`` name; ``aer``, ``aer.mps``, ``default`` and ``lightning`` compute
-            the Gram matrix from statevectors, ``aer.shots`` and ``aer.density`` by fidelity circuits.
+        backend: a ``qml.backend_choices()`` name; ``auto`` (default: Aer's exact device, or ``aer.shots`` with
+            shots), ``aer``, ``aer.mps``, ``default`` and ``lightning`` compute the Gram matrix from
+            statevectors, ``aer.shots`` and ``aer.density`` by fidelity circuits.
         shots: samples per circuit (required by ``aer.shots``); ``None`` is exact.
         noise: a noise spec or ``NoiseModel`` for ``aer.density`` / ``aer.shots``.
         random_state: seeds the sampler (with shots).

@@ -143,7 +143,8 @@ class VQCClassifier(_QuantumClassifier):
         n_qubits: circuit width (default: the number of features, at most 8; further features are
             encoded on the same qubits, the layer cycles them over the wires).
         n_layers: ansatz layers.
-        backend: a ``qml.backend_names()`` name (``aer``, ``default``, ``lightning``, ...).
+        backend: a ``qml.backend_choices()`` name: ``auto`` (default: the torch engine for exact runs, Aer
+            for shots or a circuit the engine does not run), ``torch``, ``aer``, ``default``, ``lightning``, ...
         ansatz: ``strongly_entangling``, ``basic_entangler`` or ``hardware_efficient``.
         entangling: ``False`` drops all two-qubit gates (separable control).
         shots: ``None`` for exact expectation values.

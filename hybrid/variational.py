@@ -112,7 +112,8 @@ class SeparableVariationalClassifier(TorchClassifier):
 
     Args:
         encoding_layers: ``L``, the layers of ``Rot`` + ``RY(x_i)`` before the last ``Rot``.
-        backend: a ``qml.backend_names()`` name (``aer``, ``default``, ``lightning``, ...).
+        backend: a ``qml.backend_choices()`` name: ``auto`` (default: the torch engine for exact runs, Aer
+            for shots or a circuit the engine does not run), ``torch``, ``aer``, ``default``, ``lightning``, ...
         shots: ``None`` for exact expectation values.
         max_epochs, lr, batch_size, max_steps, convergence: the training, as for
             :class:`~qhybrid.hybrid.models.VQCClassifier` (``max_epochs`` only with ``convergence=None``).
