@@ -177,7 +177,10 @@ class QuantumLayer(nn.Module):
         }
         self._diff_method_arg = diff_method
         self._runs_on = resolve_backend(backend, shots, noise)
-        if self._runs_on == "torch" and diff_method not in ("best", "adjoint", None):
+        engine_methods = ("best", "adjoint", None)
+        if backend == AUTO and self._runs_on == "torch" and diff_method not in engine_methods:
+            self._runs_on = "aer"  # a gradient method of the user's choice: a device that runs it
+        if self._runs_on == "torch" and diff_method not in engine_methods:
             raise ValueError(
                 f"diff_method={diff_method!r}: the torch engine differentiates by its own adjoint pass; "
                 "give 'best' or 'adjoint', or pick another backend"

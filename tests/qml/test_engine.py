@@ -184,9 +184,11 @@ def test_auto_falls_back_to_aer_for_a_circuit_the_engine_cannot_run_and_says_so(
         QuantumLayer(4, backend="torch", embedding="amplitude", seed=0)
 
 
-def test_auto_is_the_engine_when_exact_and_aer_with_shots():
+def test_auto_is_the_engine_when_exact_and_aer_with_shots_or_another_gradient_method():
     assert QuantumLayer(3, backend="auto", seed=0).engine_backend == "torch"
     assert QuantumLayer(3, backend="auto", shots=100, seed=0).engine_backend == "aer.shots"
+    layer = QuantumLayer(3, backend="auto", diff_method="parameter-shift", seed=0)
+    assert (layer.engine_backend, layer.diff_method) == ("aer", "parameter-shift")
 
 
 def test_the_engine_refuses_shots_and_other_gradient_methods():
