@@ -186,16 +186,17 @@ def _check_accelerators(accelerators: list[str]) -> None:
 
 
 def _check_shots(specs: dict[str, tuple[str, dict]], backends: list[str]) -> None:
-    """Sampling backends need shots and exact ones refuse them: try each pairing on a 1-qubit device."""
+    """Sampling backends need shots and exact ones refuse them: each pairing checked against the backend's
+    registry row."""
     from qhybrid.hybrid.models import model_family
-    from qhybrid.qml import make_device
+    from qhybrid.qml.backends import check_backend_options
 
     for label, (registry_name, params) in specs.items():
         if model_family(registry_name) == "classical":
             continue
         for b in backends:
             try:
-                make_device(b, 1, shots=params.get("shots"))
+                check_backend_options(b, shots=params.get("shots"))
             except (TypeError, ValueError) as err:
                 _fail(
                     f"model {label!r} cannot run on backend {b!r}: {err} (set its 'shots' under [params] or [variants])"

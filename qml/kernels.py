@@ -41,7 +41,7 @@ import pennylane as qp
 from scipy.spatial.distance import cdist
 
 from .aer import AerDevice, available_memory_bytes
-from .backends import MAX_QUBITS, backend_choices, check_fits, device_backend, make_device
+from .backends import MAX_QUBITS, backend_choices, backend_info, check_fits, device_backend, make_device
 from .noise import as_aer_noise_model
 
 __all__ = [
@@ -121,6 +121,11 @@ def kernel_method(backend: str, shots: int | None = None, noise=None) -> str:
     if backend not in backend_choices():
         raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(backend_choices())}")
     backend = device_backend(backend, shots, noise)
+    if backend_info(backend).engine == "torch":
+        raise ValueError(
+            f"backend {backend!r} runs QuantumLayer models; a quantum kernel needs a PennyLane device: "
+            "'auto' (Aer), 'aer', 'default' or 'lightning'"
+        )
     pure = backend in PURE_BACKENDS and shots is None and as_aer_noise_model(noise) is None
     return "statevector" if pure else "fidelity"
 

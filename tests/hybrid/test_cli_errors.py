@@ -406,3 +406,14 @@ def test_toml_line_finds_keys_in_tables():
     assert toml_line(text, "variants.v1.n_qubits") == 6
     assert toml_line(text, "params.mlp.lr") == 8
     assert toml_line(text, "params.svc.kernel") is None
+
+
+def test_a_kernel_model_on_the_torch_engine_is_refused_before_any_cell(tmp_path, capsys):
+    from qhybrid.hybrid.cli import main
+
+    code = main(["compare", "--models", "iqp-kernel", "--datasets", "moons", "--backends", "torch",
+                 "--seeds", "1", "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "a quantum kernel needs a PennyLane device" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "results.jsonl").exists()
