@@ -133,6 +133,12 @@ def check_backend_options(name: str, shots: int | None = None, noise=None) -> No
     """What :func:`make_device` checks before building anything, read from the registry row alone: the
     name, the shots and whether the backend takes noise. Raises ValueError naming what is allowed."""
     info = backend_info(resolve_backend(name, shots, noise))
+    _check_shots_for(info, shots)
+    if noise is not None and not info.takes_noise:
+        raise _noise_refused(info)
+
+
+def _check_shots_for(info: BackendInfo, shots) -> None:
     _check_shots(shots)
     if info.needs_shots and shots is None:
         raise ValueError(
@@ -140,11 +146,13 @@ def check_backend_options(name: str, shots: int | None = None, noise=None) -> No
         )
     if shots is not None and not info.takes_shots:
         raise ValueError(f"backend {info.name!r} is exact and takes no shots; use 'aer.shots' to sample")
-    if noise is not None and not info.takes_noise:
-        raise ValueError(
-            f"backend {info.name!r} cannot take a noise model; use 'aer.density' (exact, mixed states) or "
-            "'aer.shots' (sampled trajectories)"
-        )
+
+
+def _noise_refused(info: BackendInfo) -> ValueError:
+    return ValueError(
+        f"backend {info.name!r} cannot take a noise model; use 'aer.density' (exact, mixed states) or "
+        "'aer.shots' (sampled trajectories)"
+    )
 
 
 def _n_wires(wires) -> int:
@@ -235,19 +243,12 @@ def make_device(
         wires = n  # a plain int for PennyLane and Aer, also when given a numpy integer
     if n > MAX_QUBITS:
         raise ValueError(f"{n} qubits requested; qhybrid's backends accept at most {MAX_QUBITS}")
-    _check_shots(shots)
-    if info.needs_shots and shots is None:
-        raise ValueError(
-            f"backend {name!r} samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"
-        )
+    _check_shots_for(info, shots)
     device_noise = noise if is_backend(noise) else None  # a Qiskit backend: AerDevice compiles for it
     model = None if device_noise is not None else as_aer_noise_model(noise)
     if model is not None or device_noise is not None:
         if not info.takes_noise:
-            raise ValueError(
-                f"backend {name!r} cannot take a noise model; use 'aer.density' (exact, mixed states) or "
-                "'aer.shots' (sampled trajectories)"
-            )
+            raise _noise_refused(info)
         if has_readout_error(model) and shots is None:
             raise ValueError(
                 "readout errors act only on sampled measurements: give shots > 0 with readout noise"

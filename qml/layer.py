@@ -185,7 +185,7 @@ class QuantumLayer(nn.Module):
                 f"diff_method={diff_method!r}: the torch engine differentiates by its own adjoint pass; "
                 "give 'best' or 'adjoint', or pick another backend"
             )
-        self._engine = self._engine_error = None
+        self._engine = None
         self._build_device()
 
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -215,10 +215,10 @@ class QuantumLayer(nn.Module):
             self._engine = CompiledCircuit(
                 self.circuit, self.n_qubits, self.n_inputs, tuple(self.weights.shape)
             )
-        except NotTraceable as err:
+        except NotTraceable:
             if self.backend != AUTO:
                 raise
-            self._engine_error, self._runs_on = str(err), "aer"
+            self._runs_on = "aer"
             self._build_device()
 
     def _build_device(self) -> None:

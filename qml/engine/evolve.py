@@ -70,7 +70,7 @@ def _run(stages, mats, vectors, n, keep: bool):
     return x, inputs
 
 
-def _undo(stages, mats, pair: dict, n, wanted, inputs):
+def _undo(stages, mats, pair: dict, n, inputs):
     """Back through the stages: the cotangent of the first state, and each stage input's gradient. Inputs
     the forward pass kept are read, the others recomputed by undoing the stage on the state. ``pair``
     holds the output state and its cotangent, taken out of it so that each is freed once undone."""
@@ -87,15 +87,13 @@ def _undo(stages, mats, pair: dict, n, wanted, inputs):
         if stage[0] == "diag":
             undo = mats[m].conj()
             state = inputs[m] if inputs else state * undo
-            if wanted[m]:
-                g = cot * state.conj()
-                grads[m] = g if mats[m].shape[1] == g.shape[1] else g.sum(1)[:, None]
+            g = cot * state.conj()
+            grads[m] = g if mats[m].shape[1] == g.shape[1] else g.sum(1)[:, None]
             cot = cot * undo
             continue
         undo = mats[m].conj().swapaxes(-1, -2)
         state = inputs[m] if inputs else kernels.apply(state, undo, stage[1], n)
-        if wanted[m]:
-            grads[m] = kernels.matrix_gradient(cot, state, stage[1], n, stage[2])
+        grads[m] = kernels.matrix_gradient(cot, state, stage[1], n, stage[2])
         cot = kernels.apply(cot, undo, stage[1], n)
     return cot, grads
 
@@ -120,7 +118,6 @@ def backward(saved: dict, grad: torch.Tensor) -> tuple[torch.Tensor, list]:
     cot = measure.sign_cotangent(grad, saved["words"], n)
     pair = {"state": psi, "cot": (cot + cot) * psi}
     del psi, cot  # the pass frees each state once it is undone
-    wanted = [True] * len(saved["mats"])
-    cot, grads = _undo(saved["stages"], saved["mats"], pair, n, wanted, saved.pop("inputs"))
+    cot, grads = _undo(saved["stages"], saved["mats"], pair, n, saved.pop("inputs"))
     partial = _kron(saved["vectors"])[:-1]
     return _kron_backward(cot, saved["vectors"], partial), grads

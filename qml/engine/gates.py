@@ -17,7 +17,6 @@ fourth angle, so no gate's formula is written here twice.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -28,11 +27,6 @@ from pennylane.ops.functions import bind_new_parameters
 MAX_GATE_WIRES = 3
 _FREQUENCIES = (0.5, 1.0)
 _CHECK_ANGLE = 0.7312
-
-
-@functools.cache
-def _identity(d: int) -> np.ndarray:
-    return np.eye(d, dtype=np.complex128)
 
 
 def _matrix(op) -> np.ndarray:

@@ -60,10 +60,6 @@ class Plan:
     block_wires: int
 
 
-def _touched(traced: TracedCircuit) -> list[set[int]]:
-    return [set(g.wires) for g in traced.gates]
-
-
 def _split_prefix(traced: TracedCircuit) -> tuple[list[list[int]], list[int]]:
     prefix: list[list[int]] = [[] for _ in range(traced.n_wires)]
     closed: set[int] = set()
@@ -101,7 +97,7 @@ class _Fuser:
         packed: list[Block] = []
         for block in sorted(blocks, key=lambda b: min(b.wires)):
             last = packed[-1] if packed else None
-            if last is not None and len(_range(last.span | block.span)) <= self.k and _contiguous_block(last):
+            if last is not None and len(_range(last.span | block.span)) <= self.k:
                 merged = Block(_range(last.span | block.span), last.gates + block.gates)
                 packed[-1] = merged
             else:
@@ -172,10 +168,6 @@ class _Fuser:
             if isinstance(stage, PermStage):
                 stage.inverse = np.argsort(stage.index)
         return self.stages
-
-
-def _contiguous_block(block: Block) -> bool:
-    return block.wires == _range(block.span)
 
 
 def default_block_wires(n: int) -> int:

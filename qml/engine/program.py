@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import arrays
+from . import arrays, kernels
 from .gates import fixed_matrix, trig_constants
 from .phases import DiagonalPhases
 from .plan import Block, DiagStage, PermStage, Plan
@@ -106,9 +106,7 @@ class Program:
 
     def _one_qubit(self, block: Block) -> bool:
         gates = self.traced.gates
-        return all(len(gates[g].wires) == 1 for g in block.gates) and block.wires == tuple(
-            range(block.wires[0], block.wires[-1] + 1)
-        )
+        return all(len(gates[g].wires) == 1 for g in block.gates) and kernels.contiguous(block.wires)
 
     def _bank(self, gate_ids: list[int]) -> None:
         constants: dict[int, list] = {2: [np.eye(2, dtype=np.complex128)]}

@@ -78,8 +78,12 @@ def _observable(mp, wire_index) -> tuple[int, ...]:
     return tuple(sorted(wire_index[w] for w in pw))
 
 
+def _values(p) -> list[float]:
+    return [float(v) for v in torch.as_tensor(p).detach().reshape(-1)]
+
+
 def _value(p) -> float:
-    return float(torch.as_tensor(p).detach().reshape(-1)[0])
+    return _values(p)[0]
 
 
 _ROWS = 2  # the trace's batch: a parameter must follow the same relation in every row
@@ -116,10 +120,6 @@ def _predict(param: Param, sources: torch.Tensor) -> float:
     if not param.factors:
         return param.offset
     return param.scale * float(torch.prod(sources[list(param.factors)])) + param.offset
-
-
-def _values(p) -> list[float]:
-    return [float(v) for v in torch.as_tensor(p).detach().reshape(-1)]
 
 
 def trace(fn, n_wires: int, n_inputs: int, weight_shape: tuple[int, ...], seed: int = 1234) -> TracedCircuit:
