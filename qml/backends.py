@@ -10,11 +10,14 @@ aer.mps    Aer matrix product state, for wide shallow circuits               par
 lightning  PennyLane's ``lightning.qubit`` (C++), for comparison             adjoint
 default    PennyLane's ``default.qubit`` (NumPy/torch), for comparison       backprop
 torch      qhybrid's fused statevector engine on torch tensors (CPU, CUDA)  adjoint (its own)
+torch.density its density-matrix twin: Aer noise models and PennyLane channels  one backward sweep
 ========== ================================================================ =====================
 
-``torch`` is an engine, not a PennyLane device: :class:`~qhybrid.qml.QuantumLayer` (and every model built on
-it) compiles its circuit once and runs it there (:mod:`qhybrid.qml.engine`); ``make_device("torch")`` says
-so. ``auto`` (:func:`resolve_backend`) picks it for exact runs, and Aer for shots and noise.
+``torch`` and ``torch.density`` are engines, not PennyLane devices: :class:`~qhybrid.qml.QuantumLayer` (and
+every model built on it) compiles its circuit once and runs it there (:mod:`qhybrid.qml.engine`);
+``make_device("torch")`` says so. ``auto`` (:func:`resolve_backend`) picks ``torch`` for exact runs,
+``torch.density`` for noise (Aer's density matrix for a device's noise given as a Qiskit backend) and Aer
+for shots.
 
 Example:
     >>> from qhybrid.qml.backends import make_device
@@ -73,6 +76,16 @@ BACKENDS: dict[str, BackendInfo] = {
         engine="torch",
         takes_shots=False,
     ),
+    "torch.density": BackendInfo(
+        "torch.density",
+        "qhybrid's density-matrix engine on torch tensors, exact, with Aer noise models and PennyLane channels, "
+        "for QuantumLayer models",
+        None,
+        takes_noise=True,
+        bytes_per_amplitude_power=2,
+        engine="torch",
+        takes_shots=False,
+    ),
 }
 
 #: Not a backend of its own: :func:`resolve_backend` turns it into the fastest one for the job.
@@ -104,29 +117,41 @@ def backend_info(name: str) -> BackendInfo:
 
 def resolve_backend(name: str, shots: int | None = None, noise=None) -> str:
     """The backend that runs a job: ``name`` itself, or for ``auto`` the fastest engine for it: the torch
-    engine for exact runs, ``aer.shots`` with shots, ``aer.density`` with noise and no shots.
+    engine for exact runs, ``aer.shots`` with shots, its density-matrix twin with noise and no shots
+    (``aer.density`` for a device's noise given as a Qiskit backend, which Aer compiles for).
 
     Example:
         >>> resolve_backend("auto"), resolve_backend("auto", shots=100), resolve_backend("aer")
         ('torch', 'aer.shots', 'aer')
+        >>> resolve_backend("auto", noise={"depolarizing_1q": 0.01})
+        'torch.density'
     """
     if name != AUTO:
         return backend_info(name).name
     if shots:
         return "aer.shots"
-    return "torch" if noise is None else "aer.density"
+    if noise is None:
+        return "torch"
+    return "aer.density" if is_backend(noise) else "torch.density"
 
 
 def device_backend(name: str, shots: int | None = None, noise=None) -> str:
     """The backend whose PennyLane device runs a QNode for ``name``: ``auto`` resolved, with Aer's exact
-    statevector where it would pick the torch engine (which is no device).
+    statevector (or density matrix) where it would pick the torch engine (or its density twin), which are no
+    devices.
 
     Example:
         >>> device_backend("auto"), device_backend("auto", shots=10), device_backend("default")
         ('aer', 'aer.shots', 'default')
     """
     resolved = resolve_backend(name, shots, noise)
-    return "aer" if name == AUTO and resolved == "torch" else resolved
+    if name == AUTO and backend_info(resolved).engine == "torch":
+        return DEVICE_OF_ENGINE[resolved]
+    return resolved
+
+
+#: The Aer backend that runs what each torch engine runs: ``auto``'s device, and its fallback.
+DEVICE_OF_ENGINE = {"torch": "aer", "torch.density": "aer.density"}
 
 
 def check_backend_options(name: str, shots: int | None = None, noise=None) -> None:
@@ -298,9 +323,9 @@ def describe_backends() -> list[dict]:
     for name, info in BACKENDS.items():
         try:
             if info.engine == "torch":
-                from .engine import CompiledCircuit
+                from .engine import CompiledCircuit, DensityCircuit
 
-                CompiledCircuit(_probe_circuit, 2, 1, (1,))
+                (DensityCircuit if info.takes_noise else CompiledCircuit)(_probe_circuit, 2, 1, (1,))
             else:
                 make_device(name, 2, shots=100 if info.needs_shots else None)
             ok, why = True, ""

@@ -26,14 +26,18 @@ from torch import nn
 
 from .backends import (
     AUTO,
+    DEVICE_OF_ENGINE,
     backend_info,
     check_backend_options,
+    check_fits,
     default_diff_method,
+    device_backend,
     make_device,
     resolve_backend,
 )
 from .circuits import amplitude_embedding, default_n_qubits, get_ansatz, get_embedding
-from .engine import CompiledCircuit, NotTraceable
+from .engine import CompiledCircuit, DensityCircuit, NotTraceable
+from .noise import as_aer_noise_model, has_readout_error
 from .validation import check_amplitude_inputs, check_bool, check_diff_method, check_int, check_seed
 
 # torch.compile: Dynamo cannot trace a QNode (PennyLane tapes, the simulator's own Python): tracing into it
@@ -42,6 +46,8 @@ from .validation import check_amplitude_inputs, check_bool, check_diff_method, c
 # so the classical modules around it compile into one graph. The op finds its layer by a key (custom ops take
 # tensors and plain values only). Its backward runs the QNode again with autograd on and takes the
 # vector-Jacobian product from it: one more forward batch of circuits per training step than eager mode.
+_ENGINES = tuple(DEVICE_OF_ENGINE)
+
 _LIVE_LAYERS: weakref.WeakValueDictionary[int, QuantumLayer] = weakref.WeakValueDictionary()
 _KEYS = itertools.count()
 
@@ -116,7 +122,8 @@ class QuantumLayer(nn.Module):
         n_qubits: circuit width (default: what the embedding needs for ``n_inputs``).
         n_layers: ansatz layers (and, for ``reupload``, embedding repetitions).
         backend: a name from :func:`qml.backends.backend_names`, or ``"auto"``: the torch engine for exact
-            runs (Aer where the circuit has something the engine does not run), Aer for shots and noise.
+            runs, its density-matrix twin for noise and PennyLane channels (Aer's devices where the circuit
+            or the noise has something the engines do not run), Aer for shots.
             :attr:`engine_backend` says which ran.
         embedding: ``angle``, ``amplitude``, ``iqp``, ``reupload`` or a callable ``f(x, wires)``.
         ansatz: ``strongly_entangling``, ``basic_entangler``, ``hardware_efficient`` or a callable
@@ -178,11 +185,11 @@ class QuantumLayer(nn.Module):
         self._diff_method_arg = diff_method
         self._runs_on = resolve_backend(backend, shots, noise)
         engine_methods = ("best", "adjoint", None)
-        if backend == AUTO and self._runs_on == "torch" and diff_method not in engine_methods:
-            self._runs_on = "aer"  # a gradient method of the user's choice: a device that runs it
-        if self._runs_on == "torch" and diff_method not in engine_methods:
+        if backend == AUTO and self._runs_on in _ENGINES and diff_method not in engine_methods:
+            self._runs_on = device_backend(AUTO, shots, noise)  # the user's gradient method: a device runs it
+        if self._runs_on in _ENGINES and diff_method not in engine_methods:
             raise ValueError(
-                f"diff_method={diff_method!r}: the torch engine differentiates by its own adjoint pass; "
+                f"diff_method={diff_method!r}: the torch engines differentiate by their own backward pass; "
                 "give 'best' or 'adjoint', or pick another backend"
             )
         self._engine = None
@@ -192,7 +199,7 @@ class QuantumLayer(nn.Module):
         shape = self.ansatz.shape(n_layers, self.n_qubits)
         init = torch.rand(shape, generator=generator, dtype=torch.float64) * 2 * math.pi
         self.weights = nn.Parameter(init)
-        if backend == "torch" and type(self).circuit is QuantumLayer.circuit:
+        if backend in _ENGINES and type(self).circuit is QuantumLayer.circuit:
             self._ensure_engine()  # the layer's own circuit is known now: refuse it here, not at the first call
 
     @property
@@ -203,23 +210,39 @@ class QuantumLayer(nn.Module):
         return self._runs_on
 
     @property
-    def engine(self) -> CompiledCircuit | None:
-        """The compiled circuit on the torch engine, else None."""
+    def engine(self) -> CompiledCircuit | DensityCircuit | None:
+        """The compiled circuit on a torch engine (``torch`` or ``torch.density``), else None."""
         self._ensure_engine()
         return self._engine
 
     def _ensure_engine(self) -> None:
-        if self._runs_on != "torch" or self._engine is not None:
+        if self._runs_on not in _ENGINES or self._engine is not None:
             return
-        try:
-            self._engine = CompiledCircuit(
-                self.circuit, self.n_qubits, self.n_inputs, tuple(self.weights.shape)
+        check_fits(self._runs_on, self.n_qubits)
+        shape = (self.circuit, self.n_qubits, self.n_inputs, tuple(self.weights.shape))
+        # auto: the statevector engine, its density twin for a circuit with PennyLane channels, else Aer
+        tries = [self._runs_on] + (["torch.density"] if self._runs_on == "torch" else [])
+        for name in tries if self.backend == AUTO else tries[:1]:
+            try:
+                if name == "torch":
+                    self._engine = CompiledCircuit(*shape)
+                else:
+                    self._engine = DensityCircuit(*shape, noise_model=self._engine_noise())
+                self._runs_on = name
+                return
+            except NotTraceable:
+                if self.backend != AUTO:
+                    raise
+        self._runs_on = DEVICE_OF_ENGINE[self._runs_on]
+        self._build_device()
+
+    def _engine_noise(self):
+        model = as_aer_noise_model(self._device_args["noise"])
+        if has_readout_error(model):
+            raise ValueError(
+                "readout errors act only on sampled measurements: give shots > 0 with readout noise"
             )
-        except NotTraceable:
-            if self.backend != AUTO:
-                raise
-            self._runs_on = "aer"
-            self._build_device()
+        return model
 
     def _build_device(self) -> None:
         # A fresh key per built layer (a copy or an unpickled layer gets its own): the compiled op's handle.
@@ -228,7 +251,7 @@ class QuantumLayer(nn.Module):
         self._engine_rows = 0
         wanted = self._diff_method_arg
         self.diff_method = default_diff_method(self._runs_on, self.shots) if wanted == "best" else wanted
-        if self._runs_on == "torch":
+        if self._runs_on in _ENGINES:
             self.device = self.qnode = self._tracker = None
             return
         self.device = make_device(self._runs_on, self.n_qubits, **self._device_args)

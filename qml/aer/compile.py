@@ -350,27 +350,38 @@ def analyse_tape(tape, wire_index: dict) -> tuple[tuple, TapeData, callable]:
     return key, TapeData(key, matrix, coeffs, batch, frozenset(broadcast)), build
 
 
+def native_gates(name: str, wires: tuple[int, ...], slot: int = 0) -> list[Gate]:
+    """The gates Aer runs for PennyLane operation ``name`` on device ``wires``, whose parameters are tape
+    slots ``slot, slot + 1, ...`` (none for ``Identity`` and ``GlobalPhase``, which change no state).
+
+    Raises:
+        ValueError: ``name`` is not in :data:`NATIVE_OPS` (PennyLane decomposes it first).
+    """
+    if name in _FIXED_GATES:
+        return [Gate(_FIXED_GATES[name], wires)]
+    if name in _ROTATIONS:
+        return _ROTATIONS[name](wires, slot)
+    if name == "Rot":
+        # Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi)
+        return [
+            _rot("rz", "Z", wires[0], slot, 1.0),
+            _rot("ry", "Y", wires[0], slot + 1, 1.0),
+            _rot("rz", "Z", wires[0], slot + 2, 1.0),
+        ]
+    if name in ("GlobalPhase", "Identity"):
+        return []
+    raise ValueError(f"operation {name} is not native to the Aer device (it should be decomposed)")
+
+
 def _build_structure(tape, wire_index, key) -> Structure:
     n_wires = key[0]
     gates: list[Gate] = []
     phase_params: list[int] = []
     slot = 0
     for op in tape.operations:
-        wires = tuple(wire_index[w] for w in op.wires)
-        name = op.name
-        if name in _FIXED_GATES:
-            gates.append(Gate(_FIXED_GATES[name], wires))
-        elif name in _ROTATIONS:
-            gates.extend(_ROTATIONS[name](wires, slot))
-        elif name == "Rot":
-            # Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi)
-            gates.append(_rot("rz", "Z", wires[0], slot, 1.0))
-            gates.append(_rot("ry", "Y", wires[0], slot + 1, 1.0))
-            gates.append(_rot("rz", "Z", wires[0], slot + 2, 1.0))
-        elif name == "GlobalPhase":
+        if op.name == "GlobalPhase":
             phase_params.append(slot)
-        elif name != "Identity":
-            raise ValueError(f"operation {name} is not native to the Aer device (it should be decomposed)")
+        gates.extend(native_gates(op.name, tuple(wire_index[w] for w in op.wires), slot))
         slot += op.num_params
     meas: list[MeasSpec] = []
     words: list = []

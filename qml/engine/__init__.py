@@ -1,9 +1,11 @@
-"""qhybrid's torch statevector engine: a circuit compiled once per structure, run as a few fused passes.
+"""qhybrid's torch engines: a circuit compiled once per structure, run as a few fused passes.
 
-See :mod:`.circuit` for the call, :mod:`.plan` for the fusion, :mod:`.evolve` for the adjoint pass.
+``CompiledCircuit`` runs pure states (see :mod:`.circuit` for the call, :mod:`.plan` for the fusion,
+:mod:`.evolve` for the adjoint pass); ``DensityCircuit`` runs density matrices with noise (:mod:`.density`).
 """
 
 from .circuit import CompiledCircuit
+from .density import DensityCircuit
 from .trace import NotTraceable
 
-__all__ = ["CompiledCircuit", "NotTraceable"]
+__all__ = ["CompiledCircuit", "DensityCircuit", "NotTraceable"]

@@ -39,7 +39,12 @@ class Param:
 class TracedGate:
     op: qp.operation.Operator  # the recorded operation (its matrix form, wires, hyperparameters)
     wires: tuple[int, ...]  # positions in the device's wire order
-    param: Param | None
+    params: tuple[Param, ...]  # one per parameter of ``op``
+
+    @property
+    def param(self) -> Param | None:
+        """The first parameter's relation (the engine's gates have at most one), None without one."""
+        return self.params[0] if self.params else None
 
 
 @dataclass(frozen=True)
@@ -51,12 +56,14 @@ class TracedCircuit:
     observables: tuple[tuple[int, ...], ...]  # each <Z...Z> on these wire positions; () is the identity
 
 
-def _record(fn, n_wires: int, inputs: torch.Tensor, weights: torch.Tensor):
+def _engine_gate(op) -> bool:
+    return gate_kind(op) is not None
+
+
+def _record(fn, n_wires: int, inputs: torch.Tensor, weights: torch.Tensor, keep=_engine_gate):
     tape = qp.tape.make_qscript(fn)(inputs, weights)
     try:
-        (tape,), _ = decompose(
-            tape, stopping_condition=lambda op: gate_kind(op) is not None, name="qhybrid.torch"
-        )
+        (tape,), _ = decompose(tape, stopping_condition=keep, name="qhybrid.torch")
     except qp.exceptions.DeviceError as exc:
         raise NotTraceable(str(exc)) from None
     wire_index = {w: i for i, w in enumerate(range(n_wires))}
@@ -122,11 +129,28 @@ def _predict(param: Param, sources: torch.Tensor) -> float:
     return param.scale * float(torch.prod(sources[list(param.factors)])) + param.offset
 
 
-def trace(fn, n_wires: int, n_inputs: int, weight_shape: tuple[int, ...], seed: int = 1234) -> TracedCircuit:
+def _checked_relation(op, op2, j: int, sources, sources2, n_inputs: int) -> Param:
+    """Parameter ``j`` of ``op``'s relation to the sources, checked on every row of both runs."""
+    param = _relation(op.data[j], sources, n_inputs)
+    for run, p in ((sources, op.data[j]), (sources2, op2.data[j])):
+        got = _values(p)
+        rows = range(len(got)) if len(got) == _ROWS else [0]
+        want = [_predict(param, _row_sources(run.detach(), n_inputs, r)) for r in rows]
+        if any(abs(a - b) > 1e-9 for a, b in zip(want, got, strict=True)):
+            raise NotTraceable(
+                f"a parameter of {op.name} is not a scaled input, weight or product of two, the same in every row"
+            )
+    return param
+
+
+def trace(
+    fn, n_wires: int, n_inputs: int, weight_shape: tuple[int, ...], seed: int = 1234, keep=_engine_gate
+) -> TracedCircuit:
     """Record ``fn(inputs, weights)`` into a :class:`TracedCircuit`. It runs twice on random values, each
     time with a batch of two rows; every parameter's relation, read off row 0 of the first run, must give
     the other row and the other run (so a parameter that depends on the row's position, not only on its
-    inputs, is refused)."""
+    inputs, is refused). Operations are decomposed until ``keep(op)`` holds (the engine's gates by
+    default)."""
     n_weights = int(np.prod(weight_shape)) if weight_shape else 1
     generator = torch.Generator().manual_seed(seed)
     runs = []
@@ -135,23 +159,22 @@ def trace(fn, n_wires: int, n_inputs: int, weight_shape: tuple[int, ...], seed: 
         sources = (torch.rand(size, generator=generator, dtype=torch.float64) + 0.5).requires_grad_()
         inputs = sources[: _ROWS * n_inputs].reshape(_ROWS, n_inputs)
         weights = sources[_ROWS * n_inputs :].reshape(weight_shape)
-        runs.append((sources, *_record(fn, n_wires, inputs, weights)))
+        runs.append((sources, *_record(fn, n_wires, inputs, weights, keep)))
     (sources, tape, wire_index), (sources2, tape2, _) = runs
     if [(op.name, op.wires) for op in tape.operations] != [(op.name, op.wires) for op in tape2.operations]:
         raise NotTraceable("the circuit's gates change with the values of its inputs or weights")
     gates = []
     for op, op2 in zip(tape.operations, tape2.operations, strict=True):
-        param = _relation(op.data[0], sources, n_inputs) if op.num_params else None
-        if param is not None:
-            for run, p in ((sources, op.data[0]), (sources2, op2.data[0])):
-                got = _values(p)
-                rows = range(len(got)) if len(got) == _ROWS else [0]
-                want = [_predict(param, _row_sources(run.detach(), n_inputs, r)) for r in rows]
-                if any(abs(a - b) > 1e-9 for a, b in zip(want, got, strict=True)):
-                    raise NotTraceable(
-                        f"a parameter of {op.name} is not a scaled input, weight or product of two, the same in "
-                        "every row"
-                    )
-        gates.append(TracedGate(op, tuple(wire_index[w] for w in op.wires), param))
+        if isinstance(op, qp.operation.Channel):
+            if any(isinstance(p, torch.Tensor) and p.requires_grad for p in op.data):
+                raise NotTraceable(
+                    f"{op.name} has a trainable or input-dependent parameter; noise must be fixed"
+                )
+            params = ()  # fixed values, read from the recorded operation
+        else:
+            params = tuple(
+                _checked_relation(op, op2, j, sources, sources2, n_inputs) for j in range(op.num_params)
+            )
+        gates.append(TracedGate(op, tuple(wire_index[w] for w in op.wires), params))
     observables = tuple(_observable(mp, wire_index) for mp in tape.measurements)
     return TracedCircuit(n_wires, n_inputs, n_weights, tuple(gates), observables)

@@ -44,6 +44,7 @@ def test_info_reports_versions_backends_and_accelerators(capsys):
         "lightning": True,
         "default": True,
         "torch": True,
+        "torch.density": True,
     }
     assert "cpu" in info["accelerators"]["available"]
 

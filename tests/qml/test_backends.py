@@ -16,7 +16,16 @@ from qhybrid.qml.backends import check_fits
 
 
 def test_names_are_the_documented_ones():
-    assert backend_names() == ["aer", "aer.shots", "aer.density", "aer.mps", "lightning", "default", "torch"]
+    assert backend_names() == [
+        "aer",
+        "aer.shots",
+        "aer.density",
+        "aer.mps",
+        "lightning",
+        "default",
+        "torch",
+        "torch.density",
+    ]
 
 
 @pytest.mark.parametrize(

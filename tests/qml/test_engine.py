@@ -194,7 +194,7 @@ def test_auto_is_the_engine_when_exact_and_aer_with_shots_or_another_gradient_me
 def test_the_engine_refuses_shots_and_other_gradient_methods():
     with pytest.raises(ValueError, match="takes no shots"):
         QuantumLayer(3, backend="torch", shots=100)
-    with pytest.raises(ValueError, match="its own adjoint pass"):
+    with pytest.raises(ValueError, match="their own backward pass"):
         QuantumLayer(3, backend="torch", diff_method="parameter-shift")
 
 
