@@ -15,7 +15,7 @@ import catalyst  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import pennylane as qp  # noqa: E402
-from protocol import ring, serve  # noqa: E402
+from protocol import Unsupported, ring, serve  # noqa: E402
 
 
 def layer_gates(n, x, w):
@@ -91,6 +91,8 @@ def build_qaoa(cell):
 
 
 def build(name, cell):
+    if cell["regime"] == "noise":
+        raise Unsupported("no density-matrix contender written for it")
     return build_qaoa(cell) if cell["regime"] == "qaoa" else build_layer(cell)
 
 

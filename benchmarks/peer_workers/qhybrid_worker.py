@@ -4,6 +4,11 @@
   engine (:class:`qhybrid.qml.engine.CompiledCircuit` of the QAOA gates, energy from the ``<ZZ>`` words);
 * ``aer``: ``QuantumLayer(backend="aer")``; QAOA as ``QAOA.solve`` builds it on the Aer device;
 * ``default.qubit`` (backprop) and ``lightning.qubit`` (adjoint, one pass with the cotangents), torch QNodes.
+
+Noise cells: ``torch`` is the density engine (``backend="torch.density"``), ``aer`` Aer's density matrix
+(``aer.density``), both under the cell's Aer noise model; ``default.mixed`` (backprop) runs the same
+channels written into the circuit (Qiskit's ``depolarizing_error(p)`` is PennyLane's
+``DepolarizingChannel(3p/4)``; the two-qubit one a ``QubitChannel`` of its 16 Pauli terms).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ wait_passively()
 import numpy as np  # noqa: E402
 import pennylane as qp  # noqa: E402
 import torch  # noqa: E402
-from protocol import serve, threads  # noqa: E402
+from protocol import Unsupported, ring, serve, threads  # noqa: E402
 
 from qhybrid.qml import QuantumLayer  # noqa: E402
 from qhybrid.qml.engine import CompiledCircuit  # noqa: E402
@@ -121,7 +126,69 @@ def build_layer(name, cell):
     return step
 
 
+def _two_qubit_depolarizing(p: float) -> list:
+    paulis = [np.eye(2), np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]), np.diag([1.0, -1.0])]
+    terms = [np.kron(a, b) for a in paulis for b in paulis]
+    weights = [1 - p + p / 16] + [p / 16] * 15
+    return [np.sqrt(c) * t for c, t in zip(weights, terms, strict=True)]
+
+
+def noisy_circuit(cell):
+    """The cell's layer with its depolarising channels after every gate, as Aer places them."""
+    p1, p2 = cell["noise"]["depolarizing_1q"], cell["noise"]["depolarizing_2q"]
+    two = _two_qubit_depolarizing(p2)
+
+    def circuit(inputs, weights):
+        n = cell["n"]
+        for i in range(n):
+            qp.RX(inputs[..., i], wires=i)
+            qp.DepolarizingChannel(3 * p1 / 4, wires=i)
+        for layer in range(weights.shape[0]):
+            for i in range(n):
+                for gate, k in ((qp.RZ, 0), (qp.RY, 1), (qp.RZ, 2)):
+                    gate(weights[layer, i, k], wires=i)
+                    qp.DepolarizingChannel(3 * p1 / 4, wires=i)
+            for a, b in ring(n):
+                qp.CNOT([a, b])
+                qp.QubitChannel(two, wires=[a, b])
+        return [qp.expval(qp.Z(i)) for i in range(n)]
+
+    return circuit
+
+
+def build_noise(name, cell):
+    x = torch.tensor(cell["x"], dtype=torch.float64)
+    w = torch.tensor(cell["w"], dtype=torch.float64)
+    if name in ("torch", "aer"):
+        backend = {"torch": "torch.density", "aer": "aer.density"}[name]
+        layer = QuantumLayer(cell["n"], n_layers=w.shape[0], backend=backend, noise=cell["noise"], seed=0)
+        with torch.no_grad():
+            layer.weights.copy_(w)
+        weights, call = layer.weights, layer
+    elif name == "default.mixed":
+        qnode = qp.QNode(noisy_circuit(cell), qp.device(name, wires=cell["n"]), interface="torch")
+        weights = torch.nn.Parameter(w.clone())
+
+        def call(inputs):
+            return torch.stack(list(qnode(inputs, weights)), dim=-1)
+
+    else:
+        raise Unsupported("a statevector simulator without noise")
+
+    def step():
+        weights.grad = None
+        out = call(x)
+        out.sum().backward()
+        return out.detach().numpy(), weights.grad.numpy().copy()
+
+    return step
+
+
 def build(name, cell):
+    if cell["regime"] == "noise":
+        return build_noise(name, cell)
+    if name == "default.mixed":
+        raise Unsupported("the density-matrix reference runs the noise cells only")
     return build_qaoa(name, cell) if cell["regime"] == "qaoa" else build_layer(name, cell)
 
 

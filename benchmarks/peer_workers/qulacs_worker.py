@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
-from protocol import ring, serve  # noqa: E402
+from protocol import Unsupported, ring, serve  # noqa: E402
 from qulacs import Observable, ParametricQuantumCircuit, QuantumState  # noqa: E402
 
 
@@ -88,6 +88,8 @@ def build_qaoa(cell):
 
 
 def build(name, cell):
+    if cell["regime"] == "noise":
+        raise Unsupported("no density-matrix contender written for it")
     return build_qaoa(cell) if cell["regime"] == "qaoa" else build_layer(cell)
 
 

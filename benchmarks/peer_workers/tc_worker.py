@@ -45,18 +45,7 @@ def build_layer(cell):
                 c.cnot(a, b)
         return z_values(jnp.abs(c.state()) ** 2, n)
 
-    def loss(ws, xs):
-        values = jax.vmap(sample, in_axes=(0, None))(xs, ws)
-        return jnp.sum(values), values
-
-    value_and_grad = jax.jit(jax.value_and_grad(loss, has_aux=True))
-
-    def step():
-        (_, values), grad = value_and_grad(w, x)
-        grad.block_until_ready()
-        return np.asarray(values), np.asarray(grad)
-
-    return step
+    return _jit_step(sample, w, x)
 
 
 def build_qaoa(cell):
@@ -87,8 +76,48 @@ def build_qaoa(cell):
     return step
 
 
+def build_noise(cell):
+    """The layer on ``DMCircuit``: Qiskit's ``depolarizing_error(p, k)`` (``rho -> (1-p) rho + p I/2**k``)
+    after every gate is TensorCircuit's general depolarising channel with ``p / 4**k`` per Pauli string."""
+    n, x, w = cell["n"], jnp.asarray(cell["x"]), jnp.asarray(cell["w"])
+    one = tc.channels.generaldepolarizingchannel(cell["noise"]["depolarizing_1q"] / 4, 1)
+    two = tc.channels.generaldepolarizingchannel(cell["noise"]["depolarizing_2q"] / 16, 2)
+
+    def sample(xs, ws):
+        c = tc.DMCircuit(n)
+        for i in range(n):
+            c.rx(i, theta=xs[i])
+            c.apply_general_kraus(one, i)
+        for layer in range(ws.shape[0]):
+            for i in range(n):
+                for gate, k in ((c.rz, 0), (c.ry, 1), (c.rz, 2)):
+                    gate(i, theta=ws[layer, i, k])
+                    c.apply_general_kraus(one, i)
+            for a, b in ring(n):
+                c.cnot(a, b)
+                c.apply_general_kraus(two, a, b)
+        return z_values(jnp.real(jnp.diagonal(c.densitymatrix())), n)
+
+    return _jit_step(sample, w, x)
+
+
+def _jit_step(sample, w, x):
+    def loss(ws, xs):
+        values = jax.vmap(sample, in_axes=(0, None))(xs, ws)
+        return jnp.sum(values), values
+
+    value_and_grad = jax.jit(jax.value_and_grad(loss, has_aux=True))
+
+    def step():
+        (_, values), grad = value_and_grad(w, x)
+        grad.block_until_ready()
+        return np.asarray(values), np.asarray(grad)
+
+    return step
+
+
 def build(name, cell):
-    return build_qaoa(cell) if cell["regime"] == "qaoa" else build_layer(cell)
+    return {"qaoa": build_qaoa, "noise": build_noise}.get(cell["regime"], build_layer)(cell)
 
 
 if __name__ == "__main__":
