@@ -28,12 +28,12 @@ import torch
 from .density_call import DensityCall, DensityLayout
 from .density_plan import keeps, make_items, make_plan
 from .memory import keep_freed_memory
-from .superops import rotation_form, unitary_superop, unsupported_noise
+from .superops import rotation_form, unsupported_noise
 from .trace import NotTraceable, trace
 
 
 def _embed(s: torch.Tensor, positions: tuple[int, ...], k: int) -> torch.Tensor:
-    """``(L, 4**m, 4**m)`` acting on qubits ``positions`` of a ``k``-qubit pass, as a ``(L, 4**k, 4**k)``."""
+    """``(L, 4**m, 4**m)`` acting on qubits ``positions`` of a ``k``-qubit pass, as ``(L, 4**k, 4**k)``."""
     m = len(positions)
     if positions == tuple(range(k)):
         return s
@@ -51,33 +51,41 @@ def _floats(values) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
+_ZERO = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=torch.float64)  # |0><0| = (I + Z) / 2
+_EYE4 = torch.eye(4, dtype=torch.float64)[None]
+
+
 class _Rotations:
-    """Every rotation item's superoperator (with its error) per row, in one expression per width."""
+    """Every rotation item's transfer matrix (with its error) per row, in one expression per width:
+    ``E K0 + cos(t) E K1 + sin(t) E K2`` (:func:`.superops.rotation_form`)."""
 
     def __init__(self, items, indices, n_sources: int):
         self.indices = indices
         one = n_sources  # the column of ones appended to the sources
-        forms = [rotation_form(items[i].rotation) for i in indices]
         params = [items[i].param for i in indices]
         factors = [list(p.factors) + [one] * (2 - len(p.factors)) for p in params]
         self.f1 = torch.tensor([f[0] for f in factors])
         self.f2 = torch.tensor([f[1] for f in factors])
         self.scale = _floats([items[i].scale * p.scale for i, p in zip(indices, params, strict=True)])
         self.offset = _floats([items[i].scale * p.offset for i, p in zip(indices, params, strict=True)])
-        self.freq = _floats([f for f, *_ in forms])
-        self.a, self.c, self.s = (torch.as_tensor(np.stack([form[j] for form in forms])) for j in (1, 2, 3))
-        d2 = self.a.shape[-1] ** 2
-        errors = [items[i].error if items[i].error is not None else np.eye(d2) for i in indices]
-        self.errors = torch.as_tensor(np.stack(errors).astype(np.complex128))
+        forms = []
+        for i in indices:
+            k0, k1, k2 = rotation_form(items[i].rotation)
+            e = items[i].error if items[i].error is not None else np.eye(len(k0))
+            forms.append([e @ k0, e @ k1, e @ k2])
+        self.k0, self.k1, self.k2 = (torch.as_tensor(np.stack([f[j] for f in forms])) for j in range(3))
 
     def __call__(self, sources: torch.Tensor) -> torch.Tensor:
-        """``(R, G, d*d, d*d)`` from the ``(R, n_sources + 1)`` sources."""
+        """``(R, G, 4**k, 4**k)`` from the ``(R, n_sources + 1)`` sources."""
         t = self.scale * sources[:, self.f1] * sources[:, self.f2] + self.offset
-        ft = self.freq * t
-        cos = torch.cos(ft)[..., None, None].to(self.a.dtype)
-        sin = torch.sin(ft)[..., None, None].to(self.a.dtype)
-        u = self.a + cos * self.c + sin * self.s
-        return self.errors @ unitary_superop(u, torch)
+        return self.k0 + torch.cos(t)[..., None, None] * self.k1 + torch.sin(t)[..., None, None] * self.k2
+
+
+def _kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Batched Kronecker product of ``(La, m, m)`` and ``(Lb, k, k)`` (broadcast over the batch)."""
+    m, k = a.shape[-1], b.shape[-1]
+    out = a[:, :, None, :, None] * b[:, None, :, None, :]
+    return out.reshape(out.shape[0], m * k, m * k)
 
 
 class DensityCircuit:
@@ -129,12 +137,14 @@ class DensityCircuit:
         return ops
 
     def _start(self, ops: dict, rows: int) -> torch.Tensor:
+        """The product start state's ``(4**n, rows)`` coefficients: each qubit's ``|0><0|`` (``c_I = c_Z =
+        1``) through its one-qubit items."""
         state = None
         for chain in self.plan.prefix:
-            v = torch.zeros(1, 4, dtype=torch.complex128)
-            v[0, 0] = 1
+            v = _ZERO[None, :, None]
             for i in chain:
-                v = (ops[i] @ v[..., None])[..., 0]
+                v = ops[i] @ v
+            v = v[..., 0]
             state = (
                 v
                 if state is None
@@ -143,12 +153,34 @@ class DensityCircuit:
         return state.expand(rows, -1).T.contiguous()
 
     def _pass_matrix(self, ops: dict, p) -> torch.Tensor:
+        """The pass's items multiplied out: runs of one-qubit items as one Kronecker product each."""
         k = len(p.wires)
         matrix = None
+        singles: dict[int, torch.Tensor] = {}
+
+        def apply(m):
+            nonlocal matrix
+            matrix = m if matrix is None else m @ matrix
+
+        def flush():
+            if singles:
+                factors = [singles.get(q, _EYE4) for q in range(k)]
+                m = factors[0]
+                for f in factors[1:]:
+                    m = _kron(m, f)
+                apply(m)
+                singles.clear()
+
         for i in p.items:
             item = self.plan.items[i]
-            m = _embed(ops[i], tuple(p.wires.index(w) for w in item.wires), k)
-            matrix = m if matrix is None else m @ matrix
+            positions = tuple(p.wires.index(w) for w in item.wires)
+            if len(positions) == 1:
+                (q,) = positions
+                singles[q] = ops[i] if q not in singles else ops[i] @ singles[q]
+                continue
+            flush()
+            apply(_embed(ops[i], positions, k))
+        flush()
         return matrix
 
     def __call__(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,14 @@
-"""The passes over a batch of vectorised density matrices, forward and backward, as one autograd function.
+"""The passes over a batch of density matrices' Pauli coefficients, forward and backward, as one autograd
+function.
 
-The small matrices of a call (each pass's ``4**k`` superoperator, each qubit's starting ``2 x 2`` state) are
+The small matrices of a call (each pass's ``4**k`` transfer matrix, each qubit's starting coefficients) are
 built by torch from the angles, so autograd carries their gradients to the inputs and weights. What this
-module writes out by hand is the expensive part: the passes over the ``(4**n, B)`` states. Superoperators are
-not unitary, so the backward pass cannot undo them as the statevector engine does: it keeps the input of
-every pass while they fit in :data:`KEEP_BYTES`, and past that keeps one in ``step`` and runs each segment
-again from its start (two forward passes' work for ``O(sqrt(passes))`` states).
+module writes out by hand is the expensive part: the passes over the real ``(4**n, B)`` coefficients. Noise
+is not unitary, so the backward pass cannot undo the passes as the statevector engine does: it keeps the
+input of every pass while they fit in :data:`KEEP_BYTES`, and past that keeps one in ``isqrt(passes)`` and
+runs each segment again from its start (two forward passes' work for ``O(sqrt(passes))`` states).
 
-``<Z...Z>`` reads the diagonal of each density matrix (the probabilities) through a sign matrix.
+``<Z...Z>`` is one coefficient: the Pauli word's own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from . import kernels
-from .arrays import NUMPY, place
+from .arrays import NUMPY
 
 #: The pass inputs kept for the backward pass; past this, segments are run again.
 KEEP_BYTES = 256 * 2**20
@@ -27,26 +28,13 @@ NUMPY_AMPLITUDES = 2**15
 
 
 class DensityLayout:
-    """What every call of a plan needs: each pass's bits in the doubled register, the diagonal's positions,
-    the sign matrix of the observables (per device, built once)."""
+    """What every call of a plan needs: each pass's bits in the ``2n``-bit coefficient index (qubit ``w`` owns
+    bits ``2w, 2w + 1``), and the index of each measured Z word's coefficient."""
 
     def __init__(self, n_wires: int, pass_wires, observables):
         self.n = n_wires
         self.bits = [tuple(b for w in wires for b in (2 * w, 2 * w + 1)) for wires in pass_wires]
-        basis = np.arange(2**n_wires)
-        bits = (basis[:, None] >> (n_wires - 1 - np.arange(n_wires))) & 1
-        self.diagonal = (bits * 3) @ (4 ** (n_wires - 1 - np.arange(n_wires)))
-        signs = np.ones((2**n_wires, len(observables)))
-        for j, wires in enumerate(observables):
-            for w in wires:
-                signs[:, j] *= 1 - 2 * bits[:, w]
-        self.signs = signs
-        self._placed: dict = {}
-
-    def placed(self, at):
-        if at not in self._placed:
-            self._placed[at] = (place(self.diagonal, at), place(self.signs, at))
-        return self._placed[at]
+        self.words = [sum(3 * 4 ** (n_wires - 1 - w) for w in wires) for wires in observables]
 
 
 def _as(x: torch.Tensor, at):
@@ -63,32 +51,28 @@ def _forward(layout: DensityLayout, state, mats, keep_every: int):
 
 
 class DensityCall(torch.autograd.Function):
-    """``(layout, start (4**n, B) complex, *pass matrices (Q, d, d)) -> (B, n_obs)`` expectation values."""
+    """``(layout, start (4**n, B), *pass matrices (Q, d, d)) -> (B, n_obs)`` expectation values (float64)."""
 
     @staticmethod
     def forward(ctx, layout: DensityLayout, start: torch.Tensor, *mats: torch.Tensor):
         at = NUMPY if start.device.type == "cpu" and start.shape[0] <= NUMPY_AMPLITUDES else start.device
         state = _as(start, at)
         arrays = [_as(m, at) for m in mats]
-        per_state = state.shape[0] * state.shape[1] * 16
+        per_state = start.element_size() * start.numel()
         keep_every = 1 if per_state * len(mats) <= KEEP_BYTES else max(1, math.isqrt(len(mats)))
         final, kept = _forward(layout, state, arrays, keep_every)
-        diagonal, signs = layout.placed(at)
-        probs = final[diagonal].real
-        out = (signs.T @ probs).T
-        ctx.layout, ctx.at, ctx.kept, ctx.keep_every, ctx.arrays = layout, at, kept, keep_every, arrays
-        ctx.rows = start.shape[1]
-        out = torch.as_tensor(out) if at == NUMPY else out
-        return out.to(start.real.dtype)
+        out = final[layout.words].T
+        ctx.layout, ctx.at, ctx.kept, ctx.arrays = layout, at, kept, arrays
+        return torch.as_tensor(out) if at == NUMPY else out
 
     @staticmethod
     def backward(ctx, grad):
         layout, at, arrays = ctx.layout, ctx.at, ctx.arrays
-        diagonal, signs = layout.placed(at)
         g = _as(grad, at)
         first = ctx.kept[0]
-        cot = np.zeros_like(first) if at == NUMPY else torch.zeros_like(first)
-        cot[diagonal] = signs @ g.T + 0j
+        cot = np.zeros(first.shape) if at == NUMPY else torch.zeros_like(first)
+        for j, word in enumerate(layout.words):
+            cot[word] += g[:, j]
         wanted = ctx.needs_input_grad[2:]
         grads: list = [None] * len(arrays)
         n2 = 2 * layout.n

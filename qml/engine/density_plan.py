@@ -1,9 +1,9 @@
 """A noisy circuit as superoperator items, and the items grouped into passes over the density matrix.
 
 The circuit is traced down to the gates Aer runs (:func:`qhybrid.qml.aer.compile.native_gates`) and
-PennyLane channels. Each gate becomes an *item*: its superoperator (constant, or built from one angle per
-row) followed by the error the noise model attaches to that gate name and those qubits, so errors land
-exactly where Aer puts them. A channel is an item with its Kraus superoperator.
+PennyLane channels. Each gate becomes an *item*: its Pauli transfer matrix (constant, or built from one angle
+per row) followed by the error the noise model attaches to that gate name and those qubits, so errors land
+exactly where Aer puts them. A channel is an item with its transfer matrix.
 
 Items are then grouped so that each pass over the ``4**n`` amplitudes does as much as it can:
 
@@ -22,7 +22,7 @@ import numpy as np
 import pennylane as qp
 
 from ..aer.compile import NATIVE_OPS, native_gates
-from .superops import fixed_gate, gate_error, is_rotation, superop
+from .superops import fixed_gate, gate_error, is_rotation, ptm
 from .trace import NotTraceable, Param, TracedCircuit
 
 
@@ -34,8 +34,8 @@ class Item:
     rotation: str | None = None  # an Aer rotation's name: its angle is ``scale * param`` per row
     param: Param | None = None
     scale: float = 1.0
-    constant: np.ndarray | None = None  # the superoperator of a fixed gate or a channel
-    error: np.ndarray | None = None  # applied after the gate
+    constant: np.ndarray | None = None  # the transfer matrix of a fixed gate or a channel
+    error: np.ndarray | None = None  # the transfer matrix of the error applied after the gate
 
 
 @dataclass
@@ -63,7 +63,7 @@ def keeps(op) -> bool:
 def _channel_item(gate) -> Item:
     # the trace refused channels with trainable or input-dependent values
     kraus = [np.asarray(k, dtype=np.complex128) for k in gate.op.kraus_matrices()]
-    return Item(gate.wires, constant=superop(kraus))
+    return Item(gate.wires, constant=ptm(kraus))
 
 
 def _gate_items(gate, n_wires: int, model) -> list[Item]:
@@ -78,7 +78,7 @@ def _gate_items(gate, n_wires: int, model) -> list[Item]:
         elif g.angle is not None:
             items.append(Item(g.wires, g.name, Param(0.0, g.angle, ()), 1.0, error=error))
         else:
-            items.append(Item(g.wires, constant=superop([fixed_gate(g.name)]), error=error))
+            items.append(Item(g.wires, constant=ptm([fixed_gate(g.name)]), error=error))
     return items
 
 

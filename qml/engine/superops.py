@@ -1,11 +1,11 @@
-"""Gates and noise as superoperators on a vectorised density matrix, for the density engine.
+"""Gates and noise as Pauli transfer matrices on a density matrix's Pauli coefficients, for the density engine.
 
-A density matrix ``rho`` of ``n`` qubits is held as a state of ``2n`` bits with each qubit's row bit and
-column bit side by side: index ``(r0 c0 r1 c1 ...)``, ``r0`` the most significant (PennyLane's wire 0). An
-operation on ``k`` qubits is then a ``4**k`` square matrix on ``2k`` contiguous bits when its qubits are
-contiguous, and every kernel of the statevector engine (:mod:`.kernels`) applies it. With Kraus operators
-``K_i`` (a unitary gate has one) the matrix is ``sum_i K_i (x) conj(K_i)`` with the factors' bits
-interleaved (:func:`superop`), so that ``rho -> sum_i K_i rho K_i^dagger``.
+A density matrix ``rho`` of ``n`` qubits is held as its ``4**n`` real coefficients ``c_P = Tr(P rho)`` over the
+Pauli words ``P`` (each qubit's letter ``I, X, Y, Z`` is a base-4 digit, wire 0 the most significant, as in
+PennyLane), so ``rho = sum_P c_P P / 2**n``. A channel on ``k`` qubits is then a real ``4**k`` square matrix,
+its Pauli transfer matrix ``R[P, Q] = Tr(P E(Q)) / 2**k``, and every kernel of the statevector engine
+(:mod:`.kernels`) applies it to the two bits of each of its qubits. Real arithmetic is a quarter of the
+complex multiply-adds and half the memory of the density matrix itself; ``<Z...Z>`` is one coefficient.
 
 The gates are the ones Qiskit Aer runs for a circuit (:mod:`qhybrid.qml.aer.compile`): a noise model's
 errors are attached to those names, so the density engine follows the same decomposition and lands every
@@ -33,36 +33,35 @@ def big_endian(m: np.ndarray) -> np.ndarray:
     return t.transpose(axes).reshape(m.shape)
 
 
-def _interleave_axes(k: int) -> list[int]:
-    # the outer product K[r, r'] conj(K)[c, c'] has axes (r1..rk, r1'..rk', c1..ck, c1'..ck'); the superoperator
-    # wants (r1 c1 .. rk ck, r1' c1' .. rk' ck')
-    out = [a for i in range(k) for a in (i, 2 * k + i)]
-    inp = [a for i in range(k) for a in (k + i, 3 * k + i)]
-    return out + inp
+_PAULIS = np.array([[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
 
 
-def superop(kraus) -> np.ndarray:
-    """The ``4**k`` superoperator of Kraus operators ``kraus`` (big-endian ``2**k`` matrices)."""
+def ptm(kraus) -> np.ndarray:
+    """The real Pauli transfer matrix of the channel with Kraus operators ``kraus`` (big-endian ``2**k``
+    matrices): ``R[P, Q] = Tr(P sum_i K_i Q K_i^dagger) / 2**k``."""
     kraus = np.asarray(kraus, dtype=np.complex128)
     d = kraus.shape[-1]
     k = int(round(math.log2(d)))
-    t = np.einsum("iab,icd->abcd", kraus, kraus.conj()).reshape([2] * 4 * k)
-    return t.transpose(_interleave_axes(k)).reshape(d * d, d * d)
+    words = _words(k)
+    images = np.einsum("iab,qbc,idc->qad", kraus, words, kraus.conj())  # E(Q) for every word Q
+    r = np.einsum("pba,qab->pq", words, images) / d
+    if np.abs(r.imag).max() > 1e-12:
+        raise ValueError("the channel does not preserve Hermiticity (its Pauli transfer matrix is complex)")
+    return np.ascontiguousarray(r.real)
 
 
-def unitary_superop(u, xp):
-    """``U (x) conj(U)`` interleaved for a batch of ``(..., 2**k, 2**k)`` unitaries (numpy or torch)."""
-    d = u.shape[-1]
-    k = int(round(math.log2(d)))
-    lead = u.shape[:-2]
-    t = xp.einsum("...ab,...cd->...abcd", u, u.conj()).reshape(*lead, *([2] * 4 * k))
-    axes = list(range(len(lead))) + [len(lead) + a for a in _interleave_axes(k)]
-    return xp.permute(t, axes).reshape(*lead, d * d, d * d)
+def _words(k: int) -> np.ndarray:
+    """Every ``k``-qubit Pauli word's matrix, in the coefficient order (first qubit's letter most significant)."""
+    words = _PAULIS
+    for _ in range(k - 1):
+        d = 2 * words.shape[-1]
+        words = np.einsum("aij,bkl->abikjl", words, _PAULIS).reshape(len(words) * 4, d, d)
+    return words
 
 
 # ----------------------------------------------------------------------------------------- native gates
-#: Aer's names of the rotations the device emits and the frequency ``f`` of ``A + cos(f t) C + sin(f t) S``.
-_FREQUENCY = {"rx": 0.5, "ry": 0.5, "rz": 0.5, "p": 1.0, "rxx": 0.5, "ryy": 0.5, "rzz": 0.5}
+#: Aer's names of the rotations the device emits.
+_ROTATIONS = frozenset({"rx", "ry", "rz", "p", "rxx", "ryy", "rzz"})
 
 
 def _qiskit_matrix(name: str, angle: float | None = None) -> np.ndarray:
@@ -81,26 +80,28 @@ def fixed_gate(name: str) -> np.ndarray:
 
 
 @cache
-def rotation_form(name: str) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """``(f, A, C, S)`` with ``matrix(name at t) = A + cos(f t) C + sin(f t) S`` (big-endian)."""
-    f = _FREQUENCY[name]
-    u0, u1, u2 = (_qiskit_matrix(name, t) for t in (0.0, math.pi / (2 * f), math.pi / f))
-    a, c = (u0 + u2) / 2, (u0 - u2) / 2
-    s = u1 - a
+def rotation_form(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(K0, K1, K2)`` with the Pauli transfer matrix of gate ``name`` at angle ``t`` equal to
+    ``K0 + cos(t) K1 + sin(t) K2``: ``U (x) conj(U)`` of a rotation has frequencies 0 and 1 in its angle (the
+    half angles of ``rx``..``rzz`` pair up; ``p`` has 0 and 1 already)."""
+    r0, r1, r2 = (ptm([_qiskit_matrix(name, t)]) for t in (0.0, math.pi / 2, math.pi))
+    k0, k1 = (r0 + r2) / 2, (r0 - r2) / 2
+    k2 = r1 - k0
     check = 0.7312
-    if not np.allclose(a + math.cos(f * check) * c + math.sin(f * check) * s, _qiskit_matrix(name, check)):
-        raise AssertionError(f"{name} is not of the form A + cos(f t) C + sin(f t) S")
-    return f, a, c, s
+    if not np.allclose(k0 + math.cos(check) * k1 + math.sin(check) * k2, ptm([_qiskit_matrix(name, check)])):
+        raise AssertionError(f"{name}'s transfer matrix is not K0 + cos(t) K1 + sin(t) K2")
+    return k0, k1, k2
 
 
 def is_rotation(name: str) -> bool:
-    return name in _FREQUENCY
+    return name in _ROTATIONS
 
 
 # ------------------------------------------------------------------------------------------- noise models
 def gate_error(model, name: str, qubits: tuple[int, ...]) -> np.ndarray | None:
-    """The superoperator (big-endian on the gate's qubits, in the gate's order) of the error ``model`` puts
-    after gate ``name`` on Qiskit ``qubits``, or None. A local error replaces the all-qubit one, as in Aer."""
+    """The Pauli transfer matrix (big-endian on the gate's qubits, in the gate's order) of the error ``model``
+    puts after gate ``name`` on Qiskit ``qubits``, or None. A local error replaces the all-qubit one, as in
+    Aer."""
     if model is None:
         return None
     local = model._local_quantum_errors.get(name, {})
@@ -111,22 +112,22 @@ def gate_error(model, name: str, qubits: tuple[int, ...]) -> np.ndarray | None:
         raise ValueError(
             f"the noise model's error on {name!r} acts on {error.num_qubits} qubits, the gate on {len(qubits)}"
         )
-    return _error_superop(error)
+    return _error_ptm(error)
 
 
-_SUPEROPS: dict = {}
+_PTMS: dict = {}
 
 
-def _error_superop(error) -> np.ndarray:
+def _error_ptm(error) -> np.ndarray:
     key = id(error)
-    if key not in _SUPEROPS or _SUPEROPS[key][0] is not error:
+    if key not in _PTMS or _PTMS[key][0] is not error:
         from qiskit.quantum_info import Kraus
 
-        if len(_SUPEROPS) > 256:
-            _SUPEROPS.clear()
+        if len(_PTMS) > 256:
+            _PTMS.clear()
         kraus = [big_endian(np.asarray(k)) for k in Kraus(error).data]
-        _SUPEROPS[key] = (error, superop(kraus))
-    return _SUPEROPS[key][1]
+        _PTMS[key] = (error, ptm(kraus))
+    return _PTMS[key][1]
 
 
 def unsupported_noise(model) -> str | None:
