@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .density_call import DensityCall, DensityLayout
+from .density_gather import Gather
 from .density_plan import keeps, make_items, make_plan
 from .memory import keep_freed_memory
 from .superops import rotation_form, unsupported_noise
@@ -106,7 +107,13 @@ class DensityCircuit:
         self.traced = trace(fn, n_wires, n_inputs, tuple(weight_shape), keep=keeps)
         items = make_items(self.traced, noise_model)
         self.plan = make_plan(n_wires, items)
-        self.layout = DensityLayout(n_wires, [p.wires for p in self.plan.passes], self.traced.observables)
+        steps = [
+            Gather([(items[i].wires, items[i].matrix) for i in st.items], n_wires)
+            if st.kind == "gather"
+            else st.wires
+            for st in self.plan.stages
+        ]
+        self.layout = DensityLayout(n_wires, steps, self.traced.observables)
         n_sources = self.traced.n_inputs + self.traced.n_weights
         self._row_items = {
             i
@@ -119,9 +126,9 @@ class DensityCircuit:
                 groups.setdefault(len(item.wires), []).append(i)
         self._rotations = [_Rotations(items, idx, n_sources) for idx in groups.values()]
         self._constants = {
-            i: torch.as_tensor(item.constant if item.error is None else item.error @ item.constant)[None]
+            i: torch.as_tensor(item.matrix)[None]
             for i, item in enumerate(items)
-            if item.rotation is None
+            if item.rotation is None and not item.monomial
         }
 
     def _superops(self, inputs: torch.Tensor, weights: torch.Tensor) -> dict:
@@ -189,5 +196,5 @@ class DensityCircuit:
             return weights.new_zeros(0, len(self.traced.observables)) + 0 * weights.sum()
         ops = self._superops(inputs, weights)
         start = self._start(ops, inputs.shape[0])
-        mats = [self._pass_matrix(ops, p) for p in self.plan.passes]
+        mats = [None if st.kind == "gather" else self._pass_matrix(ops, st) for st in self.plan.stages]
         return DensityCall.apply(self.layout, start, *mats)

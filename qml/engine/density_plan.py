@@ -1,17 +1,25 @@
-"""A noisy circuit as superoperator items, and the items grouped into passes over the density matrix.
+"""A noisy circuit as transfer-matrix items, and the items grouped into passes over the Pauli coefficients.
 
 The circuit is traced down to the gates Aer runs (:func:`qhybrid.qml.aer.compile.native_gates`) and
 PennyLane channels. Each gate becomes an *item*: its Pauli transfer matrix (constant, or built from one angle
 per row) followed by the error the noise model attaches to that gate name and those qubits, so errors land
-exactly where Aer puts them. A channel is an item with its transfer matrix.
+exactly where Aer puts them. A channel is an item with its transfer matrix. A multi-qubit item is
+*monomial* when its matrix has one nonzero per row and column: a Clifford gate (CNOT, CZ, SWAP, Toffoli)
+under Pauli noise (depolarising, bit and phase flips) maps each Pauli word to one word times a factor. An
+error that is a product of one-qubit errors (thermal relaxation on both qubits of a CNOT) becomes one item per
+qubit after its gate.
 
-Items are then grouped so that each pass over the ``4**n`` amplitudes does as much as it can:
+Items are then grouped into *stages*, each one pass over the ``4**n * B`` coefficients:
 
-* one-qubit items before the first multi-qubit item on their wire act on that qubit's own ``2 x 2`` density
-  matrix: the start is a product state (no pass at all);
-* the one-qubit items between two multi-qubit items on a wire join the next multi-qubit item's pass;
-* a multi-qubit item on the wires of the pass before it (a controlled rotation's CNOT, rotation, CNOT) joins
-  that pass; one-qubit items left at the end join the last pass on their wire.
+* one-qubit items before the first multi-qubit item on their wire act on that qubit alone: the start is a
+  product state (no pass at all);
+* later one-qubit items on a wire multiply into one ``4 x 4`` matrix, a ``single`` stage (4 multiply-adds
+  per coefficient) applied just before the next multi-qubit item on the wire;
+* consecutive monomial items, whatever their wires, compose into one ``gather`` stage (an index table and a
+  factor: a whole CNOT ring with its depolarising errors is one pass);
+* any other multi-qubit item is a ``dense`` stage carrying the one-qubit items before it on its wires, and
+  a dense item on the wires of the dense stage before it (a controlled rotation's CNOT, rotation, CNOT)
+  joins that stage; one-qubit items left at the end join the last dense stage on their wire.
 """
 
 from __future__ import annotations
@@ -37,9 +45,19 @@ class Item:
     constant: np.ndarray | None = None  # the transfer matrix of a fixed gate or a channel
     error: np.ndarray | None = None  # the transfer matrix of the error applied after the gate
 
+    @property
+    def matrix(self) -> np.ndarray:
+        """A constant item's transfer matrix, its error included."""
+        return self.constant if self.error is None else self.error @ self.constant
+
+    @property
+    def monomial(self) -> bool:
+        return len(self.wires) > 1 and self.rotation is None and is_monomial(self.matrix)
+
 
 @dataclass
-class Pass:
+class Stage:
+    kind: str  # "single", "gather" or "dense"
     wires: tuple[int, ...]  # sorted
     items: list[int] = field(default_factory=list)  # indices into the item list, in time order
 
@@ -49,7 +67,7 @@ class DensityPlan:
     n_wires: int
     items: tuple[Item, ...]
     prefix: tuple[tuple[int, ...], ...]  # per wire: its one-qubit items on the initial product state
-    passes: tuple[Pass, ...]
+    stages: tuple[Stage, ...]
 
 
 def keeps(op) -> bool:
@@ -78,8 +96,38 @@ def _gate_items(gate, n_wires: int, model) -> list[Item]:
         elif g.angle is not None:
             items.append(Item(g.wires, g.name, Param(0.0, g.angle, ()), 1.0, error=error))
         else:
-            items.append(Item(g.wires, constant=ptm([fixed_gate(g.name)]), error=error))
+            items.extend(_fixed_items(g.wires, ptm([fixed_gate(g.name)]), error))
     return items
+
+
+def _fixed_items(wires, gate: np.ndarray, error) -> list[Item]:
+    """A fixed gate and its error: one item, or the gate then each qubit's factor of a product error."""
+    item = Item(wires, constant=gate, error=error)
+    if error is None or len(wires) != 2 or item.monomial or not is_monomial(gate):
+        return [item]
+    factors = kron_factors(error)
+    if factors is None:
+        return [item]
+    return [Item(wires, constant=gate)] + [
+        Item((w,), constant=f) for w, f in zip(wires, factors, strict=True)
+    ]
+
+
+def is_monomial(m: np.ndarray) -> bool:
+    """One nonzero per row and per column."""
+    nonzero = np.abs(m) > 1e-14
+    return bool(np.all(nonzero.sum(axis=0) == 1) and np.all(nonzero.sum(axis=1) == 1))
+
+
+def kron_factors(m: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(A, B)`` with ``m = A (x) B`` for a ``16 x 16`` two-qubit matrix, or None when it is not a product."""
+    t = m.reshape(4, 4, 4, 4).transpose(0, 2, 1, 3).reshape(16, 16)  # rows (a1 b1), columns (a2 b2)
+    u, sv, vt = np.linalg.svd(t)
+    if sv[1] > 1e-12 * max(sv[0], 1e-300):
+        return None
+    a = (u[:, 0] * np.sqrt(sv[0])).reshape(4, 4)
+    b = (vt[0] * np.sqrt(sv[0])).reshape(4, 4)
+    return a, b
 
 
 def make_items(traced: TracedCircuit, model) -> list[Item]:
@@ -97,32 +145,61 @@ def make_items(traced: TracedCircuit, model) -> list[Item]:
 
 
 def make_plan(n_wires: int, items: list[Item]) -> DensityPlan:
-    """Group ``items`` into the product-state prefix and passes (see the module docstring)."""
+    """Group ``items`` into the product-state prefix and stages (see the module docstring)."""
     prefix: list[list[int]] = [[] for _ in range(n_wires)]
     pending: list[list[int]] = [[] for _ in range(n_wires)]
     started = [False] * n_wires
-    passes: list[Pass] = []
-    last: list[int | None] = [None] * n_wires  # the last pass on each wire
+    stages: list[Stage] = []
+    last: list[Stage | None] = [None] * n_wires  # the last stage on each wire
+
+    def touch(stage: Stage, wires) -> None:
+        for w in wires:
+            last[w], started[w] = stage, True
+
+    def flush(w: int, at: int | None = None) -> None:
+        """Wire ``w``'s pending one-qubit items as a single stage, at the end or at position ``at``."""
+        if pending[w]:
+            single = Stage("single", (w,), pending[w][:])
+            stages.insert(len(stages) if at is None else at, single)
+            pending[w].clear()
+            touch(single, (w,))  # before the last stage only when that stage is not on w
+
     for i, item in enumerate(items):
         if len(item.wires) == 1:
             (w,) = item.wires
             (pending if started[w] else prefix)[w].append(i)
             continue
         wires = tuple(sorted(item.wires))
-        owners = {last[w] for w in wires}
-        joinable = len(owners) == 1 and None not in owners and passes[owners.pop()].wires == wires
-        if joinable:
-            target = passes[last[wires[0]]]
-        else:
-            target = Pass(wires)
-            passes.append(target)
+        if item.monomial:
+            gather = stages[-1] if stages and stages[-1].kind == "gather" else None
+            waiting = [w for w in wires if pending[w]]
+            if gather is not None and not set(waiting) & set(gather.wires):
+                # the pending items commute with the gather (none of its wires): they go before it
+                for w in waiting:
+                    flush(w, at=stages.index(gather))
+            else:
+                for w in waiting:
+                    flush(w)
+                gather = Stage("gather", ())
+                stages.append(gather)
+            gather.wires = tuple(sorted(set(gather.wires) | set(wires)))
+            gather.items.append(i)
+            touch(gather, wires)
+            continue
+        owners = {id(last[w]) for w in wires}
+        owner = last[wires[0]] if len(owners) == 1 and last[wires[0]] is not None else None
+        target = owner if owner is not None and owner.kind == "dense" and owner.wires == wires else None
+        if target is None:
+            target = Stage("dense", wires)
+            stages.append(target)
         for w in wires:
             target.items.extend(pending[w])
             pending[w].clear()
-            started[w] = True
-            last[w] = passes.index(target) if joinable else len(passes) - 1
         target.items.append(i)
+        touch(target, wires)
     for w in range(n_wires):
-        if pending[w]:
-            passes[last[w]].items.extend(pending[w])
-    return DensityPlan(n_wires, tuple(items), tuple(tuple(p) for p in prefix), tuple(passes))
+        if pending[w] and last[w] is not None and last[w].kind == "dense":
+            last[w].items.extend(pending[w])
+            pending[w].clear()
+        flush(w)
+    return DensityPlan(n_wires, tuple(items), tuple(tuple(p) for p in prefix), tuple(stages))

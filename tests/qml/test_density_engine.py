@@ -245,17 +245,40 @@ def test_the_recomputing_backward_equals_the_keeping_one(monkeypatch):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-13)
 
 
-def test_the_plan_folds_one_qubit_noise_into_the_start_and_the_passes():
+def test_the_plan_folds_one_qubit_noise_into_the_start_and_cnot_rings_into_one_gather():
     n = 4
     fn = _layer(n)
     circuit = DensityCircuit(fn, n, n, (2 * n * 3,), noise_model=noise_model(NoiseSpec(depolarizing_1q=0.01)))
     plan = circuit.plan
     # angle embedding and the first layer's rotations (with their errors) make the product start state
     assert all(len(chain) == 1 + 3 for chain in plan.prefix)
-    # every pass is one entangling gate (or the CRX's native gates), carrying the rotations before it
-    assert all(len(p.wires) in (2, 3) for p in plan.passes)
-    one_qubit = sum(len(plan.items[i].wires) == 1 for p in plan.passes for i in p.items)
-    assert one_qubit + sum(map(len, plan.prefix)) == sum(len(item.wires) == 1 for item in plan.items)
+    kinds = [(st.kind, len(st.items)) for st in plan.stages]
+    # each ring of CNOTs is one gather; the second layer's rotations, one 4 x 4 pass per wire, come before it
+    assert kinds[:6] == [
+        ("gather", 4),
+        ("single", 3),
+        ("single", 3),
+        ("single", 3),
+        ("single", 3),
+        ("gather", 4),
+    ]
+    # every item lands once: the start, a stage
+    placed = sorted([i for chain in plan.prefix for i in chain] + [i for st in plan.stages for i in st.items])
+    assert placed == list(range(len(plan.items)))
+
+
+def test_two_qubit_depolarising_keeps_cnots_monomial_and_relaxation_splits_per_qubit():
+    n = 4
+    depolarising = DensityCircuit(
+        _layer(n), n, n, (24,), noise_model=noise_model(NoiseSpec(depolarizing_1q=0.01, depolarizing_2q=0.02))
+    )
+    assert depolarising.plan.stages[0].kind == "gather" and len(depolarising.plan.stages[0].items) == n
+    relaxed = DensityCircuit(_layer(n), n, n, (24,), noise_model=noise_model(NoiseSpec(t1=5e-6, t2=4e-6)))
+    first = relaxed.plan.items[relaxed.plan.stages[0].items[0]]  # the first CNOT, without its error
+    assert first.error is None and first.monomial
+    assert [len(relaxed.plan.items[i].wires) for i in relaxed.plan.stages[1].items] == [
+        1
+    ]  # its error's factor
 
 
 def test_trainable_noise_and_unknown_noise_passes_are_refused():
