@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .density_call import DensityCall, DensityLayout
+from .density_chains import Chains
 from .density_gather import Gather
 from .density_plan import keeps, make_items, make_plan
 from .memory import keep_freed_memory
@@ -52,7 +53,6 @@ def _floats(values) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
-_ZERO = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=torch.float64)  # |0><0| = (I + Z) / 2
 _EYE4 = torch.eye(4, dtype=torch.float64)[None]
 
 
@@ -120,38 +120,60 @@ class DensityCircuit:
             for i, item in enumerate(items)
             if item.param is not None and any(f < n_inputs for f in item.param.factors)
         }
-        groups: dict[int, list[int]] = {}
-        for i, item in enumerate(items):
-            if item.rotation is not None:
-                groups.setdefault(len(item.wires), []).append(i)
-        self._rotations = [_Rotations(items, idx, n_sources) for idx in groups.values()]
+        # one-qubit items: stacked, rotations first, and multiplied out chain by chain (density_chains)
+        one = [i for i, item in enumerate(items) if len(item.wires) == 1]
+        rotating = [i for i in one if items[i].rotation is not None]
+        fixed = [i for i in one if items[i].rotation is None]
+        self._slot = {i: k for k, i in enumerate(rotating + fixed)}
+        self._one_rotations = _Rotations(items, rotating, n_sources) if rotating else None
+        self._one_fixed = torch.as_tensor(np.stack([items[i].matrix for i in fixed]))[None] if fixed else None
+        singles = [st for st in self.plan.stages if st.kind == "single"]
+        chains = [list(chain) for chain in self.plan.prefix] + [st.items for st in singles]
+        self._chains = Chains(
+            [[self._slot[i] for i in chain] for chain in chains],
+            [any(i in self._row_items for i in chain) for chain in chains],
+        )
+        self._single_of = {id(st): n_wires + j for j, st in enumerate(singles)}
+        wide = [i for i, item in enumerate(items) if item.rotation is not None and len(item.wires) > 1]
+        self._wide_rotations = _Rotations(items, wide, n_sources) if wide else None
         self._constants = {
             i: torch.as_tensor(item.matrix)[None]
             for i, item in enumerate(items)
-            if item.rotation is None and not item.monomial
+            if len(item.wires) > 1 and item.rotation is None and not item.monomial
         }
 
-    def _superops(self, inputs: torch.Tensor, weights: torch.Tensor) -> dict:
+    def _sources(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         rows = inputs.shape[0]
         w = weights.reshape(1, -1).to(torch.float64).expand(rows, -1)
         ones = torch.ones(rows, 1, dtype=torch.float64, device=inputs.device)
-        sources = torch.cat([inputs.to(torch.float64), w, ones], dim=1)
+        return torch.cat([inputs.to(torch.float64), w, ones], dim=1)
+
+    def _one_qubit(self, sources: torch.Tensor) -> torch.Tensor | None:
+        """Every one-qubit item's matrix, ``(R, I, 4, 4)`` in slot order."""
+        parts = []
+        if self._one_rotations is not None:
+            parts.append(self._one_rotations(sources))
+        if self._one_fixed is not None:
+            parts.append(self._one_fixed.expand(sources.shape[0], -1, -1, -1))
+        return torch.cat(parts, dim=1) if parts else None
+
+    def _ops(self, one: torch.Tensor | None, sources: torch.Tensor) -> dict:
+        """The matrix of every item a dense stage multiplies (one row where it ignores the inputs)."""
         ops = dict(self._constants)
-        for group in self._rotations:
-            mats = group(sources)
-            for j, i in enumerate(group.indices):
+        for i, k in self._slot.items():
+            ops[i] = one[:, k] if i in self._row_items else one[:1, k]
+        if self._wide_rotations is not None:
+            mats = self._wide_rotations(sources)
+            for j, i in enumerate(self._wide_rotations.indices):
                 ops[i] = mats[:, j] if i in self._row_items else mats[:1, j]
         return ops
 
-    def _start(self, ops: dict, rows: int) -> torch.Tensor:
+    def _start(self, products: list, rows: int) -> torch.Tensor:
         """The product start state's ``(4**n, rows)`` coefficients: each qubit's ``|0><0|`` (``c_I = c_Z =
-        1``) through its one-qubit items."""
+        1``) through its chain."""
         state = None
-        for chain in self.plan.prefix:
-            v = _ZERO[None, :, None]
-            for i in chain:
-                v = ops[i] @ v
-            v = v[..., 0]
+        for w in range(self.n_wires):
+            v = products[w][:, :, 0] + products[w][:, :, 3]
             state = (
                 v
                 if state is None
@@ -194,7 +216,16 @@ class DensityCircuit:
         """``(B, n_inputs)`` float inputs and the weights -> ``(B, n_observables)`` expectation values."""
         if inputs.shape[0] == 0:
             return weights.new_zeros(0, len(self.traced.observables)) + 0 * weights.sum()
-        ops = self._superops(inputs, weights)
-        start = self._start(ops, inputs.shape[0])
-        mats = [None if st.kind == "gather" else self._pass_matrix(ops, st) for st in self.plan.stages]
-        return DensityCall.apply(self.layout, start, *mats)
+        sources = self._sources(inputs, weights)
+        one = self._one_qubit(sources)
+        products = self._chains(one)
+        ops = self._ops(one, sources) if any(st.kind == "dense" for st in self.plan.stages) else {}
+        mats = []
+        for st in self.plan.stages:
+            if st.kind == "gather":
+                mats.append(None)
+            elif st.kind == "single":
+                mats.append(products[self._single_of[id(st)]])
+            else:
+                mats.append(self._pass_matrix(ops, st))
+        return DensityCall.apply(self.layout, self._start(products, inputs.shape[0]), *mats)
