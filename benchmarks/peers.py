@@ -3,7 +3,8 @@
 The job of ``benchmarks/regimes.py``: a QuantumLayer forward + backward (angle embedding + 2 strongly
 entangling layers, ``<Z_i>`` of every wire, loss = sum of the outputs, gradient of the weights), and the QAOA
 MaxCut energy + gradient (3-regular graph on 16 nodes, seed 0, p = 2); under noise (``noise`` cells), the
-same layer with Qiskit's depolarising error after every gate (1 % one-qubit, 3 % two-qubit; :data:`NOISE`).
+same layer with Qiskit's depolarising error after every gate (1 % one-qubit, 3 % two-qubit), and under thermal
+relaxation (``relax`` cells: T1 = 5 us, T2 = 4 us over 50/300 ns gates; :data:`NOISE`).
 Contenders:
 
 * qhybrid ``torch`` (the fused statevector engine) and ``aer``; PennyLane's ``default.qubit`` (backprop) and
@@ -30,11 +31,11 @@ qubits and at 16-20; over every peer's time to 1000 steps; on QAOA; and our 12 x
 estimate (gates x passes x one measured streaming pass over the ``(2**12, 32)`` state, three passes: the
 forward, then the state and its cotangent back); then ``noise_tc_worst=.. noise_mixed_worst=..
 noise_train1000_worst=..``: ``torch.density`` over TensorCircuit-NG and over default.mixed per step, and over
-every peer's time to 1000 steps, the worst noise cell.
+every peer's time to 1000 steps, the worst noise or relax cell.
 
     python benchmarks/peers.py --setup --quick        # create the peers' venvs (once, minutes), then run
     python benchmarks/peers.py --threads 2 --cells exact:12:32,qaoa:16:1
-    python benchmarks/peers.py --regimes noise                # the noise cells only
+    python benchmarks/peers.py --regimes noise,relax          # the noisy cells only
     python benchmarks/peers.py                        # every cell (compiles alone take ~15 min)
 """
 
@@ -72,13 +73,17 @@ VENVS = {
     "qulacs": ["qulacs==0.6.14", "numpy"],
 }
 CELLS = [f"exact:{n}:{b}" for n in (4, 8, 12, 16) for b in (8, 32)] + ["exact:20:8", "qaoa:16:1"]
-CELLS += ["noise:4:8", "noise:4:32", "noise:8:8", "noise:8:32", "noise:10:8"]
-#: the noise cells' Aer noise model (a NoiseSpec): depolarising after every one- and two-qubit gate
-NOISE = {"depolarizing_1q": 0.01, "depolarizing_2q": 0.03}
+CELLS += ["noise:4:8", "noise:4:32", "noise:8:8", "noise:8:32", "noise:10:8", "relax:4:8", "relax:8:8"]
+#: each noisy regime's Aer noise model (a NoiseSpec): depolarising after every one- and two-qubit gate, or
+#: thermal relaxation over the gate's time (T1 = 5 us, T2 = 4 us, 50 and 300 ns gates)
+NOISE = {
+    "noise": {"depolarizing_1q": 0.01, "depolarizing_2q": 0.03},
+    "relax": {"t1": 5e-6, "t2": 4e-6, "gate_time_1q": 50e-9, "gate_time_2q": 300e-9},
+}
 #: the widest cell each contender runs (default.mixed took 80 s a step at 8 x 32; 10 qubits would be hours)
 MAX_QUBITS = {"default.mixed": 8}
 #: the contender every other one is checked against, per regime (default.mixed applies RZ in single precision)
-REFERENCE = {"exact": "default.qubit", "qaoa": "default.qubit", "noise": "aer"}
+REFERENCE = {"exact": "default.qubit", "qaoa": "default.qubit", "noise": "aer", "relax": "aer"}
 QUICK = ["exact:4:8", "exact:8:32", "exact:12:32", "qaoa:16:1"]
 TOL = 1e-8
 #: default.mixed applies diagonal gates (RZ) in single precision: its noise cells agree to about 4e-7
@@ -186,7 +191,7 @@ def cell_spec(regime: str, n: int, batch: int) -> dict:
     x = torch.rand(batch, n, dtype=torch.float64, generator=generator) * 3.0
     w = torch.rand((N_LAYERS, n, 3), generator=torch.Generator().manual_seed(SEED), dtype=torch.float64)
     spec = {"regime": regime, "n": n, "batch": batch, "x": x.tolist(), "w": (w * 2 * np.pi).tolist()}
-    return {**spec, "noise": NOISE} if regime == "noise" else spec
+    return {**spec, "noise": NOISE[regime]} if regime in NOISE else spec
 
 
 def arithmetic_estimate(n: int, batch: int, threads: int) -> float:
@@ -355,9 +360,9 @@ def main(argv=None) -> int:
     wide = [
         r for c, r in ratios.items() if r is not None and c.startswith("exact") and int(c.split(":")[1]) >= 16
     ]
-    every = [r for c, r in ratios.items() if r is not None and not c.startswith("noise")]
-    train = [t for c, t in trains.items() if t is not None and not c.startswith("noise")]
-    noisy = [c for c in ratios if c.startswith("noise")]
+    every = [r for c, r in ratios.items() if r is not None and c.split(":")[0] not in NOISE]
+    train = [t for c, t in trains.items() if t is not None and c.split(":")[0] not in NOISE]
+    noisy = [c for c in ratios if c.split(":")[0] in NOISE]
     noise_tc = [against[c]["tensorcircuit"] for c in noisy if against[c]["tensorcircuit"] is not None]
     noise_mixed = [against[c]["default.mixed"] for c in noisy if against[c]["default.mixed"] is not None]
     noise_train = [trains[c] for c in noisy if trains[c] is not None]

@@ -8,7 +8,8 @@
 Noise cells: ``torch`` is the density engine (``backend="torch.density"``), ``aer`` Aer's density matrix
 (``aer.density``), both under the cell's Aer noise model; ``default.mixed`` (backprop) runs the same
 channels written into the circuit (Qiskit's ``depolarizing_error(p)`` is PennyLane's
-``DepolarizingChannel(3p/4)``; the two-qubit one a ``QubitChannel`` of its 16 Pauli terms).
+``DepolarizingChannel(3p/4)``; the two-qubit one a ``QubitChannel`` of its 16 Pauli terms; Aer's thermal
+relaxation is ``ThermalRelaxationError`` on each qubit of the gate).
 """
 
 from __future__ import annotations
@@ -135,22 +136,39 @@ def _two_qubit_depolarizing(p: float) -> list:
 
 def noisy_circuit(cell):
     """The cell's layer with its depolarising channels after every gate, as Aer places them."""
-    p1, p2 = cell["noise"]["depolarizing_1q"], cell["noise"]["depolarizing_2q"]
-    two = _two_qubit_depolarizing(p2)
+    noise = cell["noise"]
+    if "t1" in noise:
+        t1, t2 = noise["t1"], noise["t2"]
+
+        def one(wire):
+            qp.ThermalRelaxationError(0.0, t1, t2, noise["gate_time_1q"], wires=wire)
+
+        def two(a, b):
+            for wire in (a, b):
+                qp.ThermalRelaxationError(0.0, t1, t2, noise["gate_time_2q"], wires=wire)
+
+    else:
+        kraus = _two_qubit_depolarizing(noise["depolarizing_2q"])
+
+        def one(wire):
+            qp.DepolarizingChannel(3 * noise["depolarizing_1q"] / 4, wires=wire)
+
+        def two(a, b):
+            qp.QubitChannel(kraus, wires=[a, b])
 
     def circuit(inputs, weights):
         n = cell["n"]
         for i in range(n):
             qp.RX(inputs[..., i], wires=i)
-            qp.DepolarizingChannel(3 * p1 / 4, wires=i)
+            one(i)
         for layer in range(weights.shape[0]):
             for i in range(n):
                 for gate, k in ((qp.RZ, 0), (qp.RY, 1), (qp.RZ, 2)):
                     gate(weights[layer, i, k], wires=i)
-                    qp.DepolarizingChannel(3 * p1 / 4, wires=i)
+                    one(i)
             for a, b in ring(n):
                 qp.CNOT([a, b])
-                qp.QubitChannel(two, wires=[a, b])
+                two(a, b)
         return [qp.expval(qp.Z(i)) for i in range(n)]
 
     return circuit
@@ -185,7 +203,7 @@ def build_noise(name, cell):
 
 
 def build(name, cell):
-    if cell["regime"] == "noise":
+    if cell["regime"] in ("noise", "relax"):
         return build_noise(name, cell)
     if name == "default.mixed":
         raise Unsupported("the density-matrix reference runs the noise cells only")

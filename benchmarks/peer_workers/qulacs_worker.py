@@ -88,7 +88,7 @@ def build_qaoa(cell):
 
 
 def build(name, cell):
-    if cell["regime"] == "noise":
+    if cell["regime"] in ("noise", "relax"):
         raise Unsupported("no density-matrix contender written for it")
     return build_qaoa(cell) if cell["regime"] == "qaoa" else build_layer(cell)
 

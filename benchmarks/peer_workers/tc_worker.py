@@ -78,10 +78,24 @@ def build_qaoa(cell):
 
 def build_noise(cell):
     """The layer on ``DMCircuit``: Qiskit's ``depolarizing_error(p, k)`` (``rho -> (1-p) rho + p I/2**k``)
-    after every gate is TensorCircuit's general depolarising channel with ``p / 4**k`` per Pauli string."""
-    n, x, w = cell["n"], jnp.asarray(cell["x"]), jnp.asarray(cell["w"])
-    one = tc.channels.generaldepolarizingchannel(cell["noise"]["depolarizing_1q"] / 4, 1)
-    two = tc.channels.generaldepolarizingchannel(cell["noise"]["depolarizing_2q"] / 16, 2)
+    after every gate is TensorCircuit's general depolarising channel with ``p / 4**k`` per Pauli string;
+    thermal relaxation is its ``thermalrelaxationchannel`` after every gate, on each qubit of a CNOT."""
+    n, x, w, noise = cell["n"], jnp.asarray(cell["x"]), jnp.asarray(cell["w"]), cell["noise"]
+    if "t1" in noise:  # thermal relaxation, on each qubit of a two-qubit gate (Aer's relax.expand(relax))
+        t1, t2 = noise["t1"], noise["t2"]
+        one = tc.channels.thermalrelaxationchannel(t1, t2, noise["gate_time_1q"], "ByChoi")
+        each = tc.channels.thermalrelaxationchannel(t1, t2, noise["gate_time_2q"], "ByChoi")
+
+        def after_two(c, a, b):
+            c.apply_general_kraus(each, a)
+            c.apply_general_kraus(each, b)
+
+    else:
+        one = tc.channels.generaldepolarizingchannel(noise["depolarizing_1q"] / 4, 1)
+        two = tc.channels.generaldepolarizingchannel(noise["depolarizing_2q"] / 16, 2)
+
+        def after_two(c, a, b):
+            c.apply_general_kraus(two, a, b)
 
     def sample(xs, ws):
         c = tc.DMCircuit(n)
@@ -95,7 +109,7 @@ def build_noise(cell):
                     c.apply_general_kraus(one, i)
             for a, b in ring(n):
                 c.cnot(a, b)
-                c.apply_general_kraus(two, a, b)
+                after_two(c, a, b)
         return z_values(jnp.real(jnp.diagonal(c.densitymatrix())), n)
 
     return _jit_step(sample, w, x)
@@ -117,7 +131,9 @@ def _jit_step(sample, w, x):
 
 
 def build(name, cell):
-    return {"qaoa": build_qaoa, "noise": build_noise}.get(cell["regime"], build_layer)(cell)
+    return {"qaoa": build_qaoa, "noise": build_noise, "relax": build_noise}.get(cell["regime"], build_layer)(
+        cell
+    )
 
 
 if __name__ == "__main__":
