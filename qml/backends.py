@@ -175,8 +175,8 @@ def _check_shots_for(info: BackendInfo, shots) -> None:
 
 def _noise_refused(info: BackendInfo) -> ValueError:
     return ValueError(
-        f"backend {info.name!r} cannot take a noise model; use 'aer.density' (exact, mixed states) or "
-        "'aer.shots' (sampled trajectories)"
+        f"backend {info.name!r} cannot take a noise model; use 'auto', 'torch.density' (QuantumLayer models), "
+        "'aer.density' (exact, mixed states) or 'aer.shots' (sampled trajectories)"
     )
 
 

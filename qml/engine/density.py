@@ -1,17 +1,18 @@
-"""``DensityCircuit``: a noisy quantum function run on vectorised density matrices, with its gradient.
+"""``DensityCircuit``: a noisy quantum function run on density matrices' Pauli coefficients, with its gradient.
 
 The density engine is the torch engine's twin for mixed states. A circuit ``f(inputs, weights)`` is traced
 once down to the gates Aer runs and PennyLane channels (:mod:`.density_plan`); an Aer noise model adds, after
 each gate, the error it holds for that gate's name and qubits, exactly where Aer would. Every gate, error and
-channel is a superoperator (:mod:`.superops`); one-qubit items fold into a product start state or into the
-next pass, so a pass over the ``4**n * B`` amplitudes applies a whole two-qubit block with its noise. The
-gradient of every parameter comes from one backward sweep whatever the channels (Kraus, thermal relaxation,
-amplitude damping, depolarising), no parameter shift.
+channel is a real Pauli transfer matrix (:mod:`.superops`). One-qubit items fold into a product start state
+or into ``4 x 4`` passes (their chains multiplied side by side, :mod:`.density_chains`), Clifford gates
+under Pauli noise into one gather per run (:mod:`.density_gather`), anything else into a dense pass of its
+block. The gradient of every parameter comes from one backward sweep (:mod:`.density_call`) whatever the
+channels (Kraus, thermal relaxation, amplitude damping, depolarising): no parameter shift.
 
 Example:
     >>> import pennylane as qp, torch
     >>> def f(x, w):
-    ...     qp.RX(x[0], wires=0)
+    ...     qp.RX(x[..., 0], wires=0)
     ...     qp.DepolarizingChannel(0.3, wires=0)
     ...     qp.CNOT([0, 1])
     ...     return [qp.expval(qp.Z(0)), qp.expval(qp.Z(1))]
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from .density_call import DensityCall, DensityLayout
-from .density_chains import Chains
+from .density_chains import Chains, StartChains
 from .density_gather import Gather
 from .density_plan import keeps, make_items, make_plan
 from .memory import keep_freed_memory
@@ -128,12 +129,15 @@ class DensityCircuit:
         self._one_rotations = _Rotations(items, rotating, n_sources) if rotating else None
         self._one_fixed = torch.as_tensor(np.stack([items[i].matrix for i in fixed]))[None] if fixed else None
         singles = [st for st in self.plan.stages if st.kind == "single"]
-        chains = [list(chain) for chain in self.plan.prefix] + [st.items for st in singles]
-        self._chains = Chains(
-            [[self._slot[i] for i in chain] for chain in chains],
-            [any(i in self._row_items for i in chain) for chain in chains],
-        )
-        self._single_of = {id(st): n_wires + j for j, st in enumerate(singles)}
+
+        def slots(chains):
+            return [[self._slot[i] for i in c] for c in chains], [
+                any(i in self._row_items for i in c) for c in chains
+            ]
+
+        self._start_chains = StartChains(*slots(self.plan.prefix))
+        self._chains = Chains(*slots([st.items for st in singles]))
+        self._single_of = {id(st): j for j, st in enumerate(singles)}
         wide = [i for i, item in enumerate(items) if item.rotation is not None and len(item.wires) > 1]
         self._wide_rotations = _Rotations(items, wide, n_sources) if wide else None
         self._constants = {
@@ -167,19 +171,6 @@ class DensityCircuit:
             for j, i in enumerate(self._wide_rotations.indices):
                 ops[i] = mats[:, j] if i in self._row_items else mats[:1, j]
         return ops
-
-    def _start(self, products: list, rows: int) -> torch.Tensor:
-        """The product start state's ``(4**n, rows)`` coefficients: each qubit's ``|0><0|`` (``c_I = c_Z =
-        1``) through its chain."""
-        state = None
-        for w in range(self.n_wires):
-            v = products[w][:, :, 0] + products[w][:, :, 3]
-            state = (
-                v
-                if state is None
-                else (state[:, :, None] * v[:, None, :]).reshape(max(len(state), len(v)), -1)
-            )
-        return state.expand(rows, -1).T.contiguous()
 
     def _pass_matrix(self, ops: dict, p) -> torch.Tensor:
         """The pass's items multiplied out: runs of one-qubit items as one Kronecker product each."""
@@ -219,6 +210,7 @@ class DensityCircuit:
         sources = self._sources(inputs, weights)
         one = self._one_qubit(sources)
         products = self._chains(one)
+        start = self._start_chains(one)
         ops = self._ops(one, sources) if any(st.kind == "dense" for st in self.plan.stages) else {}
         mats = []
         for st in self.plan.stages:
@@ -228,4 +220,4 @@ class DensityCircuit:
                 mats.append(products[self._single_of[id(st)]])
             else:
                 mats.append(self._pass_matrix(ops, st))
-        return DensityCall.apply(self.layout, self._start(products, inputs.shape[0]), *mats)
+        return DensityCall.apply(self.layout, start, inputs.shape[0], *mats)

@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from . import kernels
+from . import arrays, kernels
 from .arrays import NUMPY
 from .density_gather import Gather
 
@@ -56,6 +56,41 @@ def _as(x: torch.Tensor, at):
     return x.detach().numpy() if at == NUMPY else x
 
 
+def _kron_rows(v) -> object:
+    """``(R, m, 4)`` per-qubit vectors -> ``(R, 4**m)`` their Kronecker product per row (first most significant)."""
+    out = v[:, 0]
+    for w in range(1, v.shape[1]):
+        out = (out[:, :, None] * v[:, w, None, :]).reshape(v.shape[0], -1)
+    return out
+
+
+def product_state(v, rows: int):
+    """The ``(4**n, rows)`` coefficients of the product state of ``(R, n, 4)`` per-qubit vectors (``R`` is
+    ``rows``, or 1 for every row alike)."""
+    state = _kron_rows(v).T
+    if state.shape[1] != rows:
+        state = arrays.of(state).broadcast_to(state, (state.shape[0], rows))
+    return arrays.of(state).contiguous(state)
+
+
+def product_state_gradient(v, cot):
+    """The gradient of :func:`product_state`'s per-qubit vectors ``v`` from the state's cotangent ``cot``:
+    for qubit ``w``, the cotangent contracted with every other qubit's vector (one product per qubit)."""
+    rows, n = cot.shape[1], v.shape[1]
+    c = cot.T  # (rows, 4**n)
+    grads = []
+    for w in range(n):
+        left = _kron_rows(v[:, :w]) if w else None
+        right = _kron_rows(v[:, w + 1 :]) if w < n - 1 else None
+        t = c.reshape(rows, 4**w * 4, 4 ** (n - w - 1))
+        t = (t @ right[:, :, None])[..., 0] if right is not None else t[..., 0]
+        t = t.reshape(rows, 4**w, 4)
+        g = (left[:, None, :] @ t)[:, 0] if left is not None else t[:, 0]
+        grads.append(g)
+    out = arrays.of(c).stack(grads, 1)
+    return out.sum(0)[None] if v.shape[0] == 1 else out
+
+
 def _forward(layout: DensityLayout, state, mats, at, keep_every: int):
     kept = {0: state}
     for s in range(len(mats)):
@@ -66,49 +101,51 @@ def _forward(layout: DensityLayout, state, mats, at, keep_every: int):
 
 
 class DensityCall(torch.autograd.Function):
-    """``(layout, start (4**n, B), *stage matrices (Q, d, d) or None for gathers) -> (B, n_obs)``
-    expectation values (float64)."""
+    """``(layout, start (R, n, 4) per-qubit vectors of the product start state (R: B or 1), B, *stage matrices
+    (Q, d, d) or None for gathers) -> (B, n_obs)`` expectation values (float64)."""
 
     @staticmethod
-    def forward(ctx, layout: DensityLayout, start: torch.Tensor, *mats):
-        at = NUMPY if start.device.type == "cpu" and start.shape[0] <= NUMPY_AMPLITUDES else start.device
-        state = _as(start, at)
-        arrays = [None if m is None else _as(m, at) for m in mats]
-        per_state = start.element_size() * start.numel()
+    def forward(ctx, layout: DensityLayout, start: torch.Tensor, rows: int, *mats):
+        at = NUMPY if start.device.type == "cpu" and 4**layout.n <= NUMPY_AMPLITUDES else start.device
+        vectors = _as(start, at)
+        state = product_state(vectors, rows)
+        stages = [None if m is None else _as(m, at) for m in mats]
+        per_state = state.shape[0] * state.shape[1] * 8
         keep_every = 1 if per_state * len(mats) <= KEEP_BYTES else max(1, math.isqrt(len(mats)))
-        final, kept = _forward(layout, state, arrays, at, keep_every)
+        final, kept = _forward(layout, state, stages, at, keep_every)
         out = final[layout.words].T
-        ctx.layout, ctx.at, ctx.kept, ctx.arrays = layout, at, kept, arrays
+        ctx.layout, ctx.at, ctx.kept, ctx.arrays, ctx.vectors = layout, at, kept, stages, vectors
         return torch.as_tensor(out) if at == NUMPY else out
 
     @staticmethod
     def backward(ctx, grad):
-        layout, at, arrays = ctx.layout, ctx.at, ctx.arrays
+        layout, at, stages = ctx.layout, ctx.at, ctx.arrays
         g = _as(grad, at)
         first = ctx.kept[0]
         cot = np.zeros(first.shape) if at == NUMPY else torch.zeros_like(first)
         for j, word in enumerate(layout.words):
             cot[word] += g[:, j]
-        wanted = ctx.needs_input_grad[2:]
-        grads: list = [None] * len(arrays)
+        wanted = ctx.needs_input_grad[3:]
+        grads: list = [None] * len(stages)
         starts = sorted(ctx.kept, reverse=True)
-        end = len(arrays)
+        end = len(stages)
         for s0 in starts:
             # the inputs of stages s0 .. end-1, run again from the kept input of s0
             inputs = [ctx.kept[s0]]
             for s in range(s0, end - 1):
-                inputs.append(layout.run(s, inputs[-1], arrays, at))
+                inputs.append(layout.run(s, inputs[-1], stages, at))
             for s in range(end - 1, s0 - 1, -1):
                 if wanted[s]:
-                    m = arrays[s]
+                    m = stages[s]
                     gm = kernels.matrix_gradient(
                         cot, inputs[s - s0], layout.steps[s], 2 * layout.n, m.shape[0] > 1
                     )
                     grads[s] = gm.reshape(m.shape)
-                cot = layout.run(s, cot, arrays, at, transpose=True)
+                cot = layout.run(s, cot, stages, at, transpose=True)
             end = s0
+        start = product_state_gradient(ctx.vectors, cot) if ctx.needs_input_grad[1] else None
         if at == NUMPY:
-            cot = torch.as_tensor(cot)
+            start = None if start is None else torch.as_tensor(start)
             grads = [None if x is None else torch.as_tensor(x) for x in grads]
-        ctx.kept = ctx.arrays = None
-        return (None, cot, *grads)
+        ctx.kept = ctx.arrays = ctx.vectors = None
+        return (None, start, None, *grads)

@@ -23,6 +23,7 @@ class Chains:
 
     def __init__(self, chains: list[list[int]], per_row: list[bool]):
         self.n = len(chains)
+        self.per_row = any(per_row)
         groups: dict[tuple[int, bool], list[int]] = {}
         for c, (chain, rows) in enumerate(zip(chains, per_row, strict=True)):
             groups.setdefault((len(chain), rows), []).append(c)
@@ -50,3 +51,30 @@ class Chains:
             for j, c in enumerate(members):
                 out[c] = product[:, j]
         return out
+
+
+#: A qubit's ``|0><0| = (I + Z) / 2`` as Pauli coefficients ``Tr(P rho)``.
+ZERO = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=torch.float64)
+
+
+class StartChains(Chains):
+    """The same for the start state: each chain applied to ``|0><0|``, one ``(R or 1, 4)`` vector per chain,
+    returned stacked in chain order as ``(R or 1, chains, 4)``."""
+
+    def __init__(self, chains: list[list[int]], per_row: list[bool]):
+        super().__init__(chains, per_row)
+        order = [c for _, _, members, _ in self.groups for c in members]
+        self.inverse = torch.tensor([order.index(c) for c in range(self.n)], dtype=torch.long)
+        self.identity = order == list(range(self.n))
+
+    def __call__(self, mats: torch.Tensor) -> torch.Tensor:
+        parts = []
+        rows = mats.shape[0] if self.per_row and mats is not None else 1
+        for length, per_row, members, index in self.groups:
+            source = mats if per_row else (mats[:1] if mats is not None else None)
+            v = ZERO.expand(1, len(members), 4)
+            for p in range(length):
+                v = (source[:, index[:, p]] @ v[..., None])[..., 0]
+            parts.append(v.expand(rows, -1, -1))
+        stacked = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        return stacked if self.identity else stacked[:, self.inverse]
