@@ -303,7 +303,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", help="comma-separated regime:qubits:batch (default: every cell)")
     parser.add_argument(
-        "--regimes", default="exact,qaoa,noise", help="exact, qaoa, noise (shots: regimes.py)"
+        "--regimes", default="exact,qaoa,noise,relax", help="exact, qaoa, noise, relax (shots: regimes.py)"
     )
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
     parser.add_argument("--threads", type=int, choices=(1, 2), default=1)
