@@ -28,6 +28,7 @@ import torch
 
 from .density_call import DensityCall, DensityLayout
 from .density_chains import Chains, StartChains
+from .density_dense import DenseStages
 from .density_gather import Gather
 from .density_plan import keeps, make_items, make_plan
 from .memory import keep_freed_memory
@@ -35,26 +36,8 @@ from .superops import rotation_form, unsupported_noise
 from .trace import NotTraceable, trace
 
 
-def _embed(s: torch.Tensor, positions: tuple[int, ...], k: int) -> torch.Tensor:
-    """``(L, 4**m, 4**m)`` acting on qubits ``positions`` of a ``k``-qubit pass, as ``(L, 4**k, 4**k)``."""
-    m = len(positions)
-    if positions == tuple(range(k)):
-        return s
-    lead = s.shape[0]
-    rest = 4 ** (k - m)
-    eye = torch.eye(rest, dtype=s.dtype, device=s.device)
-    t = (s[:, :, None, :, None] * eye[None, None, :, None, :]).reshape(lead, *([4] * 2 * k))
-    order = list(positions) + [p for p in range(k) if p not in positions]  # axis j holds qubit order[j]
-    inverse = [order.index(p) for p in range(k)]
-    axes = [0] + [1 + j for j in inverse] + [1 + k + j for j in inverse]
-    return t.permute(axes).reshape(lead, 4**k, 4**k)
-
-
 def _floats(values) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
-
-
-_EYE4 = torch.eye(4, dtype=torch.float64)[None]
 
 
 class _Rotations:
@@ -81,13 +64,6 @@ class _Rotations:
         """``(R, G, 4**k, 4**k)`` from the ``(R, n_sources + 1)`` sources."""
         t = self.scale * sources[:, self.f1] * sources[:, self.f2] + self.offset
         return self.k0 + torch.cos(t)[..., None, None] * self.k1 + torch.sin(t)[..., None, None] * self.k2
-
-
-def _kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Batched Kronecker product of ``(La, m, m)`` and ``(Lb, k, k)`` (broadcast over the batch)."""
-    m, k = a.shape[-1], b.shape[-1]
-    out = a[:, :, None, :, None] * b[:, None, :, None, :]
-    return out.reshape(out.shape[0], m * k, m * k)
 
 
 class DensityCircuit:
@@ -138,6 +114,8 @@ class DensityCircuit:
         self._start_chains = StartChains(*slots(self.plan.prefix))
         self._chains = Chains(*slots([st.items for st in singles]))
         self._single_of = {id(st): j for j, st in enumerate(singles)}
+        dense = [st for st in self.plan.stages if st.kind == "dense"]
+        self._dense = DenseStages(items, dense, self._slot, self._row_items)
         wide = [i for i, item in enumerate(items) if item.rotation is not None and len(item.wires) > 1]
         self._wide_rotations = _Rotations(items, wide, n_sources) if wide else None
         self._constants = {
@@ -161,47 +139,14 @@ class DensityCircuit:
             parts.append(self._one_fixed.expand(sources.shape[0], -1, -1, -1))
         return torch.cat(parts, dim=1) if parts else None
 
-    def _ops(self, one: torch.Tensor | None, sources: torch.Tensor) -> dict:
-        """The matrix of every item a dense stage multiplies (one row where it ignores the inputs)."""
+    def _wide_ops(self, sources: torch.Tensor) -> dict:
+        """The matrix of every multi-qubit item of a dense stage (one row where it ignores the inputs)."""
         ops = dict(self._constants)
-        for i, k in self._slot.items():
-            ops[i] = one[:, k] if i in self._row_items else one[:1, k]
         if self._wide_rotations is not None:
             mats = self._wide_rotations(sources)
             for j, i in enumerate(self._wide_rotations.indices):
                 ops[i] = mats[:, j] if i in self._row_items else mats[:1, j]
         return ops
-
-    def _pass_matrix(self, ops: dict, p) -> torch.Tensor:
-        """The pass's items multiplied out: runs of one-qubit items as one Kronecker product each."""
-        k = len(p.wires)
-        matrix = None
-        singles: dict[int, torch.Tensor] = {}
-
-        def apply(m):
-            nonlocal matrix
-            matrix = m if matrix is None else m @ matrix
-
-        def flush():
-            if singles:
-                factors = [singles.get(q, _EYE4) for q in range(k)]
-                m = factors[0]
-                for f in factors[1:]:
-                    m = _kron(m, f)
-                apply(m)
-                singles.clear()
-
-        for i in p.items:
-            item = self.plan.items[i]
-            positions = tuple(p.wires.index(w) for w in item.wires)
-            if len(positions) == 1:
-                (q,) = positions
-                singles[q] = ops[i] if q not in singles else ops[i] @ singles[q]
-                continue
-            flush()
-            apply(_embed(ops[i], positions, k))
-        flush()
-        return matrix
 
     def __call__(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """``(B, n_inputs)`` float inputs and the weights -> ``(B, n_observables)`` expectation values."""
@@ -211,7 +156,7 @@ class DensityCircuit:
         one = self._one_qubit(sources)
         products = self._chains(one)
         start = self._start_chains(one)
-        ops = self._ops(one, sources) if any(st.kind == "dense" for st in self.plan.stages) else {}
+        dense = iter(self._dense(one, self._wide_ops(sources)) if self._dense.programs else [])
         mats = []
         for st in self.plan.stages:
             if st.kind == "gather":
@@ -219,5 +164,5 @@ class DensityCircuit:
             elif st.kind == "single":
                 mats.append(products[self._single_of[id(st)]])
             else:
-                mats.append(self._pass_matrix(ops, st))
+                mats.append(next(dense))
         return DensityCall.apply(self.layout, start, inputs.shape[0], *mats)
