@@ -5,8 +5,9 @@ compose into another (``s = s1[s2]``, ``f = f2 * f1[s2]``), so a CNOT ring with 
 index table over the ``4**n`` coefficients and one factor per coefficient: a single pass that moves whole rows
 of the batch. Its transpose (the backward pass) is the inverse table with the factors moved along.
 
-Past :data:`MAX_TABLE` coefficients the tables would outweigh the state, so each member is applied on its own
-qubits' coefficients (one pass per member, still no multiply-add beyond the factor).
+Past :data:`MAX_TABLE` coefficients (13 qubits) the tables would outweigh the state, so each member is applied
+on its own qubits' coefficients: one pass per member, and about 9x slower for the ring (a CNOT ring on 10
+qubits x 8 rows: 265 against 29 ms).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import numpy as np
 from . import arrays, kernels
 from .arrays import place
 
-#: The widest register (``4**n`` coefficients) whose gathers compose into one table.
-MAX_TABLE = 2**22
+#: The widest register (``4**n`` coefficients) whose gathers compose into one table (int32 indices and
+#: float64 factors, 24 bytes a coefficient with the inverse: 400 MB at 12 qubits, beside 1 GiB per 8-row state).
+MAX_TABLE = 4**12
 
 
 def _digits_of(index: np.ndarray, wires, n: int) -> np.ndarray:
@@ -60,7 +62,7 @@ class Gather:
                 s2 = _with_digits(index, wires, n, ls[local])
                 s, f = s[s2], lf[local] * f[s2]
             inverse = np.argsort(s)
-            self.tables = (s, f, inverse, f[inverse])
+            self.tables = (s.astype(np.int32), f, inverse.astype(np.int32), f[inverse])
         else:
             self.members = []
             for wires, m in members:
