@@ -68,7 +68,8 @@ class _Rotations:
 
 class DensityCircuit:
     """``fn(inputs, weights)`` compiled for the density engine under an Aer ``noise_model`` (or None, for a
-    circuit whose noise is PennyLane channels); call it with ``(B, n_inputs)`` inputs and the weights.
+    circuit whose noise is PennyLane channels); call it with ``(B, n_inputs)`` inputs and the weights. It
+    computes on the CPU (numpy); tensors on another device are moved there and the values moved back.
 
     Raises:
         NotTraceable: (a ``ValueError``) a gate, parameter, measurement or noise model the engine does not
@@ -152,6 +153,9 @@ class DensityCircuit:
         """``(B, n_inputs)`` float inputs and the weights -> ``(B, n_observables)`` expectation values."""
         if inputs.shape[0] == 0:
             return weights.new_zeros(0, len(self.traced.observables)) + 0 * weights.sum()
+        if inputs.device.type != "cpu" or weights.device.type != "cpu":
+            # the density engine runs on the CPU: rows go there and the values come back (differentiably)
+            return self(inputs.cpu(), weights.cpu()).to(weights.device)
         sources = self._sources(inputs, weights)
         one = self._one_qubit(sources)
         products = self._chains(one)

@@ -172,3 +172,20 @@ def test_a_gpu_without_aers_gpu_build_is_refused_before_any_job():
         make_device("aer", 2, device="GPU")
     with pytest.raises(ValueError, match="Aer device 'TPU' is not available here; allowed: CPU"):
         make_device("aer.density", 2, device="TPU")
+
+
+def test_auto_sends_noise_to_the_density_engine_and_devices_to_aer_density():
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    from qhybrid.qml.backends import check_backend_options, device_backend, resolve_backend
+
+    spec = {"depolarizing_1q": 0.01}
+    assert resolve_backend("auto", noise=spec) == "torch.density"
+    assert device_backend("auto", noise=spec) == "aer.density"  # a QNode's device
+    assert resolve_backend("auto", noise=GenericBackendV2(3, seed=1)) == "aer.density"  # Aer compiles for it
+    assert resolve_backend("auto", shots=100, noise=spec) == "aer.shots"
+    check_backend_options("torch.density", noise=spec)
+    with pytest.raises(ValueError, match="'torch' cannot take a noise model; use 'auto', 'torch.density'"):
+        check_backend_options("torch", noise=spec)
+    with pytest.raises(ValueError, match="'torch.density' is exact and takes no shots"):
+        check_backend_options("torch.density", shots=10)
