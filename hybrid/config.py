@@ -7,7 +7,7 @@ is a simulator backend (``auto``, ``torch``, ``aer``, ``default``, ...), that of
     name = "qmlb-10d"
     models = ["mlp", "svc", "dressed", "drc", "dressed-sep", "dressed-q6"]
     datasets = ["qmlb:linearly_separable_10d", "qmlb:hidden_manifold-6manifold-10d"]
-    backends = ["auto"]            # the torch engine for exact runs, Aer for shots and noise
+    backends = ["auto"]            # the torch engine for exact runs (its density twin under noise), Aer for shots
     accelerators = ["cpu"]
     seeds = 3                      # or a list: [0, 1, 2]
 
