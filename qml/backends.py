@@ -37,7 +37,7 @@ import pennylane as qp
 
 from .aer import AerDevice, available_memory_bytes
 from .device_noise import is_backend
-from .noise import as_aer_noise_model, has_readout_error
+from .noise import PENNYLANE_NOISE_HINT, as_aer_noise_model, has_readout_error, is_pennylane_noise
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,8 @@ def check_backend_options(name: str, shots: int | None = None, noise=None) -> No
     _check_shots_for(info, shots)
     if noise is not None and not info.takes_noise:
         raise _noise_refused(info)
+    if is_pennylane_noise(noise) and info.engine != "torch":
+        raise ValueError(f"backend {info.name!r}: {PENNYLANE_NOISE_HINT}")
 
 
 def _check_shots_for(info: BackendInfo, shots) -> None:

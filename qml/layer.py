@@ -37,7 +37,7 @@ from .backends import (
 )
 from .circuits import amplitude_embedding, default_n_qubits, get_ansatz, get_embedding
 from .engine import CompiledCircuit, DensityCircuit, NotTraceable
-from .noise import as_aer_noise_model, has_readout_error
+from .noise import as_aer_noise_model, has_readout_error, is_pennylane_noise
 from .validation import check_amplitude_inputs, check_bool, check_diff_method, check_int, check_seed
 
 # torch.compile: Dynamo cannot trace a QNode (PennyLane tapes, the simulator's own Python): tracing into it
@@ -237,7 +237,10 @@ class QuantumLayer(nn.Module):
         self._build_device()
 
     def _engine_noise(self):
-        model = as_aer_noise_model(self._device_args["noise"])
+        noise = self._device_args["noise"]
+        if is_pennylane_noise(noise):
+            return noise  # added to the traced circuit (engine.density.with_pennylane_noise)
+        model = as_aer_noise_model(noise)
         if has_readout_error(model):
             raise ValueError(
                 "readout errors act only on sampled measurements: give shots > 0 with readout noise"

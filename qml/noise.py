@@ -100,16 +100,37 @@ def as_noise_spec(noise) -> NoiseSpec | None:
     if isinstance(noise, dict):
         return NoiseSpec.from_dict(noise)
     raise TypeError(
-        f"noise must be a NoiseSpec, a dict of its fields, a qiskit_aer.noise.NoiseModel or None, not "
-        f"{type(noise).__name__}"
+        f"noise must be a NoiseSpec, a dict of its fields, a qiskit_aer.noise.NoiseModel, a PennyLane "
+        f"NoiseModel (QuantumLayer models) or None, not {type(noise).__name__}"
     )
+
+
+def is_pennylane_noise(noise) -> bool:
+    """Whether ``noise`` is a PennyLane ``NoiseModel`` (which only the density engine runs)."""
+    import pennylane as qp
+
+    return isinstance(noise, qp.NoiseModel)
+
+
+#: What a PennyLane noise model runs on, said where a backend cannot take one.
+PENNYLANE_NOISE_HINT = (
+    "a PennyLane NoiseModel runs on qhybrid's density engine: QuantumLayer(..., backend='auto' or "
+    "'torch.density', noise=model); Aer's devices take a NoiseSpec, an Aer NoiseModel or a Qiskit backend "
+    "(for your own QNode, apply qml.add_noise to it)"
+)
 
 
 def as_aer_noise_model(noise):
     """The Aer ``NoiseModel`` for ``noise``: ``None``, a :class:`NoiseSpec` or dict of its fields, or a
-    ``qiskit_aer.noise.NoiseModel`` (used as it is). ``None`` where there is no noise at all."""
+    ``qiskit_aer.noise.NoiseModel`` (used as it is). ``None`` where there is no noise at all.
+
+    Raises:
+        ValueError: ``noise`` is a PennyLane ``NoiseModel`` (:data:`PENNYLANE_NOISE_HINT`).
+    """
     from qiskit_aer.noise import NoiseModel
 
+    if is_pennylane_noise(noise):
+        raise ValueError(PENNYLANE_NOISE_HINT)
     if isinstance(noise, NoiseModel):
         return None if noise.is_ideal() else noise
     spec = as_noise_spec(noise)

@@ -24,7 +24,9 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+import pennylane as qp
 import torch
+from pennylane.devices.preprocess import decompose
 
 from .density_call import DensityCall, DensityLayout
 from .density_chains import Chains, StartChains
@@ -66,9 +68,27 @@ class _Rotations:
         return self.k0 + torch.cos(t)[..., None, None] * self.k1 + torch.sin(t)[..., None, None] * self.k2
 
 
+def with_pennylane_noise(fn, model):
+    """``fn`` with PennyLane's ``add_noise(model)`` applied to its gates once decomposed to the gates the
+    engine keeps (Aer's, with ``Rot``, ``CNOT`` and controlled rotations whole: as ``add_noise(qnode, model,
+    level="device")`` on default.mixed, whose gates those are), so conditions on ``Rot`` or ``CNOT`` match
+    inside templates."""
+
+    def noisy(inputs, weights):
+        tape = qp.tape.make_qscript(fn)(inputs, weights)
+        (tape,), _ = decompose(tape, stopping_condition=keeps, name="qhybrid.torch.density")
+        (tape,), _ = qp.noise.add_noise(tape, model)
+        for op in tape.operations:
+            qp.apply(op)
+        return [qp.apply(mp) for mp in tape.measurements]
+
+    return noisy
+
+
 class DensityCircuit:
-    """``fn(inputs, weights)`` compiled for the density engine under an Aer ``noise_model`` (or None, for a
-    circuit whose noise is PennyLane channels); call it with ``(B, n_inputs)`` inputs and the weights. It
+    """``fn(inputs, weights)`` compiled for the density engine under ``noise_model``: an Aer ``NoiseModel``, a
+    PennyLane ``NoiseModel`` (:func:`with_pennylane_noise`), or None for a circuit whose noise is PennyLane
+    channels of its own; call it with ``(B, n_inputs)`` inputs and the weights. It
     computes on the CPU (numpy); tensors on another device are moved there and the values moved back.
 
     Raises:
@@ -77,6 +97,8 @@ class DensityCircuit:
     """
 
     def __init__(self, fn, n_wires: int, n_inputs: int, weight_shape: tuple[int, ...], noise_model=None):
+        if isinstance(noise_model, qp.NoiseModel):
+            fn, noise_model = with_pennylane_noise(fn, noise_model), None
         reason = unsupported_noise(noise_model)
         if reason is not None:
             raise NotTraceable(reason)

@@ -323,3 +323,30 @@ def test_engine_backends_are_not_devices_and_readout_needs_shots():
         make_device("torch.density", 2)
     with pytest.raises(ValueError, match="readout errors act only on sampled"):
         QuantumLayer(2, backend="torch.density", noise={"readout": 0.05}, seed=0)
+
+
+def test_a_pennylane_noise_model_runs_where_default_mixed_puts_it():
+    model = qp.NoiseModel(
+        {
+            qp.noise.op_eq(qp.Rot): qp.noise.partial_wires(qp.AmplitudeDamping, 0.2),
+            qp.noise.op_eq(qp.CNOT): qp.noise.partial_wires(qp.PhaseDamping, 0.1),
+        }
+    )
+    layer = QuantumLayer(3, backend="auto", noise=model, seed=0)
+    assert layer.engine_backend == "torch.density"
+    x = torch.rand(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    out = layer(x)
+    out.sum().backward()
+    w = layer.weights.detach().clone().requires_grad_()
+    qnode = qp.QNode(layer.circuit, qp.device("default.mixed", wires=3), interface="torch")
+    expected = torch.stack(qp.add_noise(qnode, model, level="device")(x, w), -1)
+    expected.sum().backward()
+    torch.testing.assert_close(out.detach(), expected.detach(), atol=1e-12, rtol=0)
+    torch.testing.assert_close(layer.weights.grad, w.grad, atol=1e-12, rtol=0)
+    for refused in (
+        lambda: make_device("aer.density", 3, noise=model),
+        lambda: QuantumLayer(3, backend="aer.density", noise=model),
+        lambda: QuantumLayer(3, backend="auto", shots=10, noise=model),
+    ):
+        with pytest.raises(ValueError, match="a PennyLane NoiseModel runs on qhybrid's density engine"):
+            refused()
