@@ -9,7 +9,10 @@ from example_runs import run_example  # tests/example_runs.py, on sys.path throu
 CASES = {
     "qaoa_maxcut.py": (["--nodes", "6", "--depth", "2", "--out", "qaoa.png"], "max cut"),
     "vqe_h2.py": (["--points", "2", "--ansatz", "doubles", "--out", "vqe.png"], "max |VQE - exact|"),
-    "noisy_device.py": (["--epochs", "1", "--samples", "40"], "the density engine (what backend='auto' picks"),
+    "noisy_device.py": (
+        ["--epochs", "1", "--samples", "40"],
+        "the density engine (what backend='auto' picks",
+    ),
     "compare_quick.py": ([], "written:"),
     "compare_backends.py": ([], "written:"),
 }
