@@ -161,8 +161,13 @@ def check_backend_options(name: str, shots: int | None = None, noise=None) -> No
     _check_shots_for(info, shots)
     if noise is not None and not info.takes_noise:
         raise _noise_refused(info)
-    if is_pennylane_noise(noise) and info.engine != "torch":
+    if is_pennylane_noise(noise) and not _takes_pennylane_noise(info):
         raise ValueError(f"backend {info.name!r}: {PENNYLANE_NOISE_HINT}")
+
+
+def _takes_pennylane_noise(info: BackendInfo) -> bool:
+    # the density engine adds the channels to its trace, Aer's density matrix runs them as kraus instructions
+    return info.takes_noise and (info.engine == "torch" or info.aer_method == "density_matrix")
 
 
 def _check_shots_for(info: BackendInfo, shots) -> None:
@@ -248,7 +253,8 @@ def make_device(
         shots: samples per circuit (required and > 0 for ``aer.shots``; ``None`` means exact).
         seed: seed of the sampler (Aer backends) for reproducible shots.
         noise: a :class:`~qhybrid.qml.noise.NoiseSpec`, a dict of its fields, a
-            ``qiskit_aer.noise.NoiseModel``, or a device's noise: a Qiskit ``BackendV2`` or the name of a
+            ``qiskit_aer.noise.NoiseModel``, a PennyLane ``NoiseModel`` (``aer.density``: its channels added
+            to the decomposed gates as ``qml.add_noise``), or a device's noise: a Qiskit ``BackendV2`` or the name of a
             fake IBM backend (``"fake_manila"``, the ``ibm`` extra), whose circuits are then compiled to
             that device's gates and coupling map; for ``aer.density`` and ``aer.shots``.
         max_parallel_threads: Aer's OpenMP threads; set it when torch and Aer share few cores.
@@ -271,6 +277,14 @@ def make_device(
     if n > MAX_QUBITS:
         raise ValueError(f"{n} qubits requested; qhybrid's backends accept at most {MAX_QUBITS}")
     _check_shots_for(info, shots)
+    if is_pennylane_noise(noise):
+        if not _takes_pennylane_noise(info):
+            raise ValueError(f"backend {name!r}: {PENNYLANE_NOISE_HINT}")
+        check_fits(name, n)
+        return AerDevice(
+            wires, method=info.aer_method, shots=shots, seed=seed, noise=noise,
+            max_parallel_threads=max_parallel_threads, **options,
+        )  # fmt: skip
     device_noise = noise if is_backend(noise) else None  # a Qiskit backend: AerDevice compiles for it
     model = None if device_noise is not None else as_aer_noise_model(noise)
     if model is not None or device_noise is not None:

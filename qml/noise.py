@@ -114,9 +114,8 @@ def is_pennylane_noise(noise) -> bool:
 
 #: What a PennyLane noise model runs on, said where a backend cannot take one.
 PENNYLANE_NOISE_HINT = (
-    "a PennyLane NoiseModel runs on qhybrid's density engine: QuantumLayer(..., backend='auto' or "
-    "'torch.density', noise=model); Aer's devices take a NoiseSpec, an Aer NoiseModel or a Qiskit backend "
-    "(for your own QNode, apply qml.add_noise to it)"
+    "a PennyLane NoiseModel needs density matrices: backend 'aer.density' (QNodes, QuantumLayer), or "
+    "'auto'/'torch.density' for QuantumLayer models"
 )
 
 

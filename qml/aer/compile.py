@@ -114,6 +114,9 @@ class Gate:
     scale: float = 1.0
     generator: Generator | None = None
     angle: float | None = None
+    kraus: tuple | None = field(
+        default=None, compare=False
+    )  # a PennyLane channel's Kraus matrices (big-endian)
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,10 @@ class Structure:
     circuits: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        self.channel_slots: frozenset = (
+            frozenset()
+        )  # tape parameters that are a channel's (not differentiable)
+        self.has_channels = any(g.kraus is not None for g in self.gates)
         rotations = [g for g in self.gates if g.slot is not None]
         self.slots = np.array([g.slot for g in rotations], dtype=int)
         self.scales = np.array([g.scale for g in rotations], dtype=float)
@@ -188,7 +195,15 @@ class Structure:
         return gate.name, qubits, [-angle if inverse else angle]
 
     def append_gate(self, qc: QuantumCircuit, index: int, inverse: bool = False) -> None:
-        """Append gate ``index`` (its parameter, or its constant angle) to ``qc``, or its inverse."""
+        """Append gate ``index`` (its parameter, or its constant angle) to ``qc``, or its inverse. A channel is
+        Aer's ``kraus`` instruction, its qubits in reverse so that Qiskit's little-endian matrix index is
+        PennyLane's big-endian one; it has no inverse (the adjoint pass does not run with channels)."""
+        gate = self.gates[index]
+        if gate.kraus is not None:
+            from qiskit.quantum_info import Kraus
+
+            qc.append(Kraus(list(gate.kraus)), [self.qubit(w) for w in reversed(gate.wires)])
+            return
         name, qubits, angles = self.gate_op(index, inverse)
         getattr(qc, name)(*angles, *qubits)
 
@@ -295,6 +310,17 @@ def _to_value(value):
         return float(qp.math.real(qp.math.unwrap(value)))
 
 
+def _channel_key(op) -> tuple:
+    if any(
+        getattr(d, "ndim", 0) and np.ndim(qp.math.unwrap(d)) > (2 if op.name == "QubitChannel" else 0)
+        for d in op.data
+    ):
+        raise ValueError(
+            f"{op.name} with a batch of values: a channel's values must be the same for every circuit"
+        )
+    return tuple(np.round(np.asarray(op.kraus_matrices(), dtype=np.complex128).ravel(), 14).tolist())
+
+
 def analyse_tape(tape, wire_index: dict) -> tuple[tuple, TapeData, callable]:
     """Split a tape into its structure key, its values and a builder for its :class:`Structure`."""
     n_wires = len(wire_index)
@@ -302,6 +328,11 @@ def analyse_tape(tape, wire_index: dict) -> tuple[tuple, TapeData, callable]:
     params: list[float] = []
     for op in tape.operations:
         wires = tuple(wire_index[w] for w in op.wires)
+        if isinstance(op, qp.operation.Channel):
+            # fixed values, compiled into the circuit: they key its structure, and hold their slots with zeros
+            gate_key.append((op.name, wires, _channel_key(op)))
+            params.extend([0.0] * op.num_params)
+            continue
         gate_key.append((op.name, wires))
         for d in op.data:
             params.append(_to_value(d))
@@ -378,10 +409,17 @@ def _build_structure(tape, wire_index, key) -> Structure:
     gates: list[Gate] = []
     phase_params: list[int] = []
     slot = 0
+    channel_slots = []
     for op in tape.operations:
-        if op.name == "GlobalPhase":
-            phase_params.append(slot)
-        gates.extend(native_gates(op.name, tuple(wire_index[w] for w in op.wires), slot))
+        wires = tuple(wire_index[w] for w in op.wires)
+        if isinstance(op, qp.operation.Channel):
+            kraus = tuple(np.asarray(k, dtype=np.complex128) for k in op.kraus_matrices())
+            gates.append(Gate("kraus", wires, kraus=kraus))
+            channel_slots.extend(range(slot, slot + op.num_params))
+        else:
+            if op.name == "GlobalPhase":
+                phase_params.append(slot)
+            gates.extend(native_gates(op.name, wires, slot))
         slot += op.num_params
     meas: list[MeasSpec] = []
     words: list = []
@@ -405,4 +443,6 @@ def _build_structure(tape, wire_index, key) -> Structure:
             meas.append(MeasSpec("probs", wires=mk[1]))
         else:
             meas.append(MeasSpec(mk[0]))
-    return Structure(n_wires, tuple(gates), slot, tuple(meas), tuple(phase_params), tuple(words))
+    structure = Structure(n_wires, tuple(gates), slot, tuple(meas), tuple(phase_params), tuple(words))
+    structure.channel_slots = frozenset(channel_slots)
+    return structure

@@ -46,7 +46,7 @@ from pennylane.devices import Device, ExecutionConfig
 from pennylane.transforms.core import CompilePipeline
 
 from ..device_noise import BackendCompiler, backend_noise, is_backend
-from ..noise import as_aer_noise_model
+from ..noise import PENNYLANE_NOISE_HINT, as_aer_noise_model, is_pennylane_noise
 from . import adjoint, coefficients, density_adjoint, general, param_shift, preprocess
 from .exact import execute_exact, keep_final_states
 from .memory import MemoryBudget
@@ -57,6 +57,11 @@ from .sampling import sampled_results
 def _pauli_expval(mp) -> bool:
     """An expectation value of Pauli words (the adjoint paths' measurement)."""
     return isinstance(mp, qpm.ExpectationMP) and not general.is_general(mp)
+
+
+def _channels(tape) -> bool:
+    """Whether the tape holds PennyLane channels (run as Aer's kraus instruction; parameter shift only)."""
+    return any(isinstance(op, qp.operation.Channel) for op in tape.operations)
 
 
 def _format_jacobian(jac, n_meas: int, n_params: int):
@@ -118,10 +123,15 @@ class AerDevice(Device):
         # devices); QNodes carry them into their tapes, so sampled measurements are validated as such.
         self._shots = qpm.Shots(shots)
         backend = None
+        self._pennylane_noise = None
         if noise is not None:
             if noise_model is not None:
                 raise ValueError("give noise= or noise_model=, not both")
-            if is_backend(noise):
+            if is_pennylane_noise(noise):
+                if method != "density_matrix":
+                    raise ValueError(f"method {method!r}: {PENNYLANE_NOISE_HINT}")
+                self._pennylane_noise = noise  # its channels join the tapes in preprocessing
+            elif is_backend(noise):
                 backend, noise_model = backend_noise(noise, len(self.wires), shots)
             else:
                 noise_model = as_aer_noise_model(noise)
@@ -216,7 +226,11 @@ class AerDevice(Device):
             return False
         if circuit is None:
             return True
-        return not circuit.shots and all(_pauli_expval(m) for m in circuit.measurements)
+        return (
+            not circuit.shots
+            and all(_pauli_expval(m) for m in circuit.measurements)
+            and not _channels(circuit)
+        )
 
     def supports_derivatives(self, execution_config=None, circuit=None) -> bool:
         if execution_config is None:
@@ -265,7 +279,9 @@ class AerDevice(Device):
         )
 
     def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
-        return preprocess.pipeline(self.wires, self.method, self.name, execution_config or ExecutionConfig())
+        return preprocess.pipeline(
+            self.wires, self.method, self.name, execution_config or ExecutionConfig(), self._pennylane_noise
+        )
 
     # ------------------------------------------------------------------------------------------ running
     def execute(self, circuits, execution_config=None):
@@ -330,7 +346,10 @@ class AerDevice(Device):
         if requested == "parameter-shift":
             return "parameter-shift"
         possible = self._adjoint_possible() and all(
-            not self._runner.shots_of(t) and all(_pauli_expval(m) for m in t.measurements) for t in tapes
+            not self._runner.shots_of(t)
+            and all(_pauli_expval(m) for m in t.measurements)
+            and not _channels(t)
+            for t in tapes
         )
         if requested == "adjoint" and not possible:
             raise ValueError(

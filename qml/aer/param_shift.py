@@ -52,6 +52,11 @@ def trainable_slots(tape, structure) -> list[int]:
                     f"cannot differentiate {mp} on the Aer device: gradients are taken of expectation "
                     "values, variances and probabilities"
                 )
+    if any(s in structure.channel_slots for s in slots):
+        raise ValueError(
+            "a channel's parameters are not differentiable on the Aer device; pass them as constants (the "
+            "density engine, backend 'torch.density', refuses them too)"
+        )
     if any(s >= structure.n_params for s in slots):
         raise ValueError(
             "trainable observable coefficients are not supported by the Aer device; pass the "

@@ -22,7 +22,8 @@ def _stopping_condition(op) -> bool:
 
 
 def _density_stopping_condition(op) -> bool:
-    return op.name in NATIVE_OPS and op.name != "CSWAP"  # Aer's density-matrix method has no cswap
+    # Aer's density-matrix method has no cswap; PennyLane channels run as Aer's kraus instruction
+    return (op.name in NATIVE_OPS and op.name != "CSWAP") or isinstance(op, qp.operation.Channel)
 
 
 def _matrix_only(op) -> bool:
@@ -56,8 +57,9 @@ def _analytic_mp(mp) -> bool:
     return general.supported_exact(mp) or is_transform(mp)
 
 
-def pipeline(wires, method: str, name: str, config) -> CompilePipeline:
-    """The transforms every batch of tapes goes through before :meth:`AerDevice.execute`."""
+def pipeline(wires, method: str, name: str, config, noise=None) -> CompilePipeline:
+    """The transforms every batch of tapes goes through before :meth:`AerDevice.execute`; a PennyLane
+    ``NoiseModel`` (``noise``) adds its channels once the gates are decomposed (``qml.add_noise``)."""
     program = CompilePipeline()
     native = _density_stopping_condition if method == "density_matrix" else _stopping_condition
     program.add_transform(
@@ -68,6 +70,8 @@ def pipeline(wires, method: str, name: str, config) -> CompilePipeline:
         skip_initial_state_prep=False,  # state preparation becomes gates, so it caches like any other
     )
     program.add_transform(matrix_fallback, stopping_condition=native, name=name)
+    if noise is not None:
+        program.add_transform(qp.noise.add_noise, noise)
     program.add_transform(validate_device_wires, wires, name=name)
     program.add_transform(
         validate_measurements,

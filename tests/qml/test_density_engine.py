@@ -343,10 +343,13 @@ def test_a_pennylane_noise_model_runs_where_default_mixed_puts_it():
     expected.sum().backward()
     torch.testing.assert_close(out.detach(), expected.detach(), atol=1e-12, rtol=0)
     torch.testing.assert_close(layer.weights.grad, w.grad, atol=1e-12, rtol=0)
+    on_aer = QuantumLayer(3, backend="aer.density", noise=model, seed=0)  # the same channels, as kraus gates
+    torch.testing.assert_close(on_aer(x), out.detach(), atol=1e-12, rtol=0)
     for refused in (
-        lambda: make_device("aer.density", 3, noise=model),
-        lambda: QuantumLayer(3, backend="aer.density", noise=model),
+        lambda: make_device("aer", 3, noise=model),
         lambda: QuantumLayer(3, backend="auto", shots=10, noise=model),
     ):
-        with pytest.raises(ValueError, match="a PennyLane NoiseModel runs on qhybrid's density engine"):
+        with pytest.raises(
+            ValueError, match="a PennyLane NoiseModel needs density matrices: backend 'aer.density'"
+        ):
             refused()

@@ -113,3 +113,47 @@ def test_an_aer_noise_model_with_readout_needs_shots():
         make_device("aer.density", 1, noise=model)
     with pytest.raises(ValueError, match="cannot take a noise model"):
         make_device("aer", 1, noise=model)
+
+
+def _channel_circuit(x, w):
+    qp.RX(x, wires=0)
+    qp.RY(w[0], wires=1)
+    qp.CNOT([0, 1])
+    qp.AmplitudeDamping(0.3, wires=0)
+    qp.CRX(w[1], wires=[1, 2])
+    qp.DepolarizingChannel(0.1, wires=2)
+    qp.PauliError("XZ", 0.2, wires=[0, 2])
+    flip = np.kron(np.array([[0, 1], [1, 0]]), np.eye(2))
+    qp.QubitChannel([np.sqrt(0.7) * np.eye(4), np.sqrt(0.3) * flip], wires=[1, 2])
+    qp.ThermalRelaxationError(0.1, 5.0, 4.0, 0.5, wires=1)
+    return qp.expval(qp.Z(0) @ qp.Z(2)), qp.expval(qp.X(1)), qp.probs(wires=[0, 2])
+
+
+def test_pennylane_channels_run_on_the_mixed_device_as_on_default_mixed():
+    import torch
+
+    x = torch.tensor(0.4, dtype=torch.float64)
+    results = []
+    for device in (qp.device("qhybrid.aer.mixed", wires=3), qp.device("default.mixed", wires=3)):
+        w = torch.tensor([0.3, 1.1], dtype=torch.float64, requires_grad=True)
+        values = torch.cat(
+            [v.reshape(-1) for v in qp.QNode(_channel_circuit, device, interface="torch")(x, w)]
+        )
+        (grad,) = torch.autograd.grad((values * torch.arange(1.0, 7.0, dtype=torch.float64)).sum(), w)
+        results.append((values.detach().numpy(), grad.numpy()))
+    (ours, our_grad), (theirs, their_grad) = results
+    np.testing.assert_allclose(ours, theirs, atol=1e-10)
+    np.testing.assert_allclose(our_grad, their_grad, atol=1e-8)
+
+
+def test_a_pennylane_noise_model_on_aer_density_equals_add_noise_on_default_mixed():
+    model = qp.NoiseModel({qp.noise.op_eq(qp.CNOT): qp.noise.partial_wires(qp.PhaseDamping, 0.2)})
+    ours = qp.QNode(_channel_circuit, make_device("aer.density", 3, noise=model))(0.4, np.array([0.3, 1.1]))
+    reference = qp.add_noise(
+        qp.QNode(_channel_circuit, qp.device("default.mixed", wires=3)), model, level="device"
+    )
+    theirs = reference(0.4, np.array([0.3, 1.1]))
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+    with pytest.raises(qp.exceptions.DeviceError, match="AmplitudeDamping"):  # no channels on a statevector
+        qp.QNode(_channel_circuit, qp.device("qhybrid.aer", wires=3))(0.4, np.array([0.3, 1.1]))
