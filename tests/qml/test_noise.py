@@ -157,3 +157,16 @@ def test_a_pennylane_noise_model_on_aer_density_equals_add_noise_on_default_mixe
         np.testing.assert_allclose(a, b, atol=1e-10)
     with pytest.raises(qp.exceptions.DeviceError, match="AmplitudeDamping"):  # no channels on a statevector
         qp.QNode(_channel_circuit, qp.device("qhybrid.aer", wires=3))(0.4, np.array([0.3, 1.1]))
+
+
+def test_a_trainable_channel_parameter_is_refused_on_the_mixed_device():
+    import torch
+
+    def circuit(p):
+        qp.RX(0.3, wires=0)
+        qp.DepolarizingChannel(p, wires=0)
+        return qp.expval(qp.Z(0))
+
+    p = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(ValueError, match="a channel's parameters are not differentiable on the Aer device"):
+        qp.QNode(circuit, qp.device("qhybrid.aer.mixed", wires=1), interface="torch")(p).backward()
