@@ -115,12 +115,12 @@ class DensityCall(torch.autograd.Function):
         keep_every = 1 if per_state * len(mats) <= KEEP_BYTES else max(1, math.isqrt(len(mats)))
         final, kept = _forward(layout, state, stages, at, keep_every)
         out = final[layout.words].T
-        ctx.layout, ctx.at, ctx.kept, ctx.arrays, ctx.vectors = layout, at, kept, stages, vectors
+        ctx.layout, ctx.at, ctx.kept, ctx.stages, ctx.vectors = layout, at, kept, stages, vectors
         return torch.as_tensor(out) if at == NUMPY else out
 
     @staticmethod
     def backward(ctx, grad):
-        layout, at, stages = ctx.layout, ctx.at, ctx.arrays
+        layout, at, stages = ctx.layout, ctx.at, ctx.stages
         g = _as(grad, at)
         first = ctx.kept[0]
         cot = np.zeros(first.shape) if at == NUMPY else torch.zeros_like(first)
@@ -148,5 +148,5 @@ class DensityCall(torch.autograd.Function):
         if at == NUMPY:
             start = None if start is None else torch.as_tensor(start)
             grads = [None if x is None else torch.as_tensor(x) for x in grads]
-        ctx.kept = ctx.arrays = ctx.vectors = None
+        ctx.kept = ctx.stages = ctx.vectors = None
         return (None, start, None, *grads)
