@@ -46,9 +46,10 @@ def _info(args) -> int:
         )
         print(f"  {name:<19} {v or missing}")
     print("\nquantum backends (qml.make_device)")
+    width = max(len(row["name"]) for row in info["backends"])
     for row in info["backends"]:
         state = "ok" if row["available"] else f"unavailable ({row['error']})"
-        print(f"  {row['name']:<12} {state:<12} {row['description']}")
+        print(f"  {row['name']:<{width}} {state:<12} {row['description']}")
     print("\naccelerators (classical.resolve_accelerator)")
     for key, value in info["accelerators"].items():
         print(f"  {key:<19} {value}")

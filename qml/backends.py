@@ -1,17 +1,17 @@
 """Backends by name: one function turns a short name into a PennyLane device.
 
-========== ================================================================ =====================
-name       simulator                                                        gradients (``best``)
-========== ================================================================ =====================
-aer        qhybrid's batched Aer device, statevector, exact                  adjoint from Aer
-aer.shots  the same, sampling ``shots`` per circuit (``shots`` required)     parameter shift
-aer.density Aer density matrix, exact, with an optional noise model          adjoint (depolarising)
-aer.mps    Aer matrix product state, for wide shallow circuits               parameter shift
-lightning  PennyLane's ``lightning.qubit`` (C++), for comparison             adjoint
-default    PennyLane's ``default.qubit`` (NumPy/torch), for comparison       backprop
-torch      qhybrid's fused statevector engine on torch tensors (CPU, CUDA)  adjoint (its own)
-torch.density its density-matrix twin: Aer noise models and PennyLane channels  one backward sweep
-========== ================================================================ =====================
+============= ================================================================ =====================
+name          simulator                                                        gradients (``best``)
+============= ================================================================ =====================
+aer           qhybrid's batched Aer device, statevector, exact                  adjoint from Aer
+aer.shots     the same, sampling ``shots`` per circuit (``shots`` required)     parameter shift
+aer.density   Aer density matrix, exact, with an optional noise model          adjoint (depolarising)
+aer.mps       Aer matrix product state, for wide shallow circuits              parameter shift
+lightning     PennyLane's ``lightning.qubit`` (C++), for comparison             adjoint
+default       PennyLane's ``default.qubit`` (NumPy/torch), for comparison       backprop
+torch         qhybrid's fused statevector engine on torch tensors (CPU, CUDA)  adjoint (its own)
+torch.density its density-matrix twin (CPU): Aer or PennyLane noise, channels  one backward sweep
+============= ================================================================ =====================
 
 ``torch`` and ``torch.density`` are engines, not PennyLane devices: :class:`~qhybrid.qml.QuantumLayer` (and
 every model built on it) compiles its circuit once and runs it there (:mod:`qhybrid.qml.engine`);
@@ -78,7 +78,7 @@ BACKENDS: dict[str, BackendInfo] = {
     ),
     "torch.density": BackendInfo(
         "torch.density",
-        "qhybrid's density-matrix engine on torch tensors, exact, with Aer noise models and PennyLane channels, "
+        "qhybrid's density-matrix engine (CPU), exact, with Aer or PennyLane noise models and channels, "
         "for QuantumLayer models",
         None,
         takes_noise=True,
