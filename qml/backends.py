@@ -37,7 +37,7 @@ import pennylane as qp
 
 from .aer import AerDevice, available_memory_bytes
 from .device_noise import is_backend
-from .noise import PENNYLANE_NOISE_HINT, as_aer_noise_model, has_readout_error, is_pennylane_noise
+from .noise import PENNYLANE_NOISE_HINT, as_aer_noise_model, check_readout, is_pennylane_noise
 
 
 @dataclass(frozen=True)
@@ -277,23 +277,15 @@ def make_device(
     if n > MAX_QUBITS:
         raise ValueError(f"{n} qubits requested; qhybrid's backends accept at most {MAX_QUBITS}")
     _check_shots_for(info, shots)
-    if is_pennylane_noise(noise):
-        if not _takes_pennylane_noise(info):
-            raise ValueError(f"backend {name!r}: {PENNYLANE_NOISE_HINT}")
-        check_fits(name, n)
-        return AerDevice(
-            wires, method=info.aer_method, shots=shots, seed=seed, noise=noise,
-            max_parallel_threads=max_parallel_threads, **options,
-        )  # fmt: skip
-    device_noise = noise if is_backend(noise) else None  # a Qiskit backend: AerDevice compiles for it
+    if is_pennylane_noise(noise) and not _takes_pennylane_noise(info):
+        raise ValueError(f"backend {name!r}: {PENNYLANE_NOISE_HINT}")
+    # AerDevice takes as they are a Qiskit backend (it compiles for it) and a PennyLane model (adds its channels)
+    device_noise = noise if is_backend(noise) or is_pennylane_noise(noise) else None
     model = None if device_noise is not None else as_aer_noise_model(noise)
     if model is not None or device_noise is not None:
         if not info.takes_noise:
             raise _noise_refused(info)
-        if has_readout_error(model) and shots is None:
-            raise ValueError(
-                "readout errors act only on sampled measurements: give shots > 0 with readout noise"
-            )
+        check_readout(model, shots)
     check_fits(name, n)
     if info.aer_method is not None:
         return AerDevice(

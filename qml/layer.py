@@ -37,7 +37,7 @@ from .backends import (
 )
 from .circuits import amplitude_embedding, default_n_qubits, get_ansatz, get_embedding
 from .engine import CompiledCircuit, DensityCircuit, NotTraceable
-from .noise import as_aer_noise_model, has_readout_error, is_pennylane_noise
+from .noise import as_aer_noise_model, check_readout, is_pennylane_noise
 from .validation import check_amplitude_inputs, check_bool, check_diff_method, check_int, check_seed
 
 # torch.compile: Dynamo cannot trace a QNode (PennyLane tapes, the simulator's own Python): tracing into it
@@ -241,10 +241,7 @@ class QuantumLayer(nn.Module):
         if is_pennylane_noise(noise):
             return noise  # added to the traced circuit (engine.density.with_pennylane_noise)
         model = as_aer_noise_model(noise)
-        if has_readout_error(model):
-            raise ValueError(
-                "readout errors act only on sampled measurements: give shots > 0 with readout noise"
-            )
+        check_readout(model, None)  # the engines are exact
         return model
 
     def _build_device(self) -> None:

@@ -101,12 +101,13 @@ def as_noise_spec(noise) -> NoiseSpec | None:
         return NoiseSpec.from_dict(noise)
     raise TypeError(
         f"noise must be a NoiseSpec, a dict of its fields, a qiskit_aer.noise.NoiseModel, a PennyLane "
-        f"NoiseModel (QuantumLayer models) or None, not {type(noise).__name__}"
+        f"NoiseModel (density matrices only) or None, not {type(noise).__name__}"
     )
 
 
 def is_pennylane_noise(noise) -> bool:
-    """Whether ``noise`` is a PennyLane ``NoiseModel`` (which only the density engine runs)."""
+    """Whether ``noise`` is a PennyLane ``NoiseModel`` (which only density matrices run: ``aer.density`` and
+    the density engine)."""
     import pennylane as qp
 
     return isinstance(noise, qp.NoiseModel)
@@ -139,6 +140,12 @@ def as_aer_noise_model(noise):
 def has_readout_error(model) -> bool:
     """Whether an Aer noise model acts on measurements (so it means something only with shots)."""
     return model is not None and "measure" in model.noise_instructions
+
+
+def check_readout(model, shots) -> None:
+    """Refuse readout errors in an exact run: they act only on sampled measurements."""
+    if has_readout_error(model) and shots is None:
+        raise ValueError("readout errors act only on sampled measurements: give shots > 0 with readout noise")
 
 
 def noise_model(spec: NoiseSpec | dict):

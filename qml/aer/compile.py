@@ -114,9 +114,8 @@ class Gate:
     scale: float = 1.0
     generator: Generator | None = None
     angle: float | None = None
-    kraus: tuple | None = field(
-        default=None, compare=False
-    )  # a PennyLane channel's Kraus matrices (big-endian)
+    # a PennyLane channel's Kraus matrices (big-endian), compiled to Aer's kraus instruction
+    kraus: tuple | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -145,12 +144,9 @@ class Structure:
     words: tuple[tuple[tuple[int, str], ...], ...]  # every distinct Pauli word measured, in label order
     params: ParameterVector = field(init=False)
     circuits: dict = field(default_factory=dict)
+    channel_slots: frozenset = frozenset()  # tape parameters that are a channel's (not differentiable)
 
     def __post_init__(self):
-        self.channel_slots: frozenset = (
-            frozenset()
-        )  # tape parameters that are a channel's (not differentiable)
-        self.has_channels = any(g.kraus is not None for g in self.gates)
         rotations = [g for g in self.gates if g.slot is not None]
         self.slots = np.array([g.slot for g in rotations], dtype=int)
         self.scales = np.array([g.scale for g in rotations], dtype=float)
@@ -443,6 +439,12 @@ def _build_structure(tape, wire_index, key) -> Structure:
             meas.append(MeasSpec("probs", wires=mk[1]))
         else:
             meas.append(MeasSpec(mk[0]))
-    structure = Structure(n_wires, tuple(gates), slot, tuple(meas), tuple(phase_params), tuple(words))
-    structure.channel_slots = frozenset(channel_slots)
-    return structure
+    return Structure(
+        n_wires,
+        tuple(gates),
+        slot,
+        tuple(meas),
+        tuple(phase_params),
+        tuple(words),
+        channel_slots=frozenset(channel_slots),
+    )

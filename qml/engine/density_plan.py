@@ -87,9 +87,8 @@ def _channel_item(gate) -> Item:
 def _gate_items(gate, n_wires: int, model) -> list[Item]:
     items = []
     for g in native_gates(gate.op.name, gate.wires):
-        qubits = tuple(
-            n_wires - 1 - w for w in g.wires
-        )  # Qiskit's qubit of each wire (as the device maps them)
+        # Qiskit's qubit of each wire, as the Aer device maps them
+        qubits = tuple(n_wires - 1 - w for w in g.wires)
         error = gate_error(model, g.name, qubits)
         if g.slot is not None and is_rotation(g.name):
             items.append(Item(g.wires, g.name, gate.params[g.slot], g.scale, error=error))

@@ -37,17 +37,22 @@ def _is_permutation(m: np.ndarray) -> bool:
     return bool(np.all((m == 0) | (m == 1)) and np.all(m.sum(axis=0) == 1) and np.all(m.sum(axis=1) == 1))
 
 
+def fit_trig(matrix_at, f: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(A, C, S)`` with ``matrix_at(t) = A + cos(f t) C + sin(f t) S`` for every ``t`` (read at ``t = 0,
+    pi/(2f), pi/f`` and checked at a fourth angle), or None when ``matrix_at`` has no such form."""
+    u0, u1, u2 = (matrix_at(t) for t in (0.0, math.pi / (2 * f), math.pi / f))
+    a, c = (u0 + u2) / 2, (u0 - u2) / 2
+    s = u1 - a
+    fitted = a + math.cos(f * _CHECK_ANGLE) * c + math.sin(f * _CHECK_ANGLE) * s
+    return (a, c, s) if np.allclose(fitted, matrix_at(_CHECK_ANGLE), atol=1e-12) else None
+
+
 def trig_form(op) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
     """``(f, A, C, S)`` with ``matrix(op at t) = A + cos(f t) C + sin(f t) S`` for every ``t``, or None."""
     for f in _FREQUENCIES:
-        u0, u1, u2 = (_matrix(bind_new_parameters(op, [t])) for t in (0.0, math.pi / (2 * f), math.pi / f))
-        a, c = (u0 + u2) / 2, (u0 - u2) / 2
-        s = u1 - a
-        check = _matrix(bind_new_parameters(op, [_CHECK_ANGLE]))
-        if np.allclose(
-            a + math.cos(f * _CHECK_ANGLE) * c + math.sin(f * _CHECK_ANGLE) * s, check, atol=1e-12
-        ):
-            return f, a, c, s
+        form = fit_trig(lambda t: _matrix(bind_new_parameters(op, [t])), f)
+        if form is not None:
+            return (f, *form)
     return None
 
 

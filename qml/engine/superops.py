@@ -20,6 +20,8 @@ from functools import cache
 
 import numpy as np
 
+from .gates import fit_trig
+
 
 def big_endian(m: np.ndarray) -> np.ndarray:
     """A ``2**k`` square matrix with its qubit order reversed (Qiskit's little-endian <-> PennyLane's)."""
@@ -84,13 +86,10 @@ def rotation_form(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(K0, K1, K2)`` with the Pauli transfer matrix of gate ``name`` at angle ``t`` equal to
     ``K0 + cos(t) K1 + sin(t) K2``: ``U (x) conj(U)`` of a rotation has frequencies 0 and 1 in its angle (the
     half angles of ``rx``..``rzz`` pair up; ``p`` has 0 and 1 already)."""
-    r0, r1, r2 = (ptm([_qiskit_matrix(name, t)]) for t in (0.0, math.pi / 2, math.pi))
-    k0, k1 = (r0 + r2) / 2, (r0 - r2) / 2
-    k2 = r1 - k0
-    check = 0.7312
-    if not np.allclose(k0 + math.cos(check) * k1 + math.sin(check) * k2, ptm([_qiskit_matrix(name, check)])):
+    form = fit_trig(lambda t: ptm([_qiskit_matrix(name, t)]), 1.0)
+    if form is None:
         raise AssertionError(f"{name}'s transfer matrix is not K0 + cos(t) K1 + sin(t) K2")
-    return k0, k1, k2
+    return form
 
 
 def is_rotation(name: str) -> bool:
