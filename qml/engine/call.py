@@ -293,3 +293,13 @@ class EngineCall(torch.autograd.Function):
         grad_inputs, grad_weights = _backward(step, step.xp.contiguous(grad_values), ctx.saved)
         del ctx.step, ctx.saved
         return None, _tensor(grad_inputs), _tensor(grad_weights).reshape(ctx.weight_shape)
+
+
+def engine_state(prog: Program, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The ``(B, 2**n)`` states of a forward pass, on the weights' device."""
+    numpy = _on_numpy(prog, inputs, weights)
+    step = _Step(prog, _array(inputs, numpy), _array(weights, numpy))
+    psi, _ = evolve.run(step.stages, step.mats, step.vectors, prog.n, keep=False)
+    if psi.shape[1] != step.batch:
+        psi = step.xp.broadcast_to(psi, (psi.shape[0], step.batch))
+    return _tensor(psi.T).to(weights.device)

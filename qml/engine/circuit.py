@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from .call import EngineCall
+from .call import EngineCall, engine_state
 from .gates import diagonal_phases, gate_kind
 from .memory import keep_freed_memory
 from .plan import make_plan
@@ -59,3 +59,8 @@ class CompiledCircuit:
         if inputs.shape[0] == 0:  # no rows: no circuit, and a zero gradient
             return weights.new_zeros(0, len(self.traced.observables)) + 0 * weights.sum()
         return EngineCall.apply(self.program, inputs, weights)
+
+    def state(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The ``(B, 2**n)`` complex states before measurement (no gradient), wire 0 the most significant bit."""
+        with torch.no_grad():
+            return engine_state(self.program, inputs, weights)

@@ -76,7 +76,9 @@ def with_pennylane_noise(fn, model):
 
     def noisy(inputs, weights):
         tape = qp.tape.make_qscript(fn)(inputs, weights)
-        (tape,), _ = decompose(tape, stopping_condition=keeps, name="qhybrid.torch.density")
+        (tape,), _ = decompose(
+            tape, stopping_condition=keeps, skip_initial_state_prep=False, name="qhybrid.torch.density"
+        )
         (tape,), _ = qp.noise.add_noise(tape, model)
         for op in tape.operations:
             qp.apply(op)
@@ -105,6 +107,8 @@ class DensityCircuit:
         keep_freed_memory()
         self.n_wires = n_wires
         self.traced = trace(fn, n_wires, n_inputs, tuple(weight_shape), keep=keeps)
+        if any(not isinstance(o, tuple) for o in self.traced.observables):
+            raise NotTraceable("the density engine measures expectations of Z words only")
         items = make_items(self.traced, noise_model)
         self.plan = make_plan(n_wires, items)
         steps = [

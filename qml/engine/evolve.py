@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from . import arrays, kernels, measure
+from . import arrays, kernels, measure, pauli
 
 
 def _kron(vectors) -> list:
@@ -54,7 +54,7 @@ def _product_state(vectors):
     return left if right is None else (left[:, None, :] * right[None, :, :]).reshape(-1, q)
 
 
-def _run(stages, mats, vectors, n, keep: bool):
+def run(stages, mats, vectors, n, keep: bool):
     """The product state through every stage; the stages' inputs too where ``keep``. The state of one
     stage is freed as soon as the next exists (unless kept)."""
     it = iter(mats)
@@ -106,18 +106,25 @@ def forward(vectors, stages, mats, n: int, words) -> tuple[torch.Tensor, dict]:
     ``mats``, or ``("diag", per_row)`` whose ``(2**n, 1 or Q)`` phase factors are the next of ``mats``.
     """
     size = 2**n * vectors.shape[0] * 16  # bytes of one complex128 state
-    psi, inputs = _run(stages, mats, vectors, n, keep=len(mats) * size <= KEEP_BYTES)
+    psi, inputs = run(stages, mats, vectors, n, keep=len(mats) * size <= KEEP_BYTES)
     saved = {"psi": psi, "vectors": vectors, "stages": stages, "mats": mats}
     saved.update(inputs=inputs, n=n, words=words)
+    if words and isinstance(words[0], pauli.PauliSum):
+        return pauli.expectations(psi, words), saved
     return measure.expectations(psi, words, n), saved
 
 
 def backward(saved: dict, grad: torch.Tensor) -> tuple[torch.Tensor, list]:
     """The gradients of the prefix vectors and of ``mats`` from that of the ``(len(words), Q)`` values."""
     n, psi = saved["n"], saved.pop("psi")
-    cot = measure.sign_cotangent(grad, saved["words"], n)
-    pair = {"state": psi, "cot": (cot + cot) * psi}
-    del psi, cot  # the pass frees each state once it is undone
+    words = saved["words"]
+    if words and isinstance(words[0], pauli.PauliSum):
+        pair = {"state": psi, "cot": pauli.state_cotangent(grad, psi, words)}
+    else:
+        cot = measure.sign_cotangent(grad, words, n)
+        pair = {"state": psi, "cot": (cot + cot) * psi}
+        del cot
+    del psi  # the pass frees each state once it is undone
     cot, grads = _undo(saved["stages"], saved["mats"], pair, n, saved.pop("inputs"))
     partial = _kron(saved["vectors"])[:-1]
     return _kron_backward(cot, saved["vectors"], partial), grads

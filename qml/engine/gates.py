@@ -23,8 +23,8 @@ import numpy as np
 import pennylane as qp
 from pennylane.ops.functions import bind_new_parameters
 
-#: The widest gate applied as one matrix; wider ones are decomposed.
-MAX_GATE_WIRES = 3
+#: The widest gate applied as one matrix (a double excitation has four wires); wider ones are decomposed.
+MAX_GATE_WIRES = 4
 _FREQUENCIES = (0.5, 1.0)
 _CHECK_ANGLE = 0.7312
 

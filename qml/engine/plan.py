@@ -98,7 +98,7 @@ class _Fuser:
         for block in sorted(blocks, key=lambda b: min(b.wires)):
             last = packed[-1] if packed else None
             if last is not None and len(_range(last.span | block.span)) <= self.k:
-                merged = Block(_range(last.span | block.span), last.gates + block.gates)
+                merged = Block(_range(last.span | block.span), sorted(last.gates + block.gates))
                 packed[-1] = merged
             else:
                 packed.append(block)
@@ -144,11 +144,12 @@ class _Fuser:
             self.stages.append(Block(gate.wires, [i]))  # a lone gate on far-apart wires
 
     def _add_diagonal(self, i: int, gate, wires: set[int]) -> None:
-        inside = next((b for b in self.open if wires <= b.span), None)
-        if inside is not None:  # cheaper inside the block's matrix than as a pass of its own
-            inside.gates.append(i)
+        hit = [b for b in self.open if b.span & wires]
+        if len(hit) == 1 and wires <= hit[0].span:  # cheaper inside the block's matrix than as a pass
+            # (only where no other open block holds a gate on these wires: it would have to come first)
+            hit[0].gates.append(i)
             return
-        if any(b.span & wires for b in self.open):
+        if hit:
             self._flush(set(range(self.traced.n_wires)))
         source = gate.param.factors if gate.param is not None and gate.param.factors else None
         last = self.stages[-1] if self.stages else None

@@ -20,6 +20,7 @@ import torch
 from pennylane.devices.preprocess import decompose
 
 from .gates import gate_kind
+from .pauli import MAX_TABLE_BYTES, PauliSum, pauli_sum
 
 _MAX_FACTORS = 2
 
@@ -53,7 +54,9 @@ class TracedCircuit:
     n_inputs: int
     n_weights: int
     gates: tuple[TracedGate, ...]
-    observables: tuple[tuple[int, ...], ...]  # each <Z...Z> on these wire positions; () is the identity
+    # each <Z...Z> on these wire positions (() is the identity), or, where any observable is not a Z word,
+    # every one as a PauliSum
+    observables: tuple[tuple[int, ...], ...] | tuple[PauliSum, ...]
 
 
 def _engine_gate(op) -> bool:
@@ -63,7 +66,9 @@ def _engine_gate(op) -> bool:
 def _record(fn, n_wires: int, inputs: torch.Tensor, weights: torch.Tensor, keep=_engine_gate):
     tape = qp.tape.make_qscript(fn)(inputs, weights)
     try:
-        (tape,), _ = decompose(tape, stopping_condition=keep, name="qhybrid.torch")
+        (tape,), _ = decompose(
+            tape, stopping_condition=keep, skip_initial_state_prep=False, name="qhybrid.torch"
+        )
     except qp.exceptions.DeviceError as exc:
         raise NotTraceable(str(exc)) from None
     wire_index = {w: i for i, w in enumerate(range(n_wires))}
@@ -73,20 +78,45 @@ def _record(fn, n_wires: int, inputs: torch.Tensor, weights: torch.Tensor, keep=
     return tape, wire_index
 
 
-def _observable(mp, wire_index) -> tuple[int, ...]:
+def _observable(mp, wire_index, n: int) -> tuple[int, ...] | PauliSum:
+    """A ``<Z...Z>`` word as its wire positions; any other observable with a Pauli form as a
+    :class:`.pauli.PauliSum`."""
     if not isinstance(mp, qp.measurements.ExpectationMP) or mp.obs is None:
-        raise NotTraceable(f"the torch engine measures expectations of Z words only, got {mp}")
-    word = mp.obs.pauli_rep
-    if word is None or len(word) != 1:
-        raise NotTraceable(f"the torch engine measures expectations of Z words only, got {mp.obs}")
-    ((pw, coeff),) = word.items()
-    if abs(coeff - 1) > 1e-12 or any(letter != "Z" for letter in pw.values()):
-        raise NotTraceable(f"the torch engine measures expectations of Z words only, got {mp.obs}")
-    return tuple(sorted(wire_index[w] for w in pw))
+        raise NotTraceable(f"the torch engine measures expectation values only, got {mp}")
+    rep = mp.obs.pauli_rep
+    if rep is not None and len(rep) == 1:
+        ((pw, coeff),) = rep.items()
+        if abs(coeff - 1) < 1e-12 and all(letter == "Z" for letter in pw.values()):
+            return tuple(sorted(wire_index[w] for w in pw))
+    obs = pauli_sum(mp.obs, wire_index, n)
+    if obs is None:
+        raise NotTraceable(
+            f"the torch engine measures sums of Pauli words with fixed real coefficients, got {mp.obs}"
+        )
+    if obs.table_bytes() > MAX_TABLE_BYTES:
+        raise NotTraceable(
+            f"the observable {type(mp.obs).__name__} flips {len(obs.masks)} distinct sets of wires; its "
+            f"table on {n} qubits would take {obs.table_bytes() / 2**30:.1f} GiB"
+        )
+    return obs
+
+
+def _observables(tape, wire_index, n: int) -> tuple:
+    """Z words as wire tuples; if any observable is not one, every observable as a :class:`.pauli.PauliSum`."""
+    found = [_observable(mp, wire_index, n) for mp in tape.measurements]
+    if all(isinstance(o, tuple) for o in found):
+        return tuple(found)
+    return tuple(o if isinstance(o, PauliSum) else PauliSum(n, ((1.0, 0, _z_mask(o, n), 0),)) for o in found)
+
+
+def _z_mask(word: tuple[int, ...], n: int) -> int:
+    return sum(1 << (n - 1 - w) for w in word)
 
 
 def _values(p) -> list[float]:
-    return [float(v) for v in torch.as_tensor(p).detach().reshape(-1)]
+    if not isinstance(p, torch.Tensor):  # a Python float as a tensor would be float32
+        return [float(v) for v in np.asarray(p, dtype=np.float64).reshape(-1)]
+    return [float(v) for v in p.detach().reshape(-1)]
 
 
 def _value(p) -> float:
@@ -176,5 +206,5 @@ def trace(
                 _checked_relation(op, op2, j, sources, sources2, n_inputs) for j in range(op.num_params)
             )
         gates.append(TracedGate(op, tuple(wire_index[w] for w in op.wires), params))
-    observables = tuple(_observable(mp, wire_index) for mp in tape.measurements)
+    observables = _observables(tape, wire_index, n_wires)
     return TracedCircuit(n_wires, n_inputs, n_weights, tuple(gates), observables)

@@ -73,6 +73,77 @@ def test_random_circuits_equal_default_qubit(seed, n_wires, arrays_of):
         np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=TOL, rtol=0)
 
 
+def _pauli_sums(n: int) -> list:
+    """A Z word, single X and Y, a word of every letter and a Hamiltonian whose terms share flip masks."""
+    mixed = qp.X(0) @ qp.Y(1) @ qp.Z(n - 1)
+    hamiltonian = 0.4 * qp.X(0) @ qp.X(1) - 1.3 * qp.Y(0) @ qp.Y(1) + 0.7 * qp.Z(1) + 2.0 * qp.I(0)
+    return [qp.Z(0), qp.X(n - 1), qp.Y(1), mixed, hamiltonian]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n_wires", [3, 6])
+def test_pauli_sum_observables_equal_default_qubit(seed, n_wires, arrays_of):
+    ops, n_params = random_circuit(GATES, n_wires, 30, seed + 100)
+    n_inputs, batch = 2, 3
+    params = _feed(n_inputs)
+
+    def fn(x, w):
+        ops(params(x, w))
+        return [qp.expval(o) for o in _pauli_sums(n_wires)]
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(batch, n_inputs, dtype=torch.float64, generator=gen) * 3
+    w = torch.rand(max(n_params - n_inputs, 1), dtype=torch.float64, generator=gen) * 6
+    cot = torch.randn(batch, 5, dtype=torch.float64, generator=gen)
+    circuit = CompiledCircuit(fn, n_wires, n_inputs, tuple(w.shape))
+    for got, ref in zip(_ours(circuit, x, w, cot), _reference(fn, x, w, cot), strict=True):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=TOL, rtol=0)
+
+
+def test_a_double_excitation_runs_as_one_four_wire_gate():
+    def fn(x, w):
+        qp.BasisState(np.array([1, 1, 0, 0, 0, 0]), wires=range(6))
+        qp.DoubleExcitation(w[0], wires=[0, 1, 4, 5])
+        qp.SingleExcitation(w[1], wires=[1, 3])
+        return [qp.expval(qp.Z(0) @ qp.Z(5)), qp.expval(qp.X(1) @ qp.X(3))]
+
+    circuit = CompiledCircuit(fn, 6, 0, (2,))
+    assert [g.op.name for g in circuit.traced.gates[-2:]] == ["DoubleExcitation", "SingleExcitation"]
+    w = torch.tensor([0.8, -0.3], dtype=torch.float64)
+    cot = torch.tensor([[1.0, -0.5]], dtype=torch.float64)
+    x = torch.zeros(1, 0, dtype=torch.float64)
+    for got, ref in zip(_ours(circuit, x, w, cot)[::2], _reference(fn, x, w, cot)[::2], strict=True):
+        np.testing.assert_allclose(got.numpy().reshape(ref.shape), ref.numpy(), atol=TOL, rtol=0)
+
+
+def test_states_equal_default_qubit_where_z_values_cannot_tell():
+    """Gates whose order shows only in phases (a diagonal gate joining a block while another block held a
+    gate on its wire) and constant angles that are Python floats (once recorded in single precision)."""
+
+    def gates(w):
+        qp.IsingYY(0.4925, wires=[2, 1])
+        qp.CRZ(4.098008202627168, wires=[0, 2])
+        qp.Y(1)
+        qp.CRX(2.198293471807713, wires=[2, 0])
+        qp.CZ(wires=[2, 1])
+        qp.RY(w[0], wires=1)
+
+    def fn(x, w):
+        gates(w)
+        return [qp.expval(qp.Z(0))]
+
+    def state(w):
+        gates(w)
+        return qp.state()
+
+    circuit = CompiledCircuit(fn, 3, 0, (1,))
+    w = torch.tensor([0.3], dtype=torch.float64)
+    got = circuit.state(torch.zeros(2, 0, dtype=torch.float64), w)
+    ref = np.asarray(qp.QNode(state, qp.device("default.qubit", wires=3))(w))
+    assert got.shape == (2, 8)
+    np.testing.assert_allclose(got.numpy(), np.stack([ref, ref]), atol=TOL, rtol=0)
+
+
 @pytest.mark.parametrize("block_wires", [1, 2, 3])
 def test_any_block_width_gives_the_same_values(block_wires):
     ops, n_params = random_circuit(GATES, 5, 30, seed=11)
@@ -158,15 +229,22 @@ def test_what_the_engine_cannot_run_is_refused_with_the_reason():
         qp.AmplitudeEmbedding(x, wires=range(2), normalize=True)
         return [qp.expval(qp.Z(0))]
 
-    with pytest.raises(NotTraceable, match="several values per circuit"):
+    with pytest.raises(NotTraceable, match="depends on 4 inputs or weights"):
         CompiledCircuit(state_prep, 2, 4, (1,))
 
-    def x_measured(x, w):
+    def matrix_measured(x, w):
         qp.RY(w[0], wires=0)
-        return [qp.expval(qp.X(0))]
+        return [qp.expval(qp.Hermitian(np.array([[1.0, 0.5], [0.5, -1.0]]), wires=0))]
 
-    with pytest.raises(NotTraceable, match="Z words only"):
-        CompiledCircuit(x_measured, 1, 1, (1,))
+    with pytest.raises(NotTraceable, match="sums of Pauli words"):
+        CompiledCircuit(matrix_measured, 1, 1, (1,))
+
+    def probs(x, w):
+        qp.RY(w[0], wires=0)
+        return [qp.probs(wires=0)]
+
+    with pytest.raises(NotTraceable, match="expectation values only"):
+        CompiledCircuit(probs, 1, 1, (1,))
 
     def nonlinear(x, w):
         qp.RY(torch.sin(w[0]), wires=0)
