@@ -23,12 +23,20 @@ import argparse
 import json
 import math
 import sys
+import time
 
 from qhybrid._tables import render_table
 from qhybrid.hybrid.cli_help import RegistryHelpFormatter
 from qhybrid.hybrid.solve_inputs import GRAPHS, build_graph, build_qubo
 
-MOLECULES = ("h2", "lih")
+#: ``--molecule`` names: (builder of ``qml.solvers`` and its arguments, default bond length in angstrom).
+MOLECULES = {
+    "h2": ("h2", {}),
+    "lih": ("lih", {}),
+    "lih-full": ("lih", {"active_electrons": None, "active_orbitals": None}),
+    "heh+": ("heh_plus", {}),
+    "h3+": ("h3_plus", {}),
+}
 MODELS = ("tfim", "heisenberg")
 
 
@@ -36,10 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``solve`` sub-commands (``maxcut``, ``qubo``, ``vqe``) to ``parser``."""
     sub = parser.add_subparsers(dest="problem", metavar="PROBLEM", required=True)
 
-    def common(p: argparse.ArgumentParser, optimizer: str, maxiter: int) -> None:
-        p.add_argument("--backend", default="aer", help="one of %(backends)s (default %(default)s)")
+    def common(p: argparse.ArgumentParser, optimizer: str | None, maxiter: int) -> None:
+        p.add_argument(
+            "--backend",
+            default="auto",
+            help="one of %(backends)s (default %(default)s: the torch engine, aer.shots with --shots)",
+        )
         p.add_argument("--shots", type=int, default=None, help="samples per circuit (default: exact)")
-        p.add_argument("--optimizer", default=optimizer, help="one of %(optimizers)s (default %(default)s)")
+        default = optimizer or "lbfgs, cobyla with --shots"
+        p.add_argument("--optimizer", default=optimizer, help=f"one of %(optimizers)s (default {default})")
         p.add_argument(
             "--maxiter", type=int, default=maxiter, help="optimiser iterations (per depth for QAOA)"
         )
@@ -83,10 +96,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v = problem("vqe", "ground-state energy: VQE vs Hartree-Fock and exact diagonalisation")
     v.add_argument(
         "--molecule",
-        choices=MOLECULES,
+        choices=list(MOLECULES),
         default=None,
         help="molecule in STO-3G (default h2, 4 qubits); lih is a 6-qubit active space (2 electrons in 3 "
-        "orbitals), not the full 12-qubit Hamiltonian",
+        "orbitals), lih-full all 4 electrons on 12 qubits; heh+ and h3+ are cations (4 and 6 qubits)",
     )
     v.add_argument("--bond", type=float, default=None, help="bond length in angstrom (default: equilibrium)")
     v.add_argument("--model", choices=MODELS, default=None, help="spin chain instead of a molecule")
@@ -98,7 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="one of %(vqe_ansatze)s (default: uccsd for molecules, hardware_efficient for spin chains)",
     )
     v.add_argument("--layers", type=int, default=3, help="hardware-efficient layers (default 3)")
-    common(v, "cobyla", 200)
+    common(v, None, 200)
 
 
 def _row(method, value, quality, evaluations, seconds, note="") -> dict:
@@ -137,9 +150,10 @@ def _binary(args, qaoa, problem, kind: str, graph=None) -> list[dict]:
     note = f"expected {'cut' if kind == 'maxcut' else 'value'} {res.expected_cost:.3f}"
     if res.expected_ratio is not None:
         note += f", expected ratio {res.expected_ratio:.3f}"
+    note += ", converged" if res.converged else f", not converged in {args.maxiter} iterations"
     rows = [
         _row(
-            f"QAOA p={args.p} ({args.backend}, {args.optimizer})",
+            f"QAOA p={args.p} ({res.backend}, {res.optimizer})",
             res.cost,
             res.approximation_ratio,
             res.n_evaluations,
@@ -185,10 +199,9 @@ def _binary(args, qaoa, problem, kind: str, graph=None) -> list[dict]:
 
 
 def _vqe(args) -> tuple[list[dict], str, str]:
-    import numpy as np
-
     from qhybrid.classical import solvers as cs
-    from qhybrid.qml.solvers import VQE, h2, heisenberg, lih, transverse_field_ising
+    from qhybrid.qml import solvers
+    from qhybrid.qml.solvers import VQE, heisenberg, transverse_field_ising
 
     if args.model is not None and args.molecule is not None:
         raise ValueError("give either --molecule or --model, not both")
@@ -204,34 +217,38 @@ def _vqe(args) -> tuple[list[dict], str, str]:
         stepsize=args.stepsize,
     )
     if args.model is None:
-        mol = args.molecule or "h2"
-        problem = (h2 if mol == "h2" else lih)(*(() if args.bond is None else (args.bond,)))
+        builder, options = MOLECULES[args.molecule or "h2"]
+        bond = {} if args.bond is None else {"bond_length": args.bond}
+        problem = getattr(solvers, builder)(**bond, **options)
     elif args.model == "tfim":
         problem = transverse_field_ising(args.sites, h=args.field)
     else:
         problem = heisenberg(args.sites)
     res = vqe.solve(problem)
+    status = "converged" if res.converged else f"not converged in {args.maxiter} iterations"
     rows = [
         _row(
-            f"VQE {ansatz} ({args.backend}, {args.optimizer})",
+            f"VQE {ansatz} ({res.backend}, {res.optimizer})",
             res.energy,
             None,
             res.n_evaluations,
             res.wall_time,
-            f"{res.n_params} parameters",
+            f"{res.n_params} parameters, {status}",
         )
     ]
-    matrix = problem.sparse_matrix()
-    if problem.hf_state is not None:
-        index = int("".join(str(b) for b in problem.hf_state), 2)
-        rows.append(
-            _row("Hartree-Fock", float(np.real(matrix[index, index])), None, 1, 0.0, "reference state")
-        )
-    ed = cs.exact_diagonalization(matrix)
-    rows.append(_row("exact diagonalisation", ed.energy, None, None, ed.wall_time, "ground state"))
     chemistry = problem.hf_state is not None
+    if chemistry:
+        rows.append(_row("Hartree-Fock", problem.hf_energy(), None, 1, 0.0, "reference state"))
+        start = time.perf_counter()
+        exact = problem.exact_energy()
+        sector = f"{problem.n_electrons} electrons, multiplicity {problem.multiplicity}"
+        rows.append(_row("exact diagonalisation", exact, None, None, time.perf_counter() - start, sector))
+    else:
+        ed = cs.exact_diagonalization(problem.sparse_matrix())
+        exact = ed.energy
+        rows.append(_row("exact diagonalisation", exact, None, None, ed.wall_time, "ground state"))
     for r in rows:
-        r["quality"] = (r["value"] - ed.energy) * (1e3 if chemistry else 1.0)
+        r["quality"] = (r["value"] - exact) * (1e3 if chemistry else 1.0)
         if r["method"].startswith("VQE") and chemistry and abs(r["quality"]) < 1.6:
             r["note"] += ", within chemical accuracy"
     return rows, f"{problem.name}, {problem.n_qubits} qubits", "error (mHa)" if chemistry else "error"

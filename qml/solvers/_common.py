@@ -16,11 +16,13 @@ import pennylane as qp
 import scipy.optimize
 from pennylane import numpy as pnp
 
-from qhybrid.qml.backends import backend_names
+from qhybrid.qml.backends import AUTO, backend_choices, backend_info, resolve_backend
 from qhybrid.qml.validation import check_float, check_int
 
 #: Optimiser names the solvers accept.
-OPTIMIZERS = ("adam", "spsa", "cobyla")
+OPTIMIZERS = ("lbfgs", "adam", "spsa", "cobyla")
+#: Optimisers that read gradients (the others run plain forward passes).
+GRADIENT_OPTIMIZERS = ("lbfgs", "adam")
 
 
 def check_positive(name: str, value: object) -> float:
@@ -36,9 +38,16 @@ def check_optimizer(name: object) -> str:
 
 def check_backend(name: object, shots: object) -> tuple[str, int | None]:
     """Validate a backend name and shot count against the registry before any device is built."""
-    names = backend_names()
+    names = backend_choices()
     if not isinstance(name, str) or name not in names:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(names)}")
+    if name != AUTO and backend_info(name).engine == "torch" and backend_info(name).takes_noise:
+        raise ValueError(
+            f"backend {name!r} runs noisy QuantumLayer models and the solvers take no noise; use "
+            "'auto', 'torch' or an Aer backend"
+        )
+    if shots is not None and not backend_info(resolve_backend(name, shots)).takes_shots:
+        raise ValueError(f"backend {name!r} is exact and takes no shots; use 'auto' or 'aer.shots'")
     if shots is not None:
         shots = check_int("shots", shots, 1)
     elif name == "aer.shots":
@@ -46,11 +55,6 @@ def check_backend(name: object, shots: object) -> tuple[str, int | None]:
             "backend 'aer.shots' samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"
         )
     return name, shots
-
-
-def executions(tracker: qp.Tracker) -> int:
-    """Circuits the device ran while the tracker was active."""
-    return int(tracker.totals.get("executions", 0))
 
 
 def energy_functions(energy_circuit):
@@ -81,6 +85,8 @@ class OptimizationTrace:
     history: list[float] = field(default_factory=list)
     iterations: int = 0
     evaluations: int = 0
+    #: whether the optimiser's own stopping test held (not its budget running out); SPSA has none
+    converged: bool = False
 
 
 class _BudgetSpent(Exception):
@@ -100,6 +106,8 @@ def minimize(
 ) -> OptimizationTrace:
     """Minimise ``cost`` from ``x0`` with the named optimiser.
 
+    * ``lbfgs``: scipy's L-BFGS-B on the energy and its gradient (one ``grad`` call per evaluation, line
+      searches included); ``maxiter`` evaluations at most, ``tol`` its gradient and relative-change test.
     * ``adam``: gradient steps (``grad`` returns ``(cost, gradient)``, so the forward value is not paid twice);
       stops when the gradient norm drops below ``tol``. ``history`` holds the cost at each step.
     * ``spsa``: simultaneous-perturbation stochastic approximation (Spall's gains, two evaluations a step).
@@ -109,7 +117,9 @@ def minimize(
     """
     x = np.array(x0, dtype=float)
     trace = OptimizationTrace(x)
-    if method == "adam":
+    if method == "lbfgs":
+        _lbfgs(grad, x, trace, maxiter, tol)
+    elif method == "adam":
         _adam(cost, grad, x, trace, maxiter, stepsize, tol)
     elif method == "spsa":
         _spsa(cost, x, trace, maxiter, stepsize, rng)
@@ -132,6 +142,7 @@ def _adam(cost, grad, x: np.ndarray, trace: OptimizationTrace, maxiter: int, ste
             best_x, best_c = x.copy(), c
         trace.iterations = trace.evaluations = k
         if np.linalg.norm(g) < tol:
+            trace.converged = True
             break
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
@@ -178,6 +189,31 @@ def _cobyla(cost, x: np.ndarray, trace: OptimizationTrace, maxiter: int, stepsiz
             recorded, x, method="COBYLA", tol=tol, options={"maxiter": budget, "rhobeg": stepsize}
         )
         trace.x = np.asarray(res.x, dtype=float)
+        trace.converged = bool(res.success)
     except _BudgetSpent:
         trace.x = best[1]
     trace.iterations = trace.evaluations = len(trace.history)
+
+
+def _lbfgs(grad, x: np.ndarray, trace: OptimizationTrace, maxiter: int, tol: float):
+    best = [math.inf, x.copy()]
+
+    def recorded(y: np.ndarray):
+        if len(trace.history) >= maxiter:
+            raise _BudgetSpent
+        c, g = grad(y)
+        trace.history.append(c)
+        if c < best[0]:
+            best[:] = [c, np.array(y, dtype=float)]
+        return c, g
+
+    try:
+        res = scipy.optimize.minimize(
+            recorded, x, jac=True, method="L-BFGS-B", tol=tol, options={"maxfun": maxiter + 1}
+        )
+        trace.converged = bool(res.success)
+        trace.iterations = int(res.nit)
+    except _BudgetSpent:
+        pass
+    trace.x = best[1]
+    trace.evaluations = len(trace.history)

@@ -34,6 +34,8 @@ from qhybrid.classical.problems import (
 )
 from qhybrid.qml.validation import check_bool, check_float, check_int
 
+from .sectors import sector_ground_energy, sector_matrix
+
 
 class QUBO:
     r"""Quadratic unconstrained binary optimisation: minimise :math:`f(x) = x^T Q x + c`, :math:`x \in \{0,1\}^n`.
@@ -274,6 +276,7 @@ class HamiltonianProblem:
         name: short description.
         hf_state: Hartree-Fock occupation bits for molecules (the reference state of chemistry ansätze), else ``None``.
         n_electrons: active electrons for molecules, else ``None``.
+        multiplicity: ``2S + 1`` of the state sought (molecules; 1 by default), else ``None``.
     """
 
     def __init__(
@@ -283,6 +286,7 @@ class HamiltonianProblem:
         name: str = "hamiltonian",
         hf_state: np.ndarray | None = None,
         n_electrons: int | None = None,
+        multiplicity: int | None = None,
     ):
         if not isinstance(hamiltonian, qp.operation.Operator):
             raise TypeError(f"hamiltonian must be a PennyLane operator, got {type(hamiltonian).__name__}")
@@ -296,6 +300,7 @@ class HamiltonianProblem:
         self.name = name
         self.hf_state = None if hf_state is None else np.asarray(hf_state, dtype=int)
         self.n_electrons = n_electrons
+        self.multiplicity = multiplicity if multiplicity is not None or n_electrons is None else 1
         self._exact: float | None = None
 
     def sparse_matrix(self):
@@ -303,17 +308,32 @@ class HamiltonianProblem:
         check_diagonalisable(2**self.n_qubits)
         return self.hamiltonian.sparse_matrix(wire_order=range(self.n_qubits), format="csr")
 
+    def hf_energy(self) -> float:
+        """Energy of the Hartree-Fock state (molecules), read off the Hamiltonian's diagonal."""
+        if self.hf_state is None:
+            raise ValueError(f"{self.name!r} has no Hartree-Fock state (not a molecule)")
+        index = np.array([int("".join(str(int(b)) for b in self.hf_state), 2)])
+        return float(sector_matrix(self.hamiltonian, self.n_qubits, index)[0, 0].real)
+
     def is_diagonalisable(self) -> bool:
         """Whether :meth:`exact_energy` is small enough to compute."""
         return self.n_qubits <= MAX_DIAGONALISATION_QUBITS
 
     def exact_energy(self) -> float:
-        """Exact ground-state energy by sparse diagonalisation (at most :data:`MAX_DIAGONALISATION_QUBITS` qubits).
+        """Exact ground-state energy (at most :data:`MAX_DIAGONALISATION_QUBITS` qubits).
 
-        Note that for molecules this is the lowest eigenvalue over all particle numbers (on the qubit space),
-        which for the neutral ground states used here is the FCI energy.
+        For a molecule (``n_electrons`` set) the lowest energy with that many electrons and that
+        multiplicity, from the Hamiltonian's block of that sector (:mod:`.sectors`); the lowest eigenvalue
+        over the whole qubit space could belong to another charge or spin. Otherwise (spin chains) the lowest
+        eigenvalue of the whole matrix, by sparse diagonalisation.
         """
         if self._exact is None:
+            check_diagonalisable(2**self.n_qubits)
+            if self.n_electrons is not None:
+                self._exact = sector_ground_energy(
+                    self.hamiltonian, self.n_qubits, self.n_electrons, self.multiplicity
+                )
+                return self._exact
             m = self.sparse_matrix()
             if m.shape[0] <= 64:
                 self._exact = float(np.linalg.eigvalsh(m.toarray())[0])
@@ -330,6 +350,7 @@ def molecule(
     coordinates: Any,
     *,
     charge: int = 0,
+    mult: int = 1,
     basis: str = "sto-3g",
     unit: str = "angstrom",
     active_electrons: int | None = None,
@@ -341,10 +362,18 @@ def molecule(
     Args:
         symbols: atomic symbols, e.g. ``["H", "H"]``.
         coordinates: ``(n_atoms, 3)`` (or flat) positions in ``unit``.
-        charge: net charge.
+        charge: net charge (``H3+``: 1).
+        mult: spin multiplicity ``2S + 1`` of the state sought (1 singlet, 2 doublet, 3 triplet, ...).
         basis: basis set name known to ``pennylane.qchem`` (``"sto-3g"``, ...).
         unit: ``"angstrom"`` or ``"bohr"``.
         active_electrons, active_orbitals: active space (default: all).
+
+    PennyLane's Hartree-Fock is restricted to closed shells, so the orbitals always come from a closed-shell
+    calculation: of the molecule itself when its electron count is even, else of its cation (one electron
+    fewer). The qubit Hamiltonian holds every electron number and spin; the problem's electron count and
+    multiplicity pick the sector its exact energy (:meth:`HamiltonianProblem.exact_energy`) and its
+    Hartree-Fock state (the lowest orbitals, the unpaired electrons spin up) come from. Without an active
+    space the exact energy does not depend on the orbitals (full CI); with one it is CASCI in them.
 
     Example:
         >>> p = molecule(["H", "H"], [[0, 0, 0], [0, 0, 0.7414]])
@@ -364,17 +393,81 @@ def molecule(
     if unit not in ("angstrom", "bohr"):
         raise ValueError(f"unit must be 'angstrom' or 'bohr', got {unit!r}")
     check_int("charge", charge)
+    mult = check_int("mult", mult, 1)
+    target = _qchem_molecule(symbols, coords, charge, basis, unit)
+    n_e = target.n_electrons
+    formula = _formula(symbols) + _charge_suffix(charge)
+    if n_e < 1:
+        raise ValueError(f"{formula} has no electrons (charge {charge})")
+    if (n_e - (mult - 1)) % 2 or mult - 1 > n_e:
+        raise ValueError(
+            f"{formula} has {n_e} electron{'s' * (n_e != 1)}; multiplicity {mult} needs "
+            f"{mult - 1} unpaired electron{'s' * (mult != 2)} and the rest paired (allowed: "
+            f"{', '.join(str(m) for m in range(1 + n_e % 2, n_e + 2, 2))})"
+        )
+    check_active_space(target, active_electrons, active_orbitals)
+    electrons = n_e if active_electrons is None else active_electrons
+    if mult - 1 > electrons:
+        raise ValueError(
+            f"multiplicity {mult} needs {mult - 1} unpaired electrons; the active space has {electrons}"
+        )
+    shift = n_e % 2  # an odd count takes the cation's closed-shell orbitals
+    if shift and electrons == 1:
+        raise ValueError(
+            f"{formula} with {electrons} active electron: its orbitals would come from a closed shell with "
+            "none (PennyLane's Hartree-Fock is restricted to closed shells); take a larger active space"
+        )
+    reference = _qchem_molecule(symbols, coords, charge + shift, basis, unit) if shift else target
+    h, n_qubits = qp.qchem.molecular_hamiltonian(
+        reference,
+        active_electrons=None if active_electrons is None else active_electrons - shift,
+        active_orbitals=active_orbitals,
+        mapping="jordan_wigner",
+    )
+    hf = high_spin_occupation(electrons, mult, n_qubits)
+    label = name or (formula if mult == 1 else f"{formula} ({_SPIN_NAMES.get(mult, f'multiplicity {mult}')})")
+    return HamiltonianProblem(h, n_qubits, name=label, hf_state=hf, n_electrons=electrons, multiplicity=mult)
+
+
+def _qchem_molecule(symbols, coords, charge: int, basis: str, unit: str):
     try:
-        mol = qp.qchem.Molecule(symbols, coords, charge=charge, basis_name=basis, unit=unit)
+        return qp.qchem.Molecule(symbols, coords, charge=charge, basis_name=basis, unit=unit)
     except ValueError as err:  # "Atoms in {'Xx'} are not supported."
         raise ValueError(f"molecule {symbols}: {err}") from None
-    check_active_space(mol, active_electrons, active_orbitals)
-    h, n_qubits = qp.qchem.molecular_hamiltonian(
-        mol, active_electrons=active_electrons, active_orbitals=active_orbitals, mapping="jordan_wigner"
-    )
-    electrons = mol.n_electrons if active_electrons is None else active_electrons
-    hf = qp.qchem.hf_state(electrons, n_qubits)
-    return HamiltonianProblem(h, n_qubits, name=name or "".join(symbols), hf_state=hf, n_electrons=electrons)
+
+
+_SPIN_NAMES = {2: "doublet", 3: "triplet", 4: "quartet", 5: "quintet"}
+
+
+def _formula(symbols: list[str]) -> str:
+    """``["H", "H", "H"]`` -> ``"H3"``, ``["Li", "H"]`` -> ``"LiH"`` (atoms in order of first appearance)."""
+    counts: dict[str, int] = {}
+    for symbol in symbols:
+        counts[symbol] = counts.get(symbol, 0) + 1
+    return "".join(s + (str(k) if k > 1 else "") for s, k in counts.items())
+
+
+def _charge_suffix(charge: int) -> str:
+    if charge == 0:
+        return ""
+    sign = "+" if charge > 0 else "-"
+    return f"({abs(charge)}{sign})" if abs(charge) > 1 else sign
+
+
+def high_spin_occupation(n_electrons: int, mult: int, n_qubits: int) -> np.ndarray:
+    """Occupation bits of the lowest determinant with ``mult - 1`` unpaired electrons, all spin up
+    (PennyLane's order: wire ``2i`` orbital ``i`` up, ``2i + 1`` down); ``qml.qchem.hf_state`` for a singlet."""
+    down = (n_electrons - (mult - 1)) // 2
+    up = n_electrons - down
+    if up > n_qubits // 2:
+        raise ValueError(
+            f"{up} spin-up electrons do not fit {n_qubits // 2} orbitals (multiplicity {mult}, "
+            f"{n_electrons} electrons)"
+        )
+    bits = np.zeros(n_qubits, dtype=int)
+    bits[0 : 2 * up : 2] = 1
+    bits[1 : 2 * down : 2] = 1
+    return bits
 
 
 def check_active_space(mol: Any, active_electrons: int | None, active_orbitals: int | None) -> None:
@@ -424,6 +517,21 @@ def lih(
         active_orbitals=active_orbitals,
         name=f"LiH ({bond_length:g} A)",
     )
+
+
+def heh_plus(bond_length: float = 0.774) -> HamiltonianProblem:
+    """HeH+ in STO-3G (4 qubits, 2 electrons) at ``bond_length`` angstrom (0.774, about the equilibrium)."""
+    bond_length = check_float("bond_length", bond_length, 0, low_open=True)
+    return molecule(["He", "H"], [[0, 0, 0], [0, 0, bond_length]], charge=1, name=f"HeH+ ({bond_length:g} A)")
+
+
+def h3_plus(bond_length: float = 0.874) -> HamiltonianProblem:
+    """H3+ in STO-3G (6 qubits, 2 electrons): an equilateral triangle of side ``bond_length`` angstrom (0.874,
+    about the equilibrium). Its whole qubit space holds a lower energy, the neutral H3's; the problem's exact
+    energy is the two-electron singlet's."""
+    d = check_float("bond_length", bond_length, 0, low_open=True)
+    coords = [[0, 0, 0], [d, 0, 0], [d / 2, d * np.sqrt(3) / 2, 0]]
+    return molecule(["H", "H", "H"], coords, charge=1, name=f"H3+ ({d:g} A)")
 
 
 def _check_chain(n_sites: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,20 +10,12 @@ from typing import Any
 
 import numpy as np
 import pennylane as qp
-from pennylane import numpy as pnp
 
-from qhybrid.qml.backends import default_diff_method, make_device
 from qhybrid.qml.validation import check_int, check_seed
 
-from ._common import (
-    check_backend,
-    check_optimizer,
-    check_positive,
-    energy_functions,
-    executions,
-    minimize,
-)
+from ._common import GRADIENT_OPTIMIZERS, check_backend, check_optimizer, check_positive, minimize
 from .problems import QUBO
+from .simulators import make_simulator
 
 #: Initialisation strategies for the angles.
 INITS = ("fixed", "random", "interp")
@@ -64,6 +57,8 @@ class QAOAResult:
             step counts once); with COBYLA at most ``maxiter + 1`` per depth.
         wall_time: seconds, including device construction and sampling.
         depths: one :class:`QAOADepthResult` per optimised depth.
+        backend: the backend that ran the circuits (``auto`` resolved: ``torch`` is the engine).
+        converged: whether the optimiser's stopping test held at the last depth before its budget ran out.
     """
 
     bitstring: np.ndarray
@@ -84,6 +79,7 @@ class QAOAResult:
     optimizer: str
     depths: list[QAOADepthResult] = field(default_factory=list)
     n_cost_evaluations: int = 0
+    converged: bool = False
 
 
 def interp_init(gammas: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +106,10 @@ def linear_ramp(p: int, delta: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
     """Annealing-like angles: gamma grows and beta shrinks linearly over the ``p`` layers (midpoints)."""
     t = (np.arange(p) + 0.5) / p
     return t * delta, (1 - t) * delta
+
+
+def _layers_at_depth(layers, p: int, params) -> None:
+    layers(params, p)
 
 
 def qaoa_circuit(problem: QUBO) -> Callable[[Any, int], None]:
@@ -160,11 +160,12 @@ class QAOA:
 
     Args:
         p: depth (number of cost + mixer layers).
-        optimizer: ``"adam"``, ``"spsa"`` or ``"cobyla"``.
+        optimizer: ``"cobyla"``, ``"lbfgs"``, ``"adam"`` or ``"spsa"``.
         init: ``"fixed"`` (linear ramp), ``"random"`` (uniform, seeded) or ``"interp"`` (optimise depths
             1..p in turn, each starting from the INTERP interpolation of the previous one).
-        backend: a name from ``qml.backend_names()``; ``"aer"`` is qhybrid's batched Aer statevector.
-        shots: ``None`` for exact expectations; an int samples (use a sampling backend such as ``"aer.shots"``).
+        backend: a name from ``qml.backend_choices()``; ``"auto"`` runs exact energies on the torch engine
+            (one compiled circuit per depth) and shots on ``aer.shots``.
+        shots: ``None`` for exact expectations; an int samples (on a sampling backend: ``"auto"``, ``"aer.shots"``).
         seed: seeds the initial angles, SPSA, the final sampling and the device.
         maxiter: optimiser iterations per depth: Adam gradient steps, SPSA steps (two energies each) or
             COBYLA energy evaluations; for COBYLA a hard limit, even below its own minimum of
@@ -188,7 +189,7 @@ class QAOA:
         *,
         optimizer: str = "cobyla",
         init: str = "fixed",
-        backend: str = "aer",
+        backend: str = "auto",
         shots: int | None = None,
         seed: int | None = None,
         maxiter: int = 100,
@@ -205,7 +206,7 @@ class QAOA:
         self.backend, self.shots = check_backend(backend, shots)
         self.seed = check_seed("seed", seed)
         self.maxiter = check_int("maxiter", maxiter, 1)
-        default_step = {"adam": 0.05, "spsa": 0.2, "cobyla": 0.3}[self.optimizer]
+        default_step = {"lbfgs": 1.0, "adam": 0.05, "spsa": 0.2, "cobyla": 0.3}[self.optimizer]
         self.stepsize = default_step if stepsize is None else check_positive("stepsize", stepsize)
         self.tol = check_positive("tol", tol)
         self.n_samples = check_int("n_samples", n_samples, 1)
@@ -223,25 +224,30 @@ class QAOA:
             )
         t0 = time.perf_counter()
         rng = np.random.default_rng(self.seed)
-        dev = make_device(self.backend, n, shots=self.shots, seed=self.seed)
         layers, hamiltonian = qaoa_circuit(problem), problem.cost_hamiltonian()
+        gradient = self.optimizer in GRADIENT_OPTIMIZERS
+        bodies = {p: functools.partial(_layers_at_depth, layers, p) for p in range(1, self.p + 1)}
+
+        def energies(sim, p):
+            return sim.energy_functions(bodies[p], hamiltonian, 2 * p, gradient)
+
+        sim = make_simulator(
+            self.backend, n, self.shots, self.seed, body_check=lambda sim: energies(sim, self.p)
+        )
         history: list[float] = []
         depths: list[QAOADepthResult] = []
-        x, n_cost = None, 0
-        with qp.Tracker(dev) as tracker:
+        x, n_cost, converged = None, 0, False
+        with sim.tracking():
             for p in range(1, self.p + 1) if self.init == "interp" else [self.p]:
-                x, trace, depth = self._optimise_depth(problem, hamiltonian, dev, layers, p, x, rng, tracker)
+                x, trace, depth = self._optimise_depth(problem, energies(sim, p), sim, p, x, rng)
                 history.extend(trace.history)
                 n_cost += trace.evaluations + 1
                 depths.append(depth)
-
-            @qp.qnode(dev, diff_method=None)
-            def probs_circuit(params):
-                layers(params, self.p)
-                return qp.probs(wires=range(n))
-
-            probs = np.asarray(probs_circuit(pnp.array(x, requires_grad=False)), dtype=float)
-        return self._result(problem, probs, rng, depths, history, executions(tracker), n_cost, t0)
+                converged = trace.converged
+            probs = sim.probabilities(bodies[self.p], x)
+        result = self._result(problem, probs, rng, depths, history, sim.executions, n_cost, t0)
+        result.backend, result.converged = sim.backend, converged
+        return result
 
     def _initial_angles(self, p: int, previous, rng) -> np.ndarray:
         """``(gammas, betas)`` to start depth ``p`` from: random, interpolated from depth ``p - 1``'s
@@ -252,19 +258,11 @@ class QAOA:
             return np.concatenate(interp_init(previous[: p - 1], previous[p - 1 :]))
         return np.concatenate(linear_ramp(p))
 
-    def _optimise_depth(self, problem: QUBO, hamiltonian, dev, layers, p: int, previous, rng, tracker):
-        """Minimise the energy at depth ``p``: the optimum angles, the optimiser's trace, the depth's
-        summary."""
-        # gradient-free optimisers run plain forward passes, without the gradient machinery's overhead
-        method = default_diff_method(self.backend, self.shots) if self.optimizer == "adam" else None
-
-        @qp.qnode(dev, diff_method=method)
-        def energy_circuit(params):
-            layers(params, p)
-            return qp.expval(hamiltonian)
-
-        cost, value_and_grad = energy_functions(energy_circuit)
-        before, start = executions(tracker), time.perf_counter()
+    def _optimise_depth(self, problem: QUBO, functions, sim, p: int, previous, rng):
+        """Minimise the energy at depth ``p`` (``functions``: its ``cost`` and ``value_and_grad``): the optimum
+        angles, the optimiser's trace, the depth's summary."""
+        cost, value_and_grad = functions
+        before, start = sim.executions, time.perf_counter()
         trace = minimize(
             cost,
             value_and_grad,
@@ -279,7 +277,7 @@ class QAOA:
         e = cost(x)
         ratio = problem.approximation_ratio(e) if problem.is_enumerable() else None
         depth = QAOADepthResult(
-            p, e, ratio, x[:p].copy(), x[p:].copy(), executions(tracker) - before, time.perf_counter() - start
+            p, e, ratio, x[:p].copy(), x[p:].copy(), sim.executions - before, time.perf_counter() - start
         )
         return x, trace, depth
 

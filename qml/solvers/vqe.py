@@ -8,19 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pennylane as qp
 
-from qhybrid.qml.backends import default_diff_method, make_device
 from qhybrid.qml.circuits import get_ansatz
 from qhybrid.qml.validation import check_int, check_seed
 
-from ._common import (
-    check_backend,
-    check_optimizer,
-    check_positive,
-    energy_functions,
-    executions,
-    minimize,
-)
+from ._common import GRADIENT_OPTIMIZERS, check_backend, check_optimizer, check_positive, minimize
 from .problems import HamiltonianProblem
+from .simulators import make_simulator
 
 #: Ansatz names VQE accepts: whole state preparations for a Hamiltonian problem (two of them chemistry
 #: ansätze built from the Hartree-Fock state), not the per-layer ``qml.circuits.ANSATZE`` of QuantumLayer,
@@ -43,8 +36,10 @@ class VQEResult:
         n_evaluations: circuits executed on the device: gradient circuits included, and a Hamiltonian
             the device measures group by group (``default.qubit``) counts one circuit per group.
         n_cost_evaluations: energies the optimiser asked for, plus the final one at ``params`` (an Adam
-            step counts once); with COBYLA at most ``maxiter + 1``.
+            or L-BFGS step counts once); at most ``maxiter + 1``.
         wall_time: seconds, including device construction.
+        backend: the backend that ran the circuits (``auto`` resolved: ``torch`` is the engine).
+        converged: whether the optimiser's stopping test held before its budget ran out (SPSA has none).
     """
 
     energy: float
@@ -60,6 +55,25 @@ class VQEResult:
     n_params: int
     extra: dict = field(default_factory=dict)
     n_cost_evaluations: int = 0
+    converged: bool = False
+
+
+def excitations(hf_state) -> tuple[list[list[int]], list[list[int]]]:
+    """Spin-conserving single and double excitations out of the occupied spin orbitals of ``hf_state``
+    (PennyLane's order: even wires spin up). For a closed shell the same lists, in the same order, as
+    ``qml.qchem.excitations``; for an open-shell reference the ones its occupation allows."""
+    occupied = [int(w) for w in np.flatnonzero(hf_state)]
+    virtual = [int(w) for w in np.flatnonzero(np.asarray(hf_state) == 0)]
+    singles = [[i, a] for i in occupied for a in virtual if i % 2 == a % 2]
+    doubles = [
+        [i, j, a, b]
+        for x, i in enumerate(occupied)
+        for j in occupied[x + 1 :]
+        for y, a in enumerate(virtual)
+        for b in virtual[y + 1 :]
+        if (i % 2) + (j % 2) == (a % 2) + (b % 2)
+    ]
+    return singles, doubles
 
 
 class VQE:
@@ -78,18 +92,21 @@ class VQE:
     Args:
         ansatz: one of ``"uccsd"``, ``"doubles"``, ``"hardware_efficient"``.
         n_layers: layers of the hardware-efficient ansatz.
-        optimizer: ``"adam"``, ``"spsa"`` or ``"cobyla"``.
-        backend: a name from ``qml.backend_names()``; ``"aer"`` is qhybrid's batched Aer statevector.
+        optimizer: ``"lbfgs"``, ``"adam"``, ``"spsa"`` or ``"cobyla"``; by default L-BFGS on exact
+            energies and their adjoint gradients, COBYLA with shots.
+        backend: a name from ``qml.backend_choices()``; ``"auto"`` runs exact energies on the torch engine
+            (one compiled circuit, the gradient by its adjoint pass) and shots on ``aer.shots``.
         shots: ``None`` for exact expectations, else samples per circuit (with a sampling backend).
         seed: seeds initial parameters, SPSA and the device.
-        maxiter, stepsize, tol: as for :class:`qml.solvers.QAOA`: ``maxiter`` is Adam's gradient steps,
-            SPSA's steps (two energies each) or COBYLA's energy evaluations, a hard limit even below
-            COBYLA's own minimum of ``n_params + 2`` (scipy would raise the budget to it).
+        maxiter, stepsize, tol: as for :class:`qml.solvers.QAOA`: ``maxiter`` is L-BFGS's energy-and-gradient
+            evaluations, Adam's gradient steps, SPSA's steps (two energies each) or COBYLA's energy
+            evaluations, a hard limit even below COBYLA's own minimum of ``n_params + 2`` (scipy would raise
+            the budget to it).
         max_qubits: refuse wider problems before building a device.
 
     Example:
         >>> from qhybrid.qml.solvers import h2
-        >>> res = VQE("doubles", backend="default").solve(h2())
+        >>> res = VQE("doubles").solve(h2())
         >>> abs(res.error) < 1.6e-3
         True
     """
@@ -99,8 +116,8 @@ class VQE:
         ansatz: str = "uccsd",
         *,
         n_layers: int = 2,
-        optimizer: str = "cobyla",
-        backend: str = "aer",
+        optimizer: str | None = None,
+        backend: str = "auto",
         shots: int | None = None,
         seed: int | None = None,
         maxiter: int = 200,
@@ -112,11 +129,12 @@ class VQE:
             raise ValueError(f"unknown ansatz {ansatz!r}; choose one of {', '.join(VQE_ANSATZE)}")
         self.ansatz = ansatz
         self.n_layers = check_int("n_layers", n_layers, 1)
-        self.optimizer = check_optimizer(optimizer)
         self.backend, self.shots = check_backend(backend, shots)
+        default_optimizer = "lbfgs" if self.shots is None else "cobyla"
+        self.optimizer = check_optimizer(default_optimizer if optimizer is None else optimizer)
         self.seed = check_seed("seed", seed)
         self.maxiter = check_int("maxiter", maxiter, 1)
-        default_step = {"adam": 0.1, "spsa": 0.2, "cobyla": 0.2}[self.optimizer]
+        default_step = {"lbfgs": 1.0, "adam": 0.1, "spsa": 0.2, "cobyla": 0.2}[self.optimizer]
         self.stepsize = default_step if stepsize is None else check_positive("stepsize", stepsize)
         self.tol = check_positive("tol", tol)
         self.max_qubits = check_int("max_qubits", max_qubits, 1)
@@ -131,13 +149,14 @@ class VQE:
                     f"ansatz {self.ansatz!r} needs a molecular problem with a Hartree-Fock state; "
                     f"{problem.name!r} has none (use ansatz='hardware_efficient')"
                 )
-            singles, doubles = qp.qchem.excitations(problem.n_electrons, n)
+            singles, doubles = excitations(hf)
             if self.ansatz == "doubles":
                 singles = []
             n_params = len(singles) + len(doubles)
             if n_params == 0:
                 raise ValueError(
-                    f"{problem.name!r} has no excitations to optimise (closed shell with no virtuals)"
+                    f"{problem.name!r} has no {self.ansatz} excitation that keeps its spin: its Hartree-Fock "
+                    "state has nothing to mix with (use ansatz='hardware_efficient', or a larger basis)"
                 )
 
             def body(params):
@@ -172,20 +191,15 @@ class VQE:
         t0 = time.perf_counter()
         rng = np.random.default_rng(self.seed)
         body, x0 = self._build(problem, rng)
-        dev = make_device(self.backend, n, shots=self.shots, seed=self.seed)
         hamiltonian = problem.hamiltonian
+        gradient = self.optimizer in GRADIENT_OPTIMIZERS
 
-        # gradient-free optimisers run plain forward passes, without the gradient machinery's overhead
-        method = default_diff_method(self.backend, self.shots) if self.optimizer == "adam" else None
+        def energies(sim):
+            return sim.energy_functions(body, hamiltonian, x0.size, gradient)
 
-        @qp.qnode(dev, diff_method=method)
-        def energy_circuit(params):
-            body(params)
-            return qp.expval(hamiltonian)
-
-        cost, value_and_grad = energy_functions(energy_circuit)
-
-        with qp.Tracker(dev) as tracker:
+        sim = make_simulator(self.backend, n, self.shots, self.seed, body_check=energies)
+        cost, value_and_grad = energies(sim)
+        with sim.tracking():
             trace = minimize(
                 cost,
                 value_and_grad,
@@ -204,11 +218,12 @@ class VQE:
             error=None if exact is None else energy - exact,
             params=trace.x,
             history=trace.history,
-            n_evaluations=executions(tracker),
+            n_evaluations=sim.executions,
             wall_time=time.perf_counter() - t0,
             ansatz=self.ansatz,
-            backend=self.backend,
+            backend=sim.backend,
             optimizer=self.optimizer,
             n_params=x0.size,
             n_cost_evaluations=trace.evaluations + 1,
+            converged=trace.converged,
         )

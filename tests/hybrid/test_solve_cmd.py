@@ -20,7 +20,7 @@ def test_maxcut_table_has_qaoa_and_references(capsys):
     code, out = _run(["maxcut", "--nodes", "8", "--p", "1", "--seed", "1"], capsys)
     assert code == 0
     for name in (
-        "QAOA p=1 (aer, cobyla)",
+        "QAOA p=1 (torch, cobyla)",
         "brute force",
         "simulated annealing",
         "Goemans-Williamson",
@@ -53,6 +53,17 @@ def test_qubo_and_vqe(capsys):
     assert rows["exact diagonalisation"]["value"] == pytest.approx(-1.13727, abs=1e-4)
 
 
+def test_vqe_of_a_cation_is_judged_against_its_own_sector_and_says_it_converged(capsys):
+    code, out = _run(["vqe", "--molecule", "h3+", "--json"], capsys)
+    rows = {r["method"].split(" (")[0]: r for r in json.loads(out)["rows"]}
+    assert code == 0
+    assert rows["exact diagonalisation"]["note"] == "2 electrons, multiplicity 1"
+    assert abs(rows["VQE uccsd"]["quality"]) < 1e-3  # mHa: the VQE reaches the cation's energy
+    assert "converged" in rows["VQE uccsd"]["note"] and "not converged" not in rows["VQE uccsd"]["note"]
+    code, out = _run(["vqe", "--molecule", "h2", "--optimizer", "cobyla", "--maxiter", "3"], capsys)
+    assert "not converged in 3 iterations" in out
+
+
 @pytest.mark.parametrize(
     "argv, match",
     [
@@ -66,7 +77,7 @@ def test_qubo_and_vqe(capsys):
         # the solver's options are checked before the problem is built: here the graph could not be
         (
             ["maxcut", "--nodes", "5", "--optimizer", "bfgs"],
-            r"unknown optimizer 'bfgs'; choose one of adam, spsa",
+            r"unknown optimizer 'bfgs'; choose one of lbfgs, adam, spsa",
         ),
         (["qubo", "--init", "zeros"], r"unknown init 'zeros'; choose one of fixed, random, interp"),
         (
