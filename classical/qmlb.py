@@ -34,6 +34,7 @@ import numpy as np
 from qhybrid.classical.validation import ArgumentTypeError, check_float, check_int, check_seed, describe
 
 __all__ = [
+    "check_stem",
     "generate",
     "hidden_manifold",
     "linearly_separable",
@@ -299,6 +300,19 @@ def _locate(stem: str) -> tuple[str, int, int]:
         for loop in loops
     )
     raise ValueError(f"unknown qml-benchmarks data set {stem!r}; the generators make {patterns}")
+
+
+def check_stem(stem: str) -> str:
+    """``stem`` if the study's scripts made a data set of that name (one of :func:`study_stems`), else a
+    ValueError naming the families and their ranges; nothing is generated.
+
+    >>> check_stem("hidden_manifold-6manifold-4d")
+    'hidden_manifold-6manifold-4d'
+    """
+    if not isinstance(stem, str):
+        raise ArgumentTypeError(f"stem must be a str, got {describe(stem)}")
+    _locate(stem)
+    return stem
 
 
 def generate(stem: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -45,6 +45,11 @@ def test_toml_file_round_trip(tmp_path):
     assert cfg.fingerprint("dressed") != cfg.fingerprint("dressed-q3")
 
 
+def test_the_studys_generators_are_data_sets_of_an_experiment_file():
+    cfg = parse_config({"models": ["svc"], "datasets": ["qmlb-gen:hidden_manifold-6manifold-4d"]})
+    assert cfg.datasets == ["qmlb-gen:hidden_manifold-6manifold-4d"]
+
+
 def test_default_config_is_small_and_valid():
     cfg = default_config()
     assert cfg.models == ["mlp", "dressed"] and len(cfg.seeds) >= 2
@@ -63,6 +68,15 @@ def test_default_config_is_small_and_valid():
         (
             {"models": ["mlp"], "datasets": ["mnist"]},
             r"unknown data set 'mnist' in 'datasets'; allowed: digits",
+        ),
+        (
+            {"models": ["mlp"], "datasets": ["qmlb-gen:linearly_separable_44d"]},
+            r"the study made linearly_separable_<n>d only for n in 2..20, got 'linearly_separable_44d' "
+            r"\(in 'datasets', as qmlb-gen:<stem>\)",
+        ),
+        (
+            {"models": ["mlp"], "datasets": ["qmlb-gen:spirals"]},
+            r"unknown qml-benchmarks data set 'spirals'; the generators make linearly_separable_<n>d",
         ),
         (
             {"models": ["dressed"], "datasets": ["moons"], "backends": ["ibmq"]},
