@@ -1,9 +1,10 @@
 """Write STUDY.md: this folder's results beside the qml-benchmarks study's published test accuracies.
 
 The published figures are the study's mean test accuracies at d=10 (best hyper-parameters of a 5-fold grid
-search, refit with 5 seeds), from its result files (Bowles, Ahmed, Schuld, arXiv:2403.07059). Run after
-``qhybrid compare`` has filled ``results.jsonl`` (and, for the tables of :data:`CHOSEN`, ``sepv/*/``,
-``drc/*/`` and ``dressed/*/``):
+search, refit per seed) and its seconds per fit and fold, read at run time from its result files copied
+into ``study-results/`` (Bowles, Ahmed, Schuld, arXiv:2403.07059; see ``study-results/README.md`` and
+:mod:`study_files`). STUDY.md names the file of each figure. Run after ``qhybrid compare`` has filled
+``results.jsonl`` (and, for the tables of :data:`CHOSEN`, ``sepv/*/``, ``drc/*/`` and ``dressed/*/``):
 
     python examples/reports/qmlb-study/published.py
 """
@@ -12,24 +13,15 @@ import json
 import statistics
 from pathlib import Path
 
+from study_files import fit_times, published_accuracy, refit_accuracies, refit_file, search_file
+
 from qhybrid.hybrid.results_file import latest_records, read_results
 
 HERE = Path(__file__).resolve().parent
 
+#: qhybrid's model -> the study's model (its short name in :data:`study_files.STUDY_MODELS`)
 MODELS = {"svc": "SVC", "mlp-sk": "MLP", "iqp-kernel": "IQPKernel", "pqk": "PQK", "sep-kernel": "SepK"}
-PUBLISHED = {  # data set -> study model -> mean test accuracy
-    "linearly_separable_10d": {"SVC": 0.983, "MLP": 1.000, "IQPKernel": 0.817, "PQK": 0.963, "SepK": 0.967},
-    "hidden_manifold-6manifold-10d": {
-        "SVC": 0.900,
-        "MLP": 0.847,
-        "IQPKernel": 0.850,
-        "PQK": 0.893,
-        "SepK": 0.900,
-    },
-    "two_curves-5degree-0.1offset-10d": {"SVC": 1.0, "MLP": 1.0, "IQPKernel": 1.0, "PQK": 1.0, "SepK": 1.0},
-    "two_curves-10d-10degree": {"SVC": 0.967, "MLP": 0.953, "IQPKernel": 0.950, "PQK": 0.967, "SepK": 0.983},
-}
-#: Each data set's folder under ``<model>/`` for the tables of :data:`CHOSEN`.
+#: The study's data sets, each with its folder under ``<model>/`` for the tables of :data:`CHOSEN`.
 FOLDERS = {
     "linearly_separable_10d": "ls",
     "hidden_manifold-6manifold-10d": "hm",
@@ -37,16 +29,21 @@ FOLDERS = {
     "two_curves-10d-10degree": "tcd",
 }
 #: Variational models run with the study's chosen setting per data set (search not rerun):
-#: model -> (title, the setting's keys, published mean test accuracy per data set, in FOLDERS' order)
+#: model -> (the study's model, the setting's keys)
 CHOSEN = {
-    "sepv": ("SepV", ("encoding_layers", "lr"), (0.937, 0.833, 0.987, 0.762)),
-    "drc": ("DRC", ("n_layers", "lr"), (0.890, 0.827, 1.000, 0.850)),
-    "dressed": ("DQC", ("n_layers", "lr"), (1.000, 0.900, 1.000, 0.943)),
+    "sepv": ("SepV", ("encoding_layers", "lr")),
+    "drc": ("DRC", ("n_layers", "lr")),
+    "dressed": ("DQC", ("n_layers", "lr")),
 }
 #: The seeds each setting is refit with under the protocol.
 SEEDS = 5
-#: The study's seconds per cross-validation fold on linearly_separable_10d, for the models it reports.
-STUDY_FOLD_SECONDS = {"DQC": 1520.0, "IQPKernel": 176.0, "DRC": 72.0}
+#: The study's models whose seconds per fit and fold on linearly_separable_10d STUDY.md quotes.
+FIT_TIME_MODELS = ("DQC", "IQPKernel", "DRC")
+
+
+def _source(model: str, dataset: str) -> str:
+    """The name of the file in ``study-results/`` that the published accuracy comes from."""
+    return f"`{refit_file(model, dataset).name}`"
 
 
 def _records(folder: Path) -> list[dict]:
@@ -57,25 +54,25 @@ def _records(folder: Path) -> list[dict]:
 
 def chosen_lines(model: str) -> list[str]:
     """A model's table: the study's own best setting per data set, refit with seeds 0-4 (no search)."""
-    title, keys, published_figures = CHOSEN[model]
+    title, keys = CHOSEN[model]
     lines = [
         "",
         f"## {title} with the study's chosen setting",
         "",
         f"`{model}` with the setting the study's grid search picked on each data set (rank 1 in its",
         "`*_GridSearchCV.csv`), refit with seeds 0-4 and trained to the study's convergence criterion; the",
-        f"search is not rerun (`{model}/<set>/experiment.toml`).",
+        f"search is not rerun (`{model}/<set>/experiment.toml`). Published: the mean `test_acc` of the file",
+        "named in `source` (in `study-results/`).",
         "",
-        "| data set | published | ours | Δ | setting | steps (min-max) | converged | fit s (mean) |",
-        "|---|---:|---:|---:|---|---|---:|---:|",
+        "| data set | published | ours | Δ | setting | steps (min-max) | converged | fit s (mean) | source |",
+        "|---|---:|---:|---:|---|---|---:|---:|---|",
     ]
-    for (dataset, folder), published in zip(FOLDERS.items(), published_figures, strict=True):
-        if not (HERE / model / folder / "experiment.json").exists():
-            lines.append(f"| {dataset} | {published:.3f} | not run | | | | | |")
-            continue
-        rs = _records(HERE / model / folder)
+    for dataset, folder in FOLDERS.items():
+        published, source = published_accuracy(title, dataset), _source(title, dataset)
+        rs = _records(HERE / model / folder) if (HERE / model / folder / "experiment.json").exists() else None
         if not rs:
-            lines.append(f"| {dataset} | {published:.3f} | running | | | | | |")
+            state = "not run" if rs is None else "running"
+            lines.append(f"| {dataset} | {published:.3f} | {state} | | | | | | {source} |")
             continue
         ours = statistics.mean(r["test_accuracy"] for r in rs)
         seeds = "" if len(rs) == SEEDS else f" ({len(rs)} of {SEEDS} seeds)"
@@ -84,7 +81,7 @@ def chosen_lines(model: str) -> list[str]:
         lines.append(
             f"| {dataset} | {published:.3f} | {ours:.3f}{seeds} | {ours - published:+.3f} | `{setting}` | "
             f"{min(steps)}-{max(steps)} | {sum(bool(r.get('converged')) for r in rs)}/{len(rs)} | "
-            f"{statistics.mean(r['fit_seconds'] for r in rs):.1f} |"
+            f"{statistics.mean(r['fit_seconds'] for r in rs):.1f} | {source} |"
         )
     return lines
 
@@ -100,47 +97,84 @@ def study_pick_lines() -> list[str]:
     if not rs:
         return []
     per_seed = ", ".join(f"{r['test_accuracy']:.3f}" for r in rs)
+    study = ", ".join(f"{a:.3f}" for a in refit_accuracies("MLP", dataset))
     setting = json.dumps(rs[0]["params"], sort_keys=True)
     mean = statistics.mean(r["test_accuracy"] for r in rs)
     return [
         "",
         f"MLP on {dataset} with the study's own best setting `{setting}` (not ours),",
-        f"refit with seeds {rs[0]['seed']}-{rs[-1]['seed']}: {mean:.3f} (per seed {per_seed}; published "
-        f"{PUBLISHED[dataset]['MLP']:.3f}).",
+        f"refit with seeds {rs[0]['seed']}-{rs[-1]['seed']}: {mean:.3f} (per seed {per_seed}). Published: "
+        f"{published_accuracy('MLP', dataset):.3f} (per refit {study}; {_source('MLP', dataset)}).",
     ]
+
+
+def fit_time_lines() -> list[str]:
+    """The study's seconds per fit and fold on linearly separable, from its grid searches' ``mean_fit_time``."""
+    dataset = "linearly_separable_10d"
+    lines = [
+        "",
+        f"The study's seconds per fit and fold on {dataset}: `mean_fit_time` of its grid search (a setting's",
+        "mean over its 5 folds), as the mean over the grid's settings and for each setting ranked 1st on",
+        "accuracy (`rank_test_accuracy`; the grid parameters that vary are shown). Unscored: settings with no",
+        "test accuracy on some fold; their fit times are in the mean.",
+        "",
+        "| model | settings | unscored | mean over settings, s | rank-1 setting(s), s | source |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for model in FIT_TIME_MODELS:
+        times = fit_times(model, dataset)
+        rank1 = "; ".join(
+            f"{seconds:.1f} (" + ", ".join(f"{k}={v}" for k, v in setting.items()) + ")"
+            for setting, seconds in times.rank1
+        )
+        lines.append(
+            f"| {model} | {len(times.per_setting)} | {times.unscored} | {times.mean:.1f} | {rank1} | "
+            f"`{search_file(model, dataset).name}` |"
+        )
+    return lines
+
+
+def main_table_lines(records: list[dict], cv: int) -> list[str]:
+    """The table of the grid-searched models: published, ours and our search's pick and cost."""
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        cells.setdefault((r["dataset"].removeprefix("qmlb:"), r["model"]), []).append(r)
+    lines = [
+        "| data set | model | published | ours | Δ | best setting | search s | s per fit and fold | source |",
+        "|---|---|---:|---:|---:|---|---:|---:|---|",
+    ]
+    for dataset in FOLDERS:
+        for model, study_name in MODELS.items():
+            published, source = published_accuracy(study_name, dataset), _source(study_name, dataset)
+            rs = cells.get((dataset, model))
+            if not rs:
+                lines.append(f"| {dataset} | {study_name} | {published:.3f} | not run | | | | | {source} |")
+                continue
+            ours = statistics.mean(r["test_accuracy"] for r in rs)
+            search = max(r.get("search_seconds") or 0.0 for r in rs)
+            n_fits = len(rs[0].get("cv_results") or []) * cv or 1
+            best = json.dumps(rs[0]["best_params"], sort_keys=True)
+            lines.append(
+                f"| {dataset} | {study_name} | {published:.3f} | {ours:.3f} | {ours - published:+.3f} | "
+                f"`{best}` | {search:.0f} | {search / n_fits:.2f} | {source} |"
+            )
+    return lines
 
 
 def main() -> None:
     experiment = json.loads((HERE / "experiment.json").read_text())
-    records = _records(HERE)
-    cells: dict[tuple[str, str], list[dict]] = {}
-    for r in records:
-        cells.setdefault((r["dataset"].removeprefix("qmlb:"), r["model"]), []).append(r)
     lines = [
         "# qml-benchmarks protocol: published against ours",
         "",
         "Mean test accuracy over seeds 0-4 of the best setting of an unshuffled 5-fold grid search over the",
         "study's grid (refit on accuracy), raw features in float64, on Aer (`experiment.toml`). Δ = ours - published.",
+        "Published: the mean `test_acc` over the study's refits of its best setting, read from the file named in",
+        "`source`, copied into [`study-results/`](study-results/) from XanaduAI/qml-benchmarks (its README.md).",
         "",
-        "| data set | model | published | ours | Δ | best setting | search s | s per fit and fold |",
-        "|---|---|---:|---:|---:|---|---:|---:|",
     ]
-    for dataset, published in PUBLISHED.items():
-        for model, study_name in MODELS.items():
-            rs = cells.get((dataset, model))
-            if not rs:
-                lines.append(f"| {dataset} | {study_name} | {published[study_name]:.3f} | not run | | | | |")
-                continue
-            ours = statistics.mean(r["test_accuracy"] for r in rs)
-            search = max(r.get("search_seconds") or 0.0 for r in rs)
-            n_fits = len(rs[0].get("cv_results") or []) * experiment["search"].get("cv", 5) or 1
-            best = json.dumps(rs[0]["best_params"], sort_keys=True)
-            lines.append(
-                f"| {dataset} | {study_name} | {published[study_name]:.3f} | {ours:.3f} | "
-                f"{ours - published[study_name]:+.3f} | `{best}` | {search:.0f} | {search / n_fits:.2f} |"
-            )
+    lines += main_table_lines(_records(HERE), experiment["search"].get("cv", 5))
     lines += study_pick_lines()
-    lines += ["", f"Study, seconds per fold on linearly_separable_10d: {STUDY_FOLD_SECONDS}."]
+    lines += fit_time_lines()
     for model in CHOSEN:
         lines += chosen_lines(model)
     (HERE / "STUDY.md").write_text("\n".join(lines) + "\n")
