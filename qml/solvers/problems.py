@@ -299,6 +299,12 @@ class HamiltonianProblem:
         self.n_qubits = int(n_qubits)
         self.name = name
         self.hf_state = None if hf_state is None else np.asarray(hf_state, dtype=int)
+        if self.hf_state is not None and (
+            self.hf_state.shape != (self.n_qubits,) or not np.all((self.hf_state == 0) | (self.hf_state == 1))
+        ):
+            raise ValueError(
+                f"hf_state must be {self.n_qubits} bits (0 or 1), one per qubit, got {np.asarray(hf_state).tolist()}"
+            )
         self.n_electrons = n_electrons
         self.multiplicity = multiplicity if multiplicity is not None or n_electrons is None else 1
         self._exact: float | None = None
@@ -390,6 +396,13 @@ def molecule(
         )
     if not np.all(np.isfinite(coords)):
         raise ValueError("coordinates contain NaN or infinite values")
+    positions = coords.reshape(-1, 3)
+    for i in range(len(positions)):
+        for j in range(i + 1, len(positions)):
+            if np.linalg.norm(positions[i] - positions[j]) < 1e-6:
+                raise ValueError(
+                    f"atoms {i} ({symbols[i]}) and {j} ({symbols[j]}) are at the same position {positions[i].tolist()}"
+                )
     if unit not in ("angstrom", "bohr"):
         raise ValueError(f"unit must be 'angstrom' or 'bohr', got {unit!r}")
     check_int("charge", charge)
@@ -570,6 +583,8 @@ def heisenberg(
     ``J`` is one coupling (XXX model) or three ``(J_x, J_y, J_z)`` (XYZ).
     """
     n = _check_chain(n_sites)
+    if not np.isscalar(J) and (not isinstance(J, (Sequence, np.ndarray)) or len(J) != 3):
+        raise ValueError(f"J must be one coupling or three (J_x, J_y, J_z), got {J!r}")
     jx, jy, jz = (J, J, J) if np.isscalar(J) else tuple(J)
     jx, jy, jz = (check_float(f"J{axis}", v) for axis, v in zip("xyz", (jx, jy, jz), strict=True))
     h = check_float("h", h)

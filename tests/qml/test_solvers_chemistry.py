@@ -123,3 +123,16 @@ def test_the_engine_and_aer_give_the_same_vqe_and_qaoa():
 
 def test_h2_sector_energy_is_fci():
     assert h2().exact_energy() == pytest.approx(-1.1372701746609042, abs=1e-9)
+
+
+def test_bad_molecules_and_hamiltonians_are_refused_with_one_line():
+    from qhybrid.qml.solvers import HamiltonianProblem, heisenberg
+
+    with pytest.raises(ValueError, match=r"atoms 0 \(H\) and 1 \(H\) are at the same position"):
+        molecule(["H", "H"], [[0, 0, 0], [0, 0, 0]])
+    with pytest.raises(
+        ValueError, match=r"hf_state must be 2 bits \(0 or 1\), one per qubit, got \[1, 0, 1\]"
+    ):
+        HamiltonianProblem(qp.Z(0) @ qp.Z(1), 2, hf_state=[1, 0, 1], n_electrons=1)
+    with pytest.raises(ValueError, match=r"J must be one coupling or three \(J_x, J_y, J_z\), got \(1, 2\)"):
+        heisenberg(4, J=(1, 2))
