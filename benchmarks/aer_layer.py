@@ -8,7 +8,7 @@ script runs it from a source checkout.
 
 import sys
 
-from qhybrid._waiting import wait_passively
+from qhybrid import wait_passively
 
 wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 

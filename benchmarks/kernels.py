@@ -34,7 +34,7 @@ import statistics
 import time
 from functools import partial
 
-from qhybrid._waiting import wait_passively
+from qhybrid import wait_passively
 
 wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 

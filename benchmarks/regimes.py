@@ -54,7 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from qhybrid._waiting import wait_passively
+from qhybrid import wait_passively
 
 wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 START = time.perf_counter()  # the wall time printed at the end includes the imports

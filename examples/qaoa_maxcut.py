@@ -10,7 +10,7 @@ expected cut <C>/C_max of each depth against GW's expected rounded cut and its 0
 
 import argparse
 
-from qhybrid._waiting import wait_passively
+from qhybrid import wait_passively
 
 wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 

@@ -10,7 +10,7 @@ The plot (PNG) shows the three curves and VQE's error against chemical accuracy 
 
 import argparse
 
-from qhybrid._waiting import wait_passively
+from qhybrid import wait_passively
 
 wait_passively()  # idle threads sleep; before numpy, torch and qiskit_aer load (qhybrid/_waiting.py)
 

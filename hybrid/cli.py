@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hybrid quantum-classical machine learning: compare classical, quantum and hybrid models "
         "on speed and accuracy, solve optimisation problems with QAOA/VQE.",
     )
+    from qhybrid import __version__
+
+    parser.add_argument("--version", action="version", version=f"qhybrid {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text, run_name, add_name) in _DELEGATED.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "--stepsize", type=float, default=None, help="learning rate / SPSA gain / COBYLA radius"
         )
         p.add_argument("--seed", type=int, default=0, help="seed of the problem, solvers and sampling")
+        p.add_argument(
+            "--max-qubits", type=int, default=20, help="widest problem the solver simulates (default 20)"
+        )
         p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
 
     def qaoa_options(p: argparse.ArgumentParser) -> None:
@@ -138,6 +141,7 @@ def _qaoa(args):
         seed=args.seed,
         maxiter=args.maxiter,
         stepsize=args.stepsize,
+        max_qubits=args.max_qubits,
     )
 
 
@@ -215,6 +219,7 @@ def _vqe(args) -> tuple[list[dict], str, str]:
         seed=args.seed,
         maxiter=args.maxiter,
         stepsize=args.stepsize,
+        max_qubits=args.max_qubits,
     )
     if args.model is None:
         builder, options = MOLECULES[args.molecule or "h2"]
@@ -282,7 +287,17 @@ def print_table(title: str, quality_name: str, rows: list[dict]) -> None:
 
 
 # option -> smallest allowed value, for the integer options each sub-command may have
-_MIN_INT = {"maxiter": 1, "seed": 0, "shots": 1, "p": 1, "sa_sweeps": 1, "nodes": 2, "sites": 2, "layers": 1}
+_MIN_INT = {
+    "max_qubits": 1,
+    "maxiter": 1,
+    "seed": 0,
+    "shots": 1,
+    "p": 1,
+    "sa_sweeps": 1,
+    "nodes": 2,
+    "sites": 2,
+    "layers": 1,
+}
 
 
 def _check_numbers(args: argparse.Namespace) -> None:

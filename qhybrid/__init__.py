@@ -7,7 +7,8 @@ One import package with three parts, each a folder at the top of the repository:
 * :mod:`qhybrid.hybrid` (``hybrid/``): hybrid models, the comparison runner, reports and the CLI.
 
 The names a user reaches for first are re-exported here and load on first use, so ``import qhybrid``
-stays cheap:
+stays cheap. :func:`wait_passively` (idle OpenMP and OpenBLAS threads sleep) must run before numpy, torch or
+qiskit_aer load, so it comes with the package itself:
 
     >>> import qhybrid
     >>> qhybrid.make_device("aer", wires=2).method
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qhybrid._lazy import lazy_exports
+from qhybrid._waiting import wait_passively
 
 # In a source checkout this folder holds only the top-level modules, and the subpackages are its sibling folders
 # (pyproject.toml maps qhybrid.qml -> qml/ and so on). When the checkout itself is on sys.path (the working
@@ -50,10 +52,15 @@ _EXPORTS: dict[str, str] = {
     "Runner": "hybrid",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = sorted(_EXPORTS) + ["__version__", "wait_passively"]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__getattr__, _dir = lazy_exports(__name__, _EXPORTS, globals())
+
+
+def __dir__() -> list[str]:
+    """The public names (``dir(qhybrid)`` lists what a user may import, not this module's helpers)."""
+    return sorted({*__all__, *(n for n in _dir() if n.startswith("__") and n.endswith("__"))})
 
 
 if TYPE_CHECKING:  # static tools see the real names

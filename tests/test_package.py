@@ -29,3 +29,23 @@ def test_unknown_top_level_name():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         qhybrid.nope  # noqa: B018
+
+
+def test_dir_lists_the_public_names_only():
+    import qhybrid
+
+    names = dir(qhybrid)
+    assert {"QuantumLayer", "VQE", "make_model", "wait_passively", "__version__"} <= set(names)
+    assert not {"Path", "TYPE_CHECKING", "annotations", "lazy_exports", "_EXPORTS"} & set(names)
+
+
+def test_version_from_the_command_and_python_dash_m():
+    import subprocess
+    import sys
+
+    import qhybrid
+
+    out = subprocess.run(
+        [sys.executable, "-m", "qhybrid", "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and out.stdout.strip() == f"qhybrid {qhybrid.__version__}"

@@ -18,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qhybrid._waiting import wait_passively  # noqa: E402
+from qhybrid import wait_passively  # noqa: E402
 
 wait_passively()
 

@@ -16,31 +16,36 @@ from .gates import diagonal_phases
 from .trace import TracedCircuit
 
 
-def _local_index(wires: tuple[int, ...], n: int) -> np.ndarray:
-    """For every basis state of ``n`` wires, the index of its bits on ``wires`` (first wire most significant)."""
-    index = np.arange(2**n)
-    out = np.zeros(2**n, dtype=np.int64)
+def _spread(local: np.ndarray, wires: tuple[int, ...], n: int) -> np.ndarray:
+    """A gate's ``2**k`` local values (first wire most significant) shaped to broadcast over the ``[2] * n``
+    axes of the register: adding it adds ``local[bits on wires]`` to every basis state, with no index array."""
+    values = np.asarray(local).reshape([2] * len(wires)).transpose(np.argsort(wires))
+    shape = [1] * n
     for w in wires:
-        out = (out << 1) | ((index >> (n - 1 - w)) & 1)
-    return out
+        shape[w] = 2
+    return values.reshape(shape)
 
 
 class DiagonalPhases:
     def __init__(self, traced: TracedCircuit, gates: list[int]):
         n, one = traced.n_wires, traced.n_inputs + traced.n_weights
-        c0 = np.zeros(2**n)
+        axes = [2] * n
+        c0 = np.zeros(axes)
         columns: dict[tuple[int, int], np.ndarray] = {}
         for g in gates:
             gate = traced.gates[g]
             phi, m = diagonal_phases(gate.op)
-            local = _local_index(gate.wires, n)
-            c0 += phi[local]
+            c0 += _spread(phi, gate.wires, n)
             if gate.param is None:
                 continue
-            c0 += gate.param.offset * m[local]
+            c0 += gate.param.offset * _spread(m, gate.wires, n)
             if gate.param.factors:
                 key = tuple(gate.param.factors) + (one,) * (2 - len(gate.param.factors))
-                columns[key] = columns.get(key, 0) + gate.param.scale * m[local]
+                if key not in columns:
+                    columns[key] = np.zeros(axes)
+                columns[key] += gate.param.scale * _spread(m, gate.wires, n)
+        c0 = c0.reshape(-1)
+        columns = {key: v.reshape(-1) for key, v in columns.items()}
         self.per_row = any(f < traced.n_inputs for key in columns for f in key if f != one)
         self.keys = np.array(list(columns), dtype=np.int64).reshape(-1, 2)
         self.vectors = np.stack(list(columns.values())) if columns else np.zeros((0, 2**n))

@@ -220,7 +220,7 @@ class QAOA:
         if n > self.max_qubits:
             raise ValueError(
                 f"problem has {n} qubits; this QAOA is limited to max_qubits={self.max_qubits} "
-                "(raise max_qubits if the backend can hold the state)"
+                "(raise max_qubits, --max-qubits in `qhybrid solve`, if the backend can hold the state)"
             )
         t0 = time.perf_counter()
         rng = np.random.default_rng(self.seed)

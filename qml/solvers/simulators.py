@@ -136,7 +136,13 @@ class EngineSimulator:
 
     def probabilities(self, body: Body, params: np.ndarray) -> np.ndarray:
         params = np.asarray(params, dtype=np.float64).reshape(-1)
-        circuit = self._compile(body, lambda: qp.expval(qp.Z(0)), params.size, (body, None))
+        # the state does not depend on the measurement: a circuit compiled for the energy serves
+        compiled = [entry[1] for key, entry in self._compiled.items() if key[0] is body]
+        circuit = (
+            compiled[0]
+            if compiled
+            else self._compile(body, lambda: qp.expval(qp.Z(0)), params.size, (body, None))
+        )
         self.executions += 1
         psi = circuit.state(self._none, torch.as_tensor(params))[0]
         return (psi.real**2 + psi.imag**2).numpy()

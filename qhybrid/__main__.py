@@ -1,0 +1,7 @@
+"""``python -m qhybrid ...``: the ``qhybrid`` command."""
+
+import sys
+
+from qhybrid.hybrid.cli import main
+
+sys.exit(main())
