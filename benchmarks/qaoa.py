@@ -4,7 +4,8 @@ beside brute force, simulated annealing and Goemans-Williamson, in one run.
 For each size n (8, 12, 16; ``--quick``: 8, 12) one graph is drawn and solved by
 
 * QAOA depths p = 1..P (INTERP: each depth starts from the interpolated angles of the previous one;
-  COBYLA, at most ``--maxiter`` evaluations per depth) on ``aer`` and on ``default``;
+  COBYLA, at most ``--maxiter`` evaluations per depth) on ``auto`` (the solvers' default: the torch engine,
+  no QNode), on ``aer`` and on ``default``;
 * brute force, simulated annealing and Goemans-Williamson (``classical.solvers``).
 
 The table gives the expected approximation ratio <C>/C_max of each QAOA depth, the ratio of the best sampled
@@ -97,7 +98,17 @@ def qaoa_rows(problem, n, backend, depth, maxiter, seed):
     rows = []
     for d in res.depths:
         best = res.approximation_ratio if d.p == depth else None
-        rows.append(_row(n, f"QAOA {backend}", d.p, d.expected_ratio, best, d.n_evaluations, d.wall_time))
+        rows.append(
+            _row(
+                n,
+                f"QAOA {backend}" + (f" ({res.backend})" if res.backend != backend else ""),
+                d.p,
+                d.expected_ratio,
+                best,
+                d.n_evaluations,
+                d.wall_time,
+            )
+        )
     return rows, res
 
 
@@ -142,7 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = args.sizes or ([8, 12] if args.quick else [8, 12, 16])
     maxiter = args.maxiter or (40 if args.quick else 60)
-    backends = ("aer", "default")
+    backends = ("auto", "aer", "default")  # auto: the torch engine (no QNode)
 
     print(
         f"QAOA MaxCut, random 3-regular graphs n={sizes}, p=1..{args.depth} INTERP, COBYLA <= {maxiter} evals/depth"
