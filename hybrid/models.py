@@ -95,6 +95,18 @@ def _sepv(**params):
     return SeparableVariationalClassifier(**params)
 
 
+def _dqc_study(**params):
+    from qhybrid.hybrid.study_models import DQCStudyClassifier
+
+    return DQCStudyClassifier(**params)
+
+
+def _drc_study(**params):
+    from qhybrid.hybrid.study_models import DRCStudyClassifier
+
+    return DRCStudyClassifier(**params)
+
+
 def _logreg(**params):
     from sklearn.linear_model import LogisticRegression
 
@@ -137,6 +149,9 @@ _REGISTRY: dict[str, ModelEntry] = {
     "hybrid-mlp-sep": _entry(HybridMLPClassifier, {"entangling": False}, "hybrid"),
     # the study's separable variational classifier (hybrid/variational.py): one-qubit circuits per feature
     "sepv": _entry(_sepv, {}, "quantum"),
+    # the study's own dressed circuit and re-uploading classifier (hybrid/study_models.py)
+    "dqc-study": _entry(_dqc_study, {}, "hybrid"),
+    "drc-study": _entry(_drc_study, {}, "quantum"),
     # quantum kernels (hybrid/kernels.py): an SVM on a Gram matrix of circuits
     "iqp-kernel": _entry(IQPKernelClassifier, {}, "quantum"),
     "pqk": _entry(ProjectedKernelClassifier, {}, "quantum"),

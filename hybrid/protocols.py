@@ -27,7 +27,8 @@ Schuld, arXiv:2403.07059; its ``scripts/run_hyperparameter_search.py`` and
 * raw features for the study's data sets (``qmlb:`` and ``qmlb-gen:``: no standardisation; the study
   generated them in their final ranges). Other data sets keep ``[data]``'s standardisation;
 * the study's training of its variational models (``dressed``, ``drc``, ``iqp``, the separable controls
-  ``dressed-sep`` and ``drc-sep``, and ``sepv``; :data:`STUDY_TRAINING`): Adam on batches of 32 until its
+  ``dressed-sep`` and ``drc-sep``, and ``sepv``; :data:`STUDY_TRAINING`; ``dqc-study`` and ``drc-study``,
+  the study's own circuits, default to the same training): Adam on batches of 32 until its
   convergence criterion holds (``convergence = "qml-benchmarks"``, :mod:`qhybrid.classical.training.convergence`),
   at most the study's ``max_steps`` optimiser steps (100 000 for the dressed circuit, 10 000 for the others),
   in the search's fits as in the final ones. The torch ``mlp`` keeps its epochs: the study's MLP is
@@ -39,7 +40,7 @@ whole grid under ``[search.space.<model>]``, ``[data] standardize``. A parameter
 ``convergence`` and ``max_steps`` there (``convergence = "none"`` trains a variational model for its
 ``max_epochs``). A model the study has no grid for (``logreg``, ``vqc``, ...) is trained with its own
 parameters and noted in its record and the report, as is a study parameter that has no counterpart in
-qhybrid's model (``observable_type`` of the re-uploading classifier, ``repeats`` of the IQP variational
+qhybrid's model (``observable_type`` of ``drc``, which ``drc-study`` takes, ``repeats`` of the IQP variational
 classifier). The study's ``max_vmap`` is the batch size of its JAX vectorisation, not a model setting,
 and is left out.
 
@@ -149,6 +150,8 @@ STUDY_MODELS: dict[str, tuple[str, dict[str, str]]] = {
     "pqk": ("ProjectedQuantumKernel", {}),
     "sep-kernel": ("SeparableKernelClassifier", {}),
     "sepv": ("SeparableVariationalClassifier", _TORCH),
+    "dqc-study": ("DressedQuantumCircuitClassifier", _TORCH),
+    "drc-study": ("DataReuploadingClassifier", _TORCH),
 }
 
 #: registry name -> the study's max_steps for its model (the defaults in its code); under the protocol these

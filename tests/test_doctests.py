@@ -14,7 +14,10 @@ def _modules() -> list[str]:
     # qhybrid's own folder holds only private helpers; a source checkout also puts the repository root on
     # its search path (qhybrid/__init__.py), so its subpackages are walked from their own folders.
     root = Path(qhybrid.__file__).parent
-    names = ["qhybrid"] + [f"qhybrid.{m.name}" for m in pkgutil.iter_modules([str(root)]) if not m.ispkg]
+    # (``__main__`` runs the command when imported: it has no examples and is left out)
+    names = ["qhybrid"] + [
+        f"qhybrid.{m.name}" for m in pkgutil.iter_modules([str(root)]) if not m.ispkg and m.name != "__main__"
+    ]
     for sub in ("qhybrid.qml", "qhybrid.classical", "qhybrid.hybrid"):
         package = importlib.import_module(sub)
         names.append(sub)

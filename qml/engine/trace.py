@@ -173,6 +173,7 @@ def _checked_relation(op, op2, j: int, sources, sources2, n_inputs: int) -> Para
     return param
 
 
+@torch.enable_grad()  # the relations are read off autograd, also when a layer first runs under no_grad
 def trace(
     fn, n_wires: int, n_inputs: int, weight_shape: tuple[int, ...], seed: int = 1234, keep=_engine_gate
 ) -> TracedCircuit:

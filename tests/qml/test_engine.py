@@ -366,3 +366,17 @@ def test_a_parameter_that_depends_on_the_rows_position_is_refused():
 
     with pytest.raises(NotTraceable, match="the same in every row"):
         CompiledCircuit(by_position, 1, 1, (2,))
+
+
+def test_a_layer_first_run_under_no_grad_compiles_its_circuit():
+    """An unpickled model predicts under ``no_grad``; the trace reads relations off autograd all the same."""
+    import pickle
+
+    layer = QuantumLayer(3, backend="torch", seed=2)
+    x = torch.rand(4, 3)
+    want = layer(x).detach()
+    copy = pickle.loads(pickle.dumps(layer))
+    with torch.no_grad():
+        got = copy(x)
+    assert copy.engine_backend == "torch"
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
