@@ -353,7 +353,7 @@ def describe(protocol: str | None, search: dict[str, Any], seeds: list[int]) -> 
     """One sentence saying how the cells were searched, scored and seeded (the report's protocol line)."""
     parts = [_describe_search(search), f"seeds {', '.join(map(str, seeds))}"]
     if protocol == QML_BENCHMARKS:
-        parts.append("raw features for the study's data sets (qmlb:)")
+        parts.append("raw features for the study's data sets (qmlb:, qmlb-gen:)")
         parts.append("its variational models trained until its convergence criterion holds")
     return f"{f'protocol {protocol}' if protocol else 'no protocol'}: {'; '.join(parts)}"
 
