@@ -13,12 +13,25 @@ from pathlib import Path
 from typing import Any
 
 
+def _read_umask() -> int:
+    # Reading the umask means setting it: done once, at import (before a program starts threads), so no
+    # other thread creates a file in the instant it is 0.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: The process's umask: result files get the mode ``open()`` would give them (0644 under umask 022).
+_UMASK = _read_umask()
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path``: readers see the old file or the whole new one, never a part."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_UMASK)  # mkstemp's 0600 -> what open() would have made
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

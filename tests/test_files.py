@@ -25,3 +25,16 @@ def test_csv_rows_are_written_with_their_header(tmp_path):
     target = tmp_path / "summary.csv"
     atomic_write_csv(target, ["a", "b"], [{"a": 1, "b": 2, "ignored": 3}, {"a": 4, "b": 5}])
     assert target.read_text().splitlines() == ["a,b", "1,2", "4,5"]
+
+
+def test_result_files_get_the_mode_open_would_give(tmp_path):
+    import os
+    import stat
+
+    from qhybrid._files import _UMASK, atomic_write_text
+
+    atomic_write_text(tmp_path / "summary.md", "x")
+    plain = tmp_path / "plain.md"
+    plain.write_text("x")
+    mode = stat.S_IMODE(os.stat(tmp_path / "summary.md").st_mode)
+    assert mode == stat.S_IMODE(os.stat(plain).st_mode) == 0o666 & ~_UMASK
