@@ -1,6 +1,7 @@
 """The qml-benchmarks study's published figures in examples/reports/qmlb-study come from its result files."""
 
 import ast
+import csv
 import importlib.util
 from pathlib import Path
 
@@ -75,3 +76,22 @@ def test_published_py_types_no_figure():
     for name in ("PUBLISHED", "STUDY_FOLD_SECONDS"):
         assert name not in source
     assert "published_accuracy(" in source and "fit_times(" in source
+
+
+def test_d4_and_d6_figures_are_read_from_their_copied_files():
+    path = study_files.RESULTS / "SVC_linearly_separable_4d_GridSearchCV-best-hyperparams-results.csv"
+    assert study_files.refit_file("SVC", "linearly_separable_4d") == path
+    with path.open(newline="") as f:
+        test_acc = [float(row["test_acc"]) for row in csv.DictReader(f)]
+    assert len(test_acc) == 5
+    assert study_files.published_accuracy("SVC", "linearly_separable_4d") == pytest.approx(
+        sum(test_acc) / len(test_acc)
+    )
+    for d in (4, 6):
+        for dataset in (
+            f"linearly_separable_{d}d",
+            f"hidden_manifold-6manifold-{d}d",
+            f"two_curves-5degree-0.1offset-{d}d",
+        ):
+            for model in ("SVC", "MLP", "IQPKernel", "PQK", "SepK"):
+                assert len(study_files.refit_accuracies(model, dataset)) == 5

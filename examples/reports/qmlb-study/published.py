@@ -1,16 +1,18 @@
 """Write STUDY.md: this folder's results beside the qml-benchmarks study's published test accuracies.
 
-The published figures are the study's mean test accuracies at d=10 (best hyper-parameters of a 5-fold grid
-search, refit per seed) and its seconds per fit and fold, read at run time from its result files copied
-into ``study-results/`` (Bowles, Ahmed, Schuld, arXiv:2403.07059; see ``study-results/README.md`` and
-:mod:`study_files`). STUDY.md names the file of each figure. Run after ``qhybrid compare`` has filled
-``results.jsonl`` (and, for the tables of :data:`CHOSEN`, ``sepv/*/``, ``drc/*/`` and ``dressed/*/``):
+The published figures are the study's mean test accuracies at d=10, and at d=4 and 6 for the section on
+``d4-d6/`` (best hyper-parameters of a 5-fold grid search, refit per seed), and its seconds per fit and fold,
+read at run time from its result files copied into ``study-results/`` (Bowles, Ahmed, Schuld,
+arXiv:2403.07059; see ``study-results/README.md`` and :mod:`study_files`). STUDY.md names the file of each
+figure. Run after ``qhybrid compare`` has filled ``results.jsonl`` (and, for the tables of :data:`CHOSEN`,
+``sepv/*/``, ``drc/*/`` and ``dressed/*/``; for the section at d = 4 and 6, ``d4-d6/``):
 
     python examples/reports/qmlb-study/published.py
 """
 
 import json
 import statistics
+from datetime import datetime
 from pathlib import Path
 
 from study_files import fit_times, published_accuracy, refit_accuracies, refit_file, search_file
@@ -35,6 +37,20 @@ CHOSEN = {
     "drc": ("DRC", ("n_layers", "lr")),
     "dressed": ("DQC", ("n_layers", "lr")),
 }
+#: The study's data sets at d = 4 and 6, made by its own generators (``qmlb-gen:``), run in ``d4-d6/``.
+D46_DATASETS = (
+    "linearly_separable_4d",
+    "hidden_manifold-6manifold-4d",
+    "two_curves-5degree-0.1offset-4d",
+    "linearly_separable_6d",
+    "hidden_manifold-6manifold-6d",
+    "two_curves-5degree-0.1offset-6d",
+)
+#: The command that runs ``d4-d6/``.
+D46_COMMAND = (
+    "qhybrid compare --config examples/reports/qmlb-study/d4-d6/experiment.toml "
+    "--out examples/reports/qmlb-study/d4-d6"
+)
 #: The seeds each setting is refit with under the protocol.
 SEEDS = 5
 #: The study's models whose seconds per fit and fold on linearly_separable_10d STUDY.md quotes.
@@ -134,31 +150,73 @@ def fit_time_lines() -> list[str]:
     return lines
 
 
-def main_table_lines(records: list[dict], cv: int) -> list[str]:
-    """The table of the grid-searched models: published, ours and our search's pick and cost."""
+def main_table_lines(
+    records: list[dict], cv: int, datasets: tuple[str, ...] = tuple(FOLDERS), pending: str = "not run"
+) -> list[str]:
+    """The table of the grid-searched models: published, ours and our search's pick and cost.
+
+    ``pending``: what a cell without records shows."""
     cells: dict[tuple[str, str], list[dict]] = {}
     for r in records:
-        cells.setdefault((r["dataset"].removeprefix("qmlb:"), r["model"]), []).append(r)
+        cells.setdefault((r["dataset"].split(":", 1)[-1], r["model"]), []).append(r)
     lines = [
         "| data set | model | published | ours | Δ | best setting | search s | s per fit and fold | source |",
         "|---|---|---:|---:|---:|---|---:|---:|---|",
     ]
-    for dataset in FOLDERS:
+    for dataset in datasets:
         for model, study_name in MODELS.items():
             published, source = published_accuracy(study_name, dataset), _source(study_name, dataset)
             rs = cells.get((dataset, model))
             if not rs:
-                lines.append(f"| {dataset} | {study_name} | {published:.3f} | not run | | | | | {source} |")
+                lines.append(f"| {dataset} | {study_name} | {published:.3f} | {pending} | | | | | {source} |")
                 continue
             ours = statistics.mean(r["test_accuracy"] for r in rs)
+            seeds = "" if len(rs) == SEEDS else f" ({len(rs)} of {SEEDS} seeds)"
             search = max(r.get("search_seconds") or 0.0 for r in rs)
             n_fits = len(rs[0].get("cv_results") or []) * cv or 1
             best = json.dumps(rs[0]["best_params"], sort_keys=True)
             lines.append(
-                f"| {dataset} | {study_name} | {published:.3f} | {ours:.3f} | {ours - published:+.3f} | "
+                f"| {dataset} | {study_name} | {published:.3f} | {ours:.3f}{seeds} | {ours - published:+.3f} | "
                 f"`{best}` | {search:.0f} | {search / n_fits:.2f} | {source} |"
             )
     return lines
+
+
+def _wall_time(records: list[dict]) -> list[str]:
+    """The wall time from the records' ``started`` and ``finished``, and their searches' and fits' seconds."""
+    start = min(datetime.fromisoformat(r["started"]) for r in records)
+    end = max(datetime.fromisoformat(r["finished"]) for r in records)
+    searches = sum(r.get("search_seconds") or 0 for r in records if not r.get("search_reused"))
+    fits = sum(r["fit_seconds"] for r in records)
+    return [
+        f"Wall time: {(end - start).total_seconds():.0f} s, from the first record's `started` to the last one's",
+        f"`finished` in `d4-d6/results.jsonl` ({len(records)} records); their search seconds sum to {searches:.0f} s",
+        f"(one search per cell), their refits' fit seconds to {fits:.0f} s.",
+    ]
+
+
+def d46_lines() -> list[str]:
+    """The grid-searched models on the study's data sets at d = 4 and 6 (``d4-d6/``)."""
+    folder = HERE / "d4-d6"
+    run = folder / "experiment.json"
+    records = _records(folder) if run.exists() else []
+    cv = json.loads(run.read_text())["search"].get("cv", 5) if run.exists() else 5
+    wall = _wall_time(records) if records else ["Wall time: not run yet."]
+    return [
+        "",
+        "## The study at d = 4 and 6",
+        "",
+        "The same protocol and models on the three families the study's generators sweep over the dimension, at",
+        "d = 4 and 6. The data sets are made by the study's own generators, regenerated bit for bit",
+        "(`qmlb-gen:<stem>`, `classical/qmlb.py`; no CSV is read). Run with",
+        "",
+        f"    {D46_COMMAND}",
+        "",
+        *wall,
+        "Published: the mean `test_acc` of the file named in `source` (in `study-results/`).",
+        "",
+        *main_table_lines(records, cv, D46_DATASETS, "running" if run.exists() else "not run"),
+    ]
 
 
 def main() -> None:
@@ -177,6 +235,7 @@ def main() -> None:
     lines += fit_time_lines()
     for model in CHOSEN:
         lines += chosen_lines(model)
+    lines += d46_lines()
     (HERE / "STUDY.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
