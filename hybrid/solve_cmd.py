@@ -27,6 +27,7 @@ import time
 
 from qhybrid._tables import render_table
 from qhybrid.hybrid.cli_help import RegistryHelpFormatter
+from qhybrid.hybrid.solve_flags import resolve_mode_flags
 from qhybrid.hybrid.solve_inputs import GRAPHS, build_graph, build_qubo
 
 #: ``--molecule`` names: (builder of ``qml.solvers`` and its arguments, default bond length in angstrom).
@@ -79,9 +80,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument(
         "--graph", default="regular", help=f"one of {', '.join(GRAPHS)}, or an edge-list file 'u v [w]'"
     )
-    m.add_argument("--nodes", type=int, default=10, help="nodes of a generated graph (default 10)")
-    m.add_argument("--degree", type=int, default=3, help="degree of a random regular graph (default 3)")
-    m.add_argument("--edge-prob", type=float, default=0.5, help="edge probability of an Erdos-Renyi graph")
+    m.add_argument("--nodes", type=int, default=None, help="nodes of a generated graph (default 10)")
+    m.add_argument("--degree", type=int, default=None, help="degree of a random regular graph (default 3)")
+    m.add_argument(
+        "--edge-prob", type=float, default=None, help="edge probability of an Erdos-Renyi graph (default 0.5)"
+    )
     m.add_argument(
         "--weighted", action="store_true", help="random integer weights 1..4 (files: use column 3)"
     )
@@ -92,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     q.add_argument(
         "--matrix", default=None, help="symmetric Q as .npy, or text (.csv / whitespace); default random"
     )
-    q.add_argument("--size", type=int, default=8, help="variables of the random QUBO (default 8)")
+    q.add_argument("--size", type=int, default=None, help="variables of the random QUBO (default 8)")
     qaoa_options(q)
     common(q, "cobyla", 100)
 
@@ -106,14 +109,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     v.add_argument("--bond", type=float, default=None, help="bond length in angstrom (default: equilibrium)")
     v.add_argument("--model", choices=MODELS, default=None, help="spin chain instead of a molecule")
-    v.add_argument("--sites", type=int, default=6, help="spin-chain sites (default 6)")
-    v.add_argument("--field", type=float, default=1.0, help="transverse field h of the TFIM (default 1)")
+    v.add_argument("--sites", type=int, default=None, help="spin-chain sites (default 6)")
+    v.add_argument("--field", type=float, default=None, help="transverse field h of the TFIM (default 1)")
     v.add_argument(
         "--ansatz",
         default=None,
         help="one of %(vqe_ansatze)s (default: uccsd for molecules, hardware_efficient for spin chains)",
     )
-    v.add_argument("--layers", type=int, default=3, help="hardware-efficient layers (default 3)")
+    v.add_argument("--layers", type=int, default=None, help="hardware-efficient layers (default 3)")
     common(v, None, 200)
 
 
@@ -320,6 +323,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the chosen problem's quantum solver and classical references; print one table. Returns 0."""
     from qhybrid.qml.solvers import QUBO, MaxCut
 
+    resolve_mode_flags(args)
     _check_numbers(args)
     if args.problem == "maxcut":
         qaoa = _qaoa(args)

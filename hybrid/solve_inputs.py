@@ -90,6 +90,11 @@ def _read_edges(path: Path, weighted: bool):
             raise ValueError(
                 f"--graph {str(path)!r} line {k}: self-loop {parts[0]!r} {parts[1]!r} has no cut"
             )
+        if g.has_edge(parts[0], parts[1]):  # as the Python API refuses a repeated edge
+            raise ValueError(
+                f"--graph {str(path)!r} line {k}: edge {parts[0]!r} {parts[1]!r} appears twice (an edge is "
+                f"undirected: 'u v' and 'v u' are the same); give each edge once"
+            )
         g.add_edge(parts[0], parts[1], weight=w)
     if g.number_of_edges() == 0:
         raise ValueError(f"--graph {str(path)!r}: no edges (expected 'u v' or 'u v weight' lines)")
@@ -153,4 +158,6 @@ def _read_matrix(path: Path):
         raise ValueError(f"{what}: not a numeric matrix ({' '.join(str(err).split())})") from None
     if not isinstance(q, np.ndarray) or not np.issubdtype(q.dtype, np.number):
         raise ValueError(f"{what}: not a numeric matrix (dtype {getattr(q, 'dtype', type(q).__name__)})")
+    if np.iscomplexobj(q):
+        raise ValueError(f"{what}: a QUBO matrix is real; this one is complex ({q.dtype})")
     return np.atleast_2d(q).astype(float)

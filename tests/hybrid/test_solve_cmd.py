@@ -124,3 +124,32 @@ def test_files_are_checked_by_the_shared_rules_naming_the_file(capsys, tmp_path)
         f"--matrix {str(matrix)!r}: QUBO matrix must be symmetric, but Q[0, 1]=1.0 != Q[1, 0]=2.0; "
         "pass (Q + Q.T) / 2"
     )
+
+
+def test_a_repeated_edge_and_a_complex_matrix_are_refused_naming_the_file(capsys, tmp_path):
+    import numpy as np
+
+    graph = tmp_path / "g.txt"
+    graph.write_text("0 1 5\n1 2 1\n1 0 2\n")
+    with pytest.raises(ValueError, match=r"line 3: edge '1' '0' appears twice"):
+        _run(["maxcut", "--graph", str(graph), "--weighted"], capsys)
+    matrix = tmp_path / "q.npy"
+    np.save(matrix, np.array([[1.0, 1j], [-1j, 0.0]]))
+    with pytest.raises(ValueError, match=r"a QUBO matrix is real; this one is complex \(complex128\)"):
+        _run(["qubo", "--matrix", str(matrix)], capsys)
+
+
+@pytest.mark.parametrize(
+    "argv, flag, where",
+    [
+        (["vqe", "--molecule", "h2", "--sites", "4"], "--sites", "the spin chains"),
+        (["vqe", "--model", "tfim", "--bond", "0.7"], "--bond", "the molecules"),
+        (["vqe", "--model", "heisenberg", "--field", "2"], "--field", "--model tfim"),
+        (["vqe", "--molecule", "h2", "--layers", "2"], "--layers", "the hardware_efficient ansatz"),
+        (["maxcut", "--graph", "cycle", "--degree", "3"], "--degree", "--graph regular"),
+        (["qubo", "--matrix", "q.npy", "--size", "4"], "--size", "a random QUBO"),
+    ],
+)
+def test_a_flag_the_mode_would_ignore_is_refused(argv, flag, where, capsys):
+    with pytest.raises(ValueError, match=f"^{flag} applies to {where}.* only; this command would ignore it$"):
+        _run(argv, capsys)
