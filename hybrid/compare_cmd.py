@@ -134,6 +134,9 @@ def build_config(args: argparse.Namespace, *, check: bool = True):
     from qhybrid.hybrid.validation import check_experiment, locate, read_text
 
     text = None
+    for flag in ("config", "out"):  # an empty path would silently mean the default
+        if getattr(args, flag, None) == "":
+            raise ValueError(f"--{flag} is empty; give a path, or leave the option out for the default")
     if getattr(args, "config", None):
         raw, source = read_toml(args.config), str(args.config)
         text = read_text(args.config, "--config")

@@ -259,8 +259,10 @@ def read_text(path: str | Path, what: str) -> str:
         raise ValueError(f"{what} {str(path)!r}: is a directory, not a file")
     if not path.exists():
         raise FileNotFoundError(f"{what} {str(path)!r}: does not exist")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise ValueError(f"{what} {str(path)!r}: not a regular file")
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8").removeprefix("\ufeff")  # an editor's byte-order mark
     except UnicodeDecodeError as err:
         raise ValueError(
             f"{what} {str(path)!r}: not a UTF-8 text file (byte {err.start}: {err.reason})"

@@ -205,6 +205,41 @@ def test_config_file_errors(capsys, tmp_path):
     assert code == 2 and "missing.toml" in line and "does not exist" in line
 
 
+def test_empty_paths_a_fifo_and_a_byte_order_mark(capsys, tmp_path):
+    import os
+
+    code, line = _cli(capsys, "compare", "--config", "")
+    assert (
+        code == 2
+        and line == "qhybrid: error: --config is empty; give a path, or leave the option out for the default"
+    )
+    code, line = _cli(capsys, "compare", "--config", _toml(tmp_path), "--out", "")
+    assert code == 2 and line.endswith("--out is empty; give a path, or leave the option out for the default")
+    fifo = tmp_path / "exp.fifo"
+    os.mkfifo(fifo)  # reading it would block until a writer came
+    code, line = _cli(capsys, "compare", "--config", fifo, "--out", tmp_path / "out")
+    assert code == 2 and line.endswith(f"{str(fifo)!r}: not a regular file")
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + BASE.encode())
+    assert read_toml(bom)["name"] == "bad"
+
+
+@pytest.mark.parametrize(
+    "replace, expected",
+    [
+        (('name = "bad"', 'name = "bad\\u001b[31m"'), r"'name' must be a non-empty printable string"),
+        (('name = "bad"', 'name = "two\\nlines"'), r"'name' must be a non-empty printable string"),
+        (("seeds = 1", "seeds = 1000000000000"), r"'seeds' must be a count from 1 to 10000"),
+        (("seeds = 1", "seeds = [4294967296]"), r"list of ints from 0 to 4294967295"),
+    ],
+    ids=["ansi-name", "newline-name", "seed-count", "seed-2**32"],
+)
+def test_names_and_seeds_out_of_bounds(capsys, tmp_path, replace, expected):
+    code, line = _compare(capsys, tmp_path, _toml(tmp_path, replace=replace))
+    assert code == 2 and re.search(expected, line), line
+    _assert_no_cell_ran(tmp_path)
+
+
 def test_out_that_cannot_hold_results(capsys, tmp_path, monkeypatch):
     toml = _toml(tmp_path)
     afile = tmp_path / "afile"

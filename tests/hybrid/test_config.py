@@ -86,7 +86,7 @@ def test_default_config_is_small_and_valid():
             {"models": ["mlp"], "datasets": ["moons"], "accelerators": ["tpu"]},
             r"accelerator 'tpu' in 'accelerators' cannot",
         ),
-        ({"models": ["mlp"], "datasets": ["moons"], "seeds": 0}, r"'seeds' must be a positive count"),
+        ({"models": ["mlp"], "datasets": ["moons"], "seeds": 0}, r"'seeds' must be a count from 1 to 10000"),
         ({"models": ["mlp"], "datasets": ["moons"], "seeds": [1, "a"]}, r"'seeds' must be"),
         (
             {"models": ["mlp"], "datasets": ["moons"], "params": {"mlp": {"depth": 2}}},
