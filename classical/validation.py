@@ -79,6 +79,12 @@ def check_bool(name: str, value: Any) -> bool:
     raise ArgumentTypeError(f"{name} must be True or False, got {describe(value)}")
 
 
+#: The most epochs and optimiser steps a training may ask for: far beyond any real run, below one that would
+#: never end by accident (``max_epochs = 2**63 - 1``).
+MAX_EPOCHS = 10**6
+MAX_STEPS = 10**9
+
+
 def check_int(
     name: str, value: Any, low: int | None = None, high: int | None = None, *, allow_none: bool = False
 ) -> int | None:

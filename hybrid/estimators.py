@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from qhybrid.classical.validation import (
+    MAX_EPOCHS,
     ArgumentTypeError,
     check_float,
     check_int,
@@ -61,7 +62,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Called first thing in ``fit`` (and by ``hybrid.validation.check_experiment`` before any cell of a
         run), never in ``__init__``: scikit-learn's ``clone``, ``get_params`` and ``set_params`` keep any
         value, as they do for its own estimators."""
-        check_int("max_epochs", self.max_epochs, 1)
+        check_int("max_epochs", self.max_epochs, 1, MAX_EPOCHS)
         check_int("batch_size", self.batch_size, 1)
         check_float("lr", self.lr, 0, low_open=True)
         _check_random_state(self.random_state)

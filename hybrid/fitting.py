@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from qhybrid.classical.validation import check_int
+from qhybrid.classical.validation import MAX_STEPS, check_int
 
 __all__ = ["CONVERGENCE", "Fitted", "check_training", "converges", "fit_module"]
 
@@ -63,7 +63,7 @@ def check_training(convergence: Any, max_steps: Any) -> None:
             f"convergence must be None, 'none' (train max_epochs epochs) or 'qml-benchmarks' (train until the "
             f"study's criterion holds, at most max_steps steps), got {convergence!r}"
         )
-    check_int("max_steps", max_steps, 1, allow_none=True)
+    check_int("max_steps", max_steps, 1, MAX_STEPS, allow_none=True)
     if converges(convergence) and max_steps is None:
         raise ValueError(
             "convergence='qml-benchmarks' needs max_steps, the most optimiser steps to train (the study "

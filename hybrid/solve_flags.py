@@ -50,4 +50,3 @@ def resolve_mode_flags(args: argparse.Namespace) -> None:
         elif not applies(args):
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{flag} applies to {where} only; this command would ignore it")
-

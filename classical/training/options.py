@@ -76,6 +76,8 @@ from qhybrid.classical.training.optim import check_optimizer_spec
 from qhybrid.classical.training.rng import check_deterministic
 from qhybrid.classical.training.timer import Timer, parse_duration
 from qhybrid.classical.validation import (
+    MAX_EPOCHS,
+    MAX_STEPS,
     ArgumentTypeError,
     check_bool,
     check_float,
@@ -121,9 +123,10 @@ class TrainerOptions:
     loggers: list[Logger] = field(init=False)
 
     def __post_init__(self) -> None:
-        for name in ("max_epochs", "batch_size", "accumulate_grad_batches", "log_every_n_steps"):
+        for name in ("batch_size", "accumulate_grad_batches", "log_every_n_steps"):
             check_int(name, getattr(self, name), 1)
-        check_int("max_steps", self.max_steps, 1, allow_none=True)
+        check_int("max_epochs", self.max_epochs, 1, MAX_EPOCHS)
+        check_int("max_steps", self.max_steps, 1, MAX_STEPS, allow_none=True)
         check_int("num_workers", self.num_workers, 0)
         check_optimizer_spec(self.optimizer, self.scheduler)
         check_loss_spec(self.loss)

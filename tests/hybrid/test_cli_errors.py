@@ -231,8 +231,12 @@ def test_empty_paths_a_fifo_and_a_byte_order_mark(capsys, tmp_path):
         (('name = "bad"', 'name = "two\\nlines"'), r"'name' must be a non-empty printable string"),
         (("seeds = 1", "seeds = 1000000000000"), r"'seeds' must be a count from 1 to 10000"),
         (("seeds = 1", "seeds = [4294967296]"), r"list of ints from 0 to 4294967295"),
+        (
+            ("[params.mlp]\nmax_epochs = 1", "[params.mlp]\nmax_epochs = 9223372036854775807"),
+            r"max_epochs must be in 1..1000000, got 9223372036854775807",
+        ),
     ],
-    ids=["ansi-name", "newline-name", "seed-count", "seed-2**32"],
+    ids=["ansi-name", "newline-name", "seed-count", "seed-2**32", "max_epochs-2**63"],
 )
 def test_names_and_seeds_out_of_bounds(capsys, tmp_path, replace, expected):
     code, line = _compare(capsys, tmp_path, _toml(tmp_path, replace=replace))

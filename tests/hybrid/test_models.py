@@ -40,7 +40,7 @@ def test_registry_errors_name_allowed_values():
         make_model("svc", backend="aer")
     with pytest.raises(ValueError, match="model 'dressed' takes no accelerator"):
         make_model("dressed", accelerator="cuda")
-    with pytest.raises(ValueError, match="max_epochs must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="max_epochs must be in 1..1000000, got 0"):
         make_model("mlp", max_epochs=0).fit([[0.0], [1.0]], [0, 1])
     with pytest.raises(ValueError, match="needs samples of at least 2 classes in y, got 1 class"):
         make_model("dressed", backend="default").fit([[0.0], [1.0]], [1, 1])
