@@ -93,7 +93,11 @@ def test_a_quantum_model_takes_the_same_options(moons):
         ),
         ({"convergence": True}, ValueError, "convergence must be None, 'none'.* got True"),
         ({"max_steps": 0}, ValueError, "max_steps must be in 1..1000000000, got 0"),
-        ({"max_steps": "100"}, TypeError, "max_steps must be an integer in 1..1000000000 or None, got str '100'"),
+        (
+            {"max_steps": "100"},
+            TypeError,
+            "max_steps must be an integer in 1..1000000000 or None, got str '100'",
+        ),
         (
             {"convergence": "qml-benchmarks", "max_steps": None},
             ValueError,
