@@ -85,6 +85,14 @@ MAX_EPOCHS = 10**6
 MAX_STEPS = 10**9
 
 
+def detached(value: Any) -> Any:
+    """A torch tensor as a CPU numpy array (detached: one that requires grad cannot become numpy as it
+    is); anything else unchanged. For data given to scikit-learn-style ``fit`` / ``predict``."""
+    if hasattr(value, "detach") and type(value).__module__.startswith("torch"):
+        return value.detach().cpu().numpy()
+    return value
+
+
 def check_int(
     name: str, value: Any, low: int | None = None, high: int | None = None, *, allow_none: bool = False
 ) -> int | None:

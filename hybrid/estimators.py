@@ -22,6 +22,7 @@ from qhybrid.classical.validation import (
     check_int,
     check_seed,
     describe,
+    detached,
 )
 from qhybrid.hybrid.fitting import check_training, fit_module
 
@@ -74,7 +75,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y) -> TorchClassifier:
         """Train from scratch on ``(X, y)`` with Adam on the cross-entropy; returns ``self``."""
         self.check_params()
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        X, y = validate_data(self, detached(X), detached(y), dtype=np.float32)
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -109,7 +110,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X) -> torch.Tensor:
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, detached(X), dtype=np.float32, reset=False)
         device = next(self.module_.parameters()).device
         self.module_.eval()
         outs = []

@@ -47,6 +47,7 @@ from qhybrid.classical.validation import (
     check_int,
     check_seed,
     describe,
+    detached,
 )
 
 __all__ = ["IQPKernelClassifier", "ProjectedKernelClassifier", "SeparableKernelClassifier"]
@@ -115,7 +116,7 @@ class _KernelClassifier(ClassifierMixin, BaseEstimator):
         from qhybrid.qml.kernels import check_kernel_width, kernel_method
 
         self.check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False)
+        X, y = validate_data(self, detached(X), detached(y), dtype=np.float64, ensure_all_finite=False)
         check_finite_array("X", X)
         check_classification_targets(y)
         classes = np.unique(y)
@@ -152,7 +153,7 @@ class _KernelClassifier(ClassifierMixin, BaseEstimator):
     def _test_gram(self, X) -> np.ndarray:
         """``K(X, X_train)``: circuits for the new samples only."""
         check_is_fitted(self, "svc_")
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite=False, reset=False)
+        X = validate_data(self, detached(X), dtype=np.float64, ensure_all_finite=False, reset=False)
         check_finite_array("X", X)
         return self._cross_gram(self.scaler_.transform(X))
 

@@ -47,7 +47,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from qhybrid.classical.validation import ArgumentTypeError, check_float, check_int, describe
+from qhybrid.classical.validation import ArgumentTypeError, check_float, check_int, describe, detached
 from qhybrid.hybrid.estimators import TorchClassifier
 from qhybrid.qml import QuantumLayer
 from qhybrid.qml.circuits import Embedding
@@ -258,7 +258,7 @@ class _StudyClassifier(TorchClassifier):
     def _scores(self, X) -> np.ndarray:
         """The module's class scores in float64 (logits; the re-uploading model's mean ``<Z>``)."""
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, detached(X), dtype=np.float64, reset=False)
         with torch.no_grad():
             chunks = [self.module_.scores(torch.as_tensor(X[i : i + 4096])) for i in range(0, len(X), 4096)]
         return torch.cat(chunks).numpy()

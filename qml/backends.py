@@ -38,6 +38,7 @@ import pennylane as qp
 from .aer import AerDevice, available_memory_bytes
 from .device_noise import is_backend
 from .noise import PENNYLANE_NOISE_HINT, as_aer_noise_model, check_readout, is_pennylane_noise
+from .validation import check_int, check_seed
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,12 @@ def _n_wires(wires) -> int:
             ) from None
         if n == 0:
             raise ValueError(f"wires={wires!r}: need at least one wire")
+        labels = list(wires)
+        repeated = [w for i, w in enumerate(labels) if w in labels[:i]]
+        if repeated:
+            raise ValueError(
+                f"wires={labels!r}: the label {repeated[0]!r} appears twice; wire labels must be unique"
+            )
         return n
     if wires < 1:
         raise ValueError(f"wires={wires}: need at least one wire")
@@ -272,6 +279,8 @@ def make_device(
             "not a PennyLane device; for your own QNodes use 'aer', 'lightning' or 'default'"
         )
     n = _n_wires(wires)
+    check_seed("seed", seed)
+    check_int("max_parallel_threads", max_parallel_threads, 0, allow_none=True)  # Aer: 0 means all cores
     if isinstance(wires, numbers.Integral):
         wires = n  # a plain int for PennyLane and Aer, also when given a numpy integer
     if n > MAX_QUBITS:

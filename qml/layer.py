@@ -339,6 +339,9 @@ class QuantumLayer(nn.Module):
         if self.engine is not None:
             self._engine_rows += inputs.shape[0]
             return self.engine(inputs, weights)
+        if inputs.shape[0] == 0:  # no rows, no circuits: the width from one row, and a zero gradient
+            width = self._evaluate(inputs.new_zeros(1, inputs.shape[1]), weights).shape[1]
+            return weights.new_zeros(0, width) + 0 * weights.sum()
         out = self.qnode(inputs, weights)
         out = torch.stack(list(out), dim=-1) if isinstance(out, list | tuple) else out.reshape(-1, 1)
         return out.unsqueeze(0) if out.ndim == 1 else out  # batch of one comes back unbatched

@@ -376,3 +376,15 @@ def test_help_documents_the_exit_statuses(capsys, command):
     assert "exit status:" in out
     assert "\n  0    " in out and "\n  1    some cells failed" in out and "\n  2    bad input" in out
     assert ("\n  130  interrupted" in out) == (command == "compare")
+
+
+@pytest.mark.parametrize("name", ["mlp", "iqp-kernel", "dressed"])
+def test_tensors_that_require_grad_are_data_too(name):
+    import torch
+
+    from qhybrid.hybrid.models import make_model
+
+    kwargs = {} if name == "iqp-kernel" else {"max_epochs": 1}
+    X = torch.rand(12, 2, requires_grad=True)
+    model = make_model(name, random_state=0, **kwargs).fit(X, torch.tensor([0, 1] * 6))
+    assert model.predict(torch.rand(3, 2, requires_grad=True)).shape == (3,)

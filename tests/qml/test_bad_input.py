@@ -200,3 +200,27 @@ def test_spsa_and_adam_count_their_energies():
     assert res.n_cost_evaluations == 2 * 4 + 1 + 1
     res = QAOA(p=1, backend="default", optimizer="adam", maxiter=2, seed=0).solve(MaxCut(nx.path_graph(3)))
     assert res.n_cost_evaluations <= 2 + 1 + 1
+
+
+def test_make_device_refuses_a_bad_seed_repeated_wires_and_negative_threads():
+    from qhybrid.classical.validation import ArgumentTypeError
+    from qhybrid.qml import make_device
+
+    with pytest.raises(ArgumentTypeError, match=r"seed must be an integer >= 0 or None, got str 'abc'"):
+        make_device("aer", 2, seed="abc")
+    with pytest.raises(ValueError, match=r"the label 'a' appears twice; wire labels must be unique"):
+        make_device("aer", ["a", "a"])
+    with pytest.raises(ValueError, match=r"max_parallel_threads must be >= 0, got -3"):
+        make_device("aer", 2, max_parallel_threads=-3)
+
+
+@pytest.mark.parametrize("backend", ["aer", "default", "torch"])
+def test_an_empty_batch_gives_an_empty_result_on_every_backend(backend):
+    import torch
+
+    from qhybrid.qml import QuantumLayer
+
+    layer = QuantumLayer(3, backend=backend, seed=0)
+    out = layer(torch.zeros(0, 3))
+    out.sum().backward()
+    assert out.shape == (0, 3) and float(layer.weights.grad.abs().sum()) == 0.0
