@@ -3,13 +3,16 @@
 ``qhybrid compare`` with no arguments runs the built-in experiment (:func:`hybrid.config.default_raw`); a
 ``--config`` TOML file replaces it; ``--models``, ``--datasets``, ``--backends``, ``--accelerators`` and
 ``--seeds`` override either. Cells run serially, on ``--jobs N`` processes, or on Dask (``--executor``,
-:mod:`hybrid.executors`). Results go to ``--out`` (default ``results/compare-<name>``); rerunning the
-same command resumes. At the end the table is printed and Markdown, CSV and PNG files are written.
+:mod:`hybrid.executors`). Results go to ``--out`` (default ``results/compare-<name>``, or
+``results/compare-<name>-<hash>`` when flags override the experiment: another experiment, another folder);
+rerunning the same command resumes. At the end the table is printed and Markdown, CSV and PNG files are written.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -166,6 +169,18 @@ def build_config(args: argparse.Namespace, *, check: bool = True):
     return config
 
 
+def default_out(config, args: argparse.Namespace) -> Path:
+    """The results folder without ``--out``: ``results/compare-<name>`` for the experiment as its file (or
+    the built-in default) states it; with ``--models``, ``--datasets``, ``--backends``, ``--accelerators`` or
+    ``--seeds`` it is another experiment, and gets a folder of its own, ``compare-<name>-<8 hex digits>`` (a
+    hash of the whole experiment), so that its report never replaces the first one's."""
+    base = Path("results") / f"compare-{config.name}"
+    if not any(getattr(args, k, None) is not None for k in (*_OVERRIDES, "seeds")):
+        return base
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+    return base.with_name(f"{base.name}-{digest[:8]}")
+
+
 def _print_report(out: Path, plots: bool) -> int:
     """Print the table of a results folder and write its files; returns the exit status:
     :data:`EXIT_CELLS_FAILED` after a last line saying how many cells failed, else :data:`EXIT_OK`."""
@@ -207,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = _executor_spec(args)
     config = build_config(args)
-    out = Path(args.out) if getattr(args, "out", None) else Path("results") / f"compare-{config.name}"
+    out = Path(args.out) if getattr(args, "out", None) else default_out(config, args)
     check_output_dir(out, "--out" if getattr(args, "out", None) else "results folder")
     with open_executor(spec) as executor:
         # build_config has checked the experiment, naming the TOML file's lines: the runner need not again

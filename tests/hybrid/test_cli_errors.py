@@ -6,6 +6,7 @@ Everything runs in-process (``main([...])``): no cell trains except in the run-t
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -456,3 +457,19 @@ def test_a_kernel_model_on_the_torch_engine_is_refused_before_any_cell(tmp_path,
     assert code == 2
     assert "a quantum kernel needs a PennyLane device" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+def test_a_compare_with_other_flags_and_no_out_writes_a_folder_of_its_own(tmp_path, monkeypatch):
+    import argparse
+
+    from qhybrid.hybrid.compare_cmd import build_config, default_out
+
+    monkeypatch.chdir(tmp_path)
+    toml = _toml(tmp_path)
+    plain = argparse.Namespace(config=str(toml), models=None, datasets=None, backends=None, accelerators=None)
+    svc = argparse.Namespace(**{**vars(plain), "models": ["svc"]})
+    mlp = argparse.Namespace(**{**vars(plain), "models": ["mlp"]})
+    outs = [default_out(build_config(a, check=False), a) for a in (plain, svc, mlp, svc)]
+    assert outs[0] == Path("results/compare-bad")
+    assert outs[1] != outs[2] and outs[1] == outs[3]  # the same flags: the same folder, so it resumes
+    assert re.fullmatch(r"compare-bad-[0-9a-f]{8}", outs[1].name)
