@@ -29,23 +29,32 @@ def _spread(local: np.ndarray, wires: tuple[int, ...], n: int) -> np.ndarray:
 class DiagonalPhases:
     def __init__(self, traced: TracedCircuit, gates: list[int]):
         n, one = traced.n_wires, traced.n_inputs + traced.n_weights
-        axes = [2] * n
-        c0 = np.zeros(axes)
-        columns: dict[tuple[int, int], np.ndarray] = {}
+        # Local vectors are summed per (vector, wires) first, so each distinct wire set costs one pass over the
+        # register per vector it feeds (zero contributions none): a QAOA layer's IsingZZ gates have no
+        # constant phase, and each edge's two layers feed two vectors.
+        local: dict[tuple, np.ndarray] = {}
+
+        def add(target, wires: tuple[int, ...], values: np.ndarray) -> None:
+            if np.any(values):
+                local[(target, wires)] = local.get((target, wires), 0) + values
+
         for g in gates:
             gate = traced.gates[g]
             phi, m = diagonal_phases(gate.op)
-            c0 += _spread(phi, gate.wires, n)
+            add(None, gate.wires, phi)
             if gate.param is None:
                 continue
-            c0 += gate.param.offset * _spread(m, gate.wires, n)
+            add(None, gate.wires, gate.param.offset * m)
             if gate.param.factors:
                 key = tuple(gate.param.factors) + (one,) * (2 - len(gate.param.factors))
-                if key not in columns:
-                    columns[key] = np.zeros(axes)
-                columns[key] += gate.param.scale * _spread(m, gate.wires, n)
-        c0 = c0.reshape(-1)
-        columns = {key: v.reshape(-1) for key, v in columns.items()}
+                add(key, gate.wires, gate.param.scale * m)
+        full: dict = {None: np.zeros([2] * n)}
+        for (target, wires), values in local.items():
+            if target not in full:
+                full[target] = np.zeros([2] * n)
+            full[target] += _spread(values, wires, n)
+        c0 = full.pop(None).reshape(-1)
+        columns = {key: v.reshape(-1) for key, v in full.items()}
         self.per_row = any(f < traced.n_inputs for key in columns for f in key if f != one)
         self.keys = np.array(list(columns), dtype=np.int64).reshape(-1, 2)
         self.vectors = np.stack(list(columns.values())) if columns else np.zeros((0, 2**n))
