@@ -24,6 +24,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "torchao": ("torchao", "compression"),
     "qiskit_ibm_runtime": ("qiskit-ibm-runtime", "ibm"),
     "distributed": ("dask", "distributed"),  # dask.distributed, installed as dask[distributed]
+    "tensorboard": ("tensorboard", "tensorboard"),
 }
 
 

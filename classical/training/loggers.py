@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qhybrid._extras import missing_message
 from qhybrid._files import atomic_write_csv, atomic_write_text
 from qhybrid.classical.training.callbacks import Callback
 from qhybrid.classical.validation import ArgumentTypeError, check_writable_dir, describe
@@ -115,7 +116,7 @@ class TensorBoardLogger(Logger):
 
     def __init__(self, save_dir: str | Path) -> None:
         if not tensorboard_available():
-            raise ValueError("TensorBoardLogger needs the tensorboard package: pip install tensorboard")
+            raise ValueError(missing_message("tensorboard", "TensorBoardLogger"))
         super().__init__(save_dir)
         self._writer: Any = None
 

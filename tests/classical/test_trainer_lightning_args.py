@@ -330,6 +330,7 @@ def test_bad_logger_values(tmp_path, monkeypatch):
         importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a)
     )
     with pytest.raises(
-        ValueError, match="TensorBoardLogger needs the tensorboard package: pip install tensorboard"
+        ValueError,
+        match=r"TensorBoardLogger needs tensorboard, which is not installed: pip install 'qhybrid\[tensorboard\]'",
     ):
         TensorBoardLogger(tmp_path)
