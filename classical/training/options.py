@@ -26,7 +26,7 @@ Options:
   models; then perplexity is reported too).
 * ``batch_size``, ``accumulate_grad_batches`` (one optimiser step per this many batches),
   ``gradient_clip_val`` (global gradient norm), ``num_workers`` (for ``Dataset`` inputs).
-* ``callbacks``: :class:`~.callbacks.Callback` instances.
+* ``callbacks``: :class:`~.callbacks.Callback` instances (a list, or one).
 * ``seed``: seeds python, numpy and torch at ``fit``; ``None`` leaves them alone. On CPU the same seed
   gives the same weights, and a run stopped after k epochs and resumed from its checkpoint ends with
   the weights of the uninterrupted run.
@@ -142,6 +142,8 @@ class TrainerOptions:
             )
         self.optimizer_kwargs = dict(self.optimizer_kwargs or {})
         self.scheduler_kwargs = dict(self.scheduler_kwargs or {})
+        if isinstance(self.callbacks, Callback):  # Lightning takes one callback as well as a list
+            self.callbacks = [self.callbacks]
         self.callbacks = list(self.callbacks or [])
         for cb in self.callbacks:
             if not isinstance(cb, Callback):

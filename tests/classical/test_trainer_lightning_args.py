@@ -334,3 +334,10 @@ def test_bad_logger_values(tmp_path, monkeypatch):
         match=r"TensorBoardLogger needs tensorboard, which is not installed: pip install 'qhybrid\[tensorboard\]'",
     ):
         TensorBoardLogger(tmp_path)
+
+
+def test_one_callback_is_taken_as_lightning_takes_it(tmp_path):
+    from qhybrid.classical.training.callbacks import ModelCheckpoint
+
+    checkpoint = ModelCheckpoint(tmp_path)
+    assert checkpoint in Trainer(callbacks=checkpoint, enable_progress_bar=False).callbacks
