@@ -10,40 +10,52 @@
 * :mod:`qml.circuits` holds embeddings and ansätze, :mod:`qml.noise` noise models, :mod:`qml.solvers` QAOA/VQE.
 """
 
-from .aer import AerDevice
-from .backends import (
-    BACKENDS,
-    backend_choices,
-    backend_names,
-    check_fits,
-    default_diff_method,
-    describe_backends,
-    make_device,
-    required_memory_bytes,
-)
-from .circuits import ANSATZE, EMBEDDINGS, get_ansatz, get_embedding
-from .kernels import FidelityKernel, ProductKernel, ProjectedKernel
-from .layer import QuantumLayer
-from .noise import NoiseSpec, noise_model
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "ANSATZE",
-    "BACKENDS",
-    "EMBEDDINGS",
-    "AerDevice",
-    "FidelityKernel",
-    "NoiseSpec",
-    "ProductKernel",
-    "ProjectedKernel",
-    "QuantumLayer",
-    "backend_choices",
-    "backend_names",
-    "check_fits",
-    "default_diff_method",
-    "describe_backends",
-    "get_ansatz",
-    "get_embedding",
-    "make_device",
-    "noise_model",
-    "required_memory_bytes",
-]
+from qhybrid._lazy import lazy_exports
+
+# Each name loads its module on first use: PennyLane's device entry point (``qml.device("qhybrid.aer")``
+# imports ``qhybrid.qml.aer``) pays for PennyLane, qiskit-aer and numpy, not for torch, scikit-learn or
+# matplotlib, which only the layer, the kernels and the engines need.
+_EXPORTS: dict[str, str] = {
+    "AerDevice": "aer",
+    "BACKENDS": "backends",
+    "backend_choices": "backends",
+    "backend_names": "backends",
+    "check_fits": "backends",
+    "default_diff_method": "backends",
+    "describe_backends": "backends",
+    "make_device": "backends",
+    "required_memory_bytes": "backends",
+    "ANSATZE": "circuits",
+    "EMBEDDINGS": "circuits",
+    "get_ansatz": "circuits",
+    "get_embedding": "circuits",
+    "FidelityKernel": "kernels",
+    "ProductKernel": "kernels",
+    "ProjectedKernel": "kernels",
+    "QuantumLayer": "layer",
+    "NoiseSpec": "noise",
+    "noise_model": "noise",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+if TYPE_CHECKING:  # static tools see the real names
+    from .aer import AerDevice  # noqa: F401
+    from .backends import (  # noqa: F401
+        BACKENDS,
+        backend_choices,
+        backend_names,
+        check_fits,
+        default_diff_method,
+        describe_backends,
+        make_device,
+        required_memory_bytes,
+    )
+    from .circuits import ANSATZE, EMBEDDINGS, get_ansatz, get_embedding  # noqa: F401
+    from .kernels import FidelityKernel, ProductKernel, ProjectedKernel  # noqa: F401
+    from .layer import QuantumLayer  # noqa: F401
+    from .noise import NoiseSpec, noise_model  # noqa: F401

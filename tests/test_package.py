@@ -49,3 +49,18 @@ def test_version_from_the_command_and_python_dash_m():
         [sys.executable, "-m", "qhybrid", "--version"], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0 and out.stdout.strip() == f"qhybrid {qhybrid.__version__}"
+
+
+def test_pennylanes_device_entry_point_loads_neither_torch_nor_scikit_learn():
+    """``qml.device("qhybrid.aer")`` pays for PennyLane, qiskit-aer and numpy only (PennyLane itself loads
+    matplotlib when it is installed)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pennylane as qml; qml.device('qhybrid.aer', wires=1); "
+        "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
