@@ -11,7 +11,6 @@ reference lines).
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 
 from qhybrid._files import atomic_write_csv, atomic_write_text
 from qhybrid._tables import render_table
+from qhybrid.hybrid.report_plots import plot_accuracy_vs_time, plot_throughput_vs_qubits
 from qhybrid.hybrid.results_file import CONFIG_FILE, latest_records, read_results
 
 __all__ = ["format_table", "render_report", "summarize"]
@@ -135,132 +135,6 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 # --------------------------------------------------------------------------------------------- plots
 
 
-def _label(row: dict[str, Any]) -> str:
-    return f"{row['model']} ({row['platform']})"
-
-
-def _plot_accuracy_vs_time(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-    series = list(dict.fromkeys(_label(r) for r in rows))
-    colors = {s: plt.cm.tab10(i % 10) for i, s in enumerate(series)}
-    markers = {"classical": "o", "quantum": "s", "hybrid": "D"}
-    ncols = min(3, len(datasets))
-    nrows = math.ceil(len(datasets) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.0, 5.2 * ncols), 4.2 * nrows + 0.8), squeeze=False)
-    for ax, dataset in zip(list(axes.flat)[: len(datasets)], datasets, strict=True):
-        for r in (r for r in rows if r["dataset"] == dataset):
-            if r["fit_seconds_mean"] is None or r["test_accuracy_mean"] is None:
-                continue
-            ax.errorbar(
-                r["fit_seconds_mean"],
-                r["test_accuracy_mean"],
-                xerr=r["fit_seconds_std"],
-                yerr=r["test_accuracy_std"],
-                fmt=markers.get(r["family"], "o"),
-                color=colors[_label(r)],
-                markersize=8,
-                capsize=3,
-                label=f"{_label(r)}, {r['family']}",
-            )
-        ax.set_xscale("log")
-        ax.set_title(dataset, fontsize=10)
-        ax.set_xlabel("fit time (s, log scale)")
-        ax.set_ylabel("test accuracy")
-        ax.grid(True, which="both", alpha=0.3)
-        lo = min(
-            (
-                r["test_accuracy_mean"] - r["test_accuracy_std"]
-                for r in rows
-                if r["dataset"] == dataset and r["test_accuracy_mean"] is not None
-            ),
-            default=0.0,
-        )
-        ax.set_ylim(max(0.0, min(0.5, lo - 0.05)), 1.02)
-    for ax in list(axes.flat)[len(datasets) :]:
-        ax.axis("off")
-    handles, labels = [], []
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=9, frameon=False)
-    fig.suptitle("Test accuracy vs fit time (mean ± std over seeds)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.04 + 0.03 * math.ceil(len(labels) / 4), 1, 0.95))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _plot_throughput_vs_qubits(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    # average over data sets: throughput depends on the model and platform, not on the labels
-    by_series: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in rows:
-        if r["inference_samples_per_s_mean"] is not None:
-            by_series[(r["model"], r["platform"])].append(r)
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    quantum = {k: v for k, v in by_series.items() if v[0]["family"] != "classical"}
-    backends = list(dict.fromkeys(k[1] for k in quantum))
-    colors = {b: plt.cm.tab10(i % 10) for i, b in enumerate(backends)}
-    plotted_backends = set()
-    for (model, backend), rs in quantum.items():
-        q = float(np.mean([r["n_qubits_mean"] for r in rs]))
-        tput = float(np.mean([r["inference_samples_per_s_mean"] for r in rs]))
-        ax.scatter(
-            q,
-            tput,
-            s=60,
-            color=colors[backend],
-            marker="s" if rs[0]["family"] == "quantum" else "D",
-            label=f"backend {backend}" if backend not in plotted_backends else None,
-            zorder=3,
-        )
-        plotted_backends.add(backend)
-        ax.annotate(model, (q, tput), textcoords="offset points", xytext=(6, 4), fontsize=8)
-    # lines through each backend's points, ordered by width, show the trend with qubits
-    for backend in backends:
-        pts = sorted(
-            (
-                float(np.mean([r["n_qubits_mean"] for r in rs])),
-                float(np.mean([r["inference_samples_per_s_mean"] for r in rs])),
-            )
-            for (m, b), rs in quantum.items()
-            if b == backend
-        )
-        if len(pts) > 1:
-            ax.plot(*zip(*pts, strict=True), color=colors[backend], alpha=0.4, lw=1)
-    styles = ["--", ":", "-.", (0, (5, 1))]
-    for i, ((model, plat), rs) in enumerate(
-        (k, v) for k, v in by_series.items() if v[0]["family"] == "classical"
-    ):
-        tput = float(np.mean([r["inference_samples_per_s_mean"] for r in rs]))
-        ax.axhline(
-            tput, color="0.35", ls=styles[i % len(styles)], lw=1.2, label=f"{model} ({plat}), classical"
-        )
-    ax.set_yscale("log")
-    ax.set_xlabel("qubits")
-    ax.set_ylabel("inference throughput (samples/s, log scale)")
-    ax.set_title("Inference throughput vs circuit width (mean over data sets and seeds)", fontsize=11)
-    qs = [float(np.mean([r["n_qubits_mean"] for r in rs])) for rs in quantum.values()]
-    if qs:
-        ax.set_xlim(min(qs) - 1, max(qs) + 1.5)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 # --------------------------------------------------------------------------------------------- report
 
 
@@ -334,8 +208,8 @@ def _current_records(latest: list[dict[str, Any]], config: dict[str, Any]) -> tu
 def _write_plots(rows: list[dict[str, Any]], results_dir: Path) -> list[Path]:
     pngs = []
     for name, fn in (
-        ("accuracy_vs_fit_time.png", _plot_accuracy_vs_time),
-        ("throughput_vs_qubits.png", _plot_throughput_vs_qubits),
+        ("accuracy_vs_fit_time.png", plot_accuracy_vs_time),
+        ("throughput_vs_qubits.png", plot_throughput_vs_qubits),
     ):
         fn(rows, results_dir / name)
         pngs.append(results_dir / name)

@@ -2,7 +2,7 @@
 
 
 def test_the_accuracy_plot_takes_more_data_sets_than_a_row_of_panels(tmp_path):
-    from qhybrid.hybrid import report
+    from qhybrid.hybrid import report_plots
 
     rows = [
         {
@@ -17,5 +17,5 @@ def test_the_accuracy_plot_takes_more_data_sets_than_a_row_of_panels(tmp_path):
         }
         for i in range(4)  # 4 panels on a 2 x 3 grid: two stay empty
     ]
-    report._plot_accuracy_vs_time(rows, tmp_path / "plot.png")
+    report_plots.plot_accuracy_vs_time(rows, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 0
