@@ -46,10 +46,10 @@ def check_backend(name: object, shots: object) -> tuple[str, int | None]:
             f"backend {name!r} runs noisy QuantumLayer models and the solvers take no noise; use "
             "'auto', 'torch' or an Aer backend"
         )
-    if shots is not None and not backend_info(resolve_backend(name, shots)).takes_shots:
-        raise ValueError(f"backend {name!r} is exact and takes no shots; use 'auto' or 'aer.shots'")
     if shots is not None:
         shots = check_int("shots", shots, 1)
+        if not backend_info(resolve_backend(name, shots)).takes_shots:
+            raise ValueError(f"backend {name!r} is exact and takes no shots; use 'auto' or 'aer.shots'")
     elif name == "aer.shots":
         raise ValueError(
             "backend 'aer.shots' samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"

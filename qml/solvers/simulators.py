@@ -27,7 +27,6 @@ from pennylane import numpy as pnp
 
 from qhybrid.qml.backends import (
     AUTO,
-    backend_info,
     check_fits,
     default_diff_method,
     device_backend,
@@ -146,15 +145,6 @@ class EngineSimulator:
         self.executions += 1
         psi = circuit.state(self._none, torch.as_tensor(params))[0]
         return (psi.real**2 + psi.imag**2).numpy()
-
-
-def check_solver_backend(name: str) -> None:
-    """Refuse, before any work, a backend no solver runs on: the density engine (solvers take no noise)."""
-    if name != AUTO and backend_info(name).engine == "torch" and name != "torch":
-        raise ValueError(
-            f"backend {name!r} runs noisy QuantumLayer models; the solvers take no noise: use 'torch', "
-            "'auto' or an Aer backend"
-        )
 
 
 def make_simulator(backend: str, n_qubits: int, shots: int | None, seed: int | None, body_check=None):

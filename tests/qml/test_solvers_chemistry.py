@@ -136,3 +136,15 @@ def test_bad_molecules_and_hamiltonians_are_refused_with_one_line():
         HamiltonianProblem(qp.Z(0) @ qp.Z(1), 2, hf_state=[1, 0, 1], n_electrons=1)
     with pytest.raises(ValueError, match=r"J must be one coupling or three \(J_x, J_y, J_z\), got \(1, 2\)"):
         heisenberg(4, J=(1, 2))
+
+
+def test_solver_backends_are_checked_before_any_work():
+    from qhybrid.qml.solvers import QAOA
+
+    with pytest.raises(
+        ValueError, match=r"backend 'torch' is exact and takes no shots; use 'auto' or 'aer.shots'"
+    ):
+        VQE(backend="torch", shots=100)
+    with pytest.raises(ValueError, match=r"backend 'torch.density' runs noisy QuantumLayer models"):
+        QAOA(backend="torch.density")
+    assert VQE(shots=100).optimizer == "cobyla" and VQE().optimizer == "lbfgs"
