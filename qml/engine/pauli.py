@@ -38,6 +38,18 @@ class PauliSum:
         return len(self.masks) * 2**self.n * 24
 
 
+def word_masks(word, position, n: int) -> tuple[int, int, int]:
+    """A PennyLane Pauli word (``{wire: "X" | "Y" | "Z"}``) as ``(x mask, z mask, number of Ys)``, bit
+    ``n - 1 - position[wire]`` for each wire: ``P|k> = i**ny (-1)**popcount(k & z) |k ^ x>``."""
+    x = z = ny = 0
+    for wire, letter in word.items():
+        bit = 1 << (n - 1 - position[wire])
+        x |= bit if letter in "XY" else 0
+        z |= bit if letter in "ZY" else 0
+        ny += letter == "Y"
+    return x, z, ny
+
+
 def pauli_sum(obs, wire_index: dict, n: int) -> PauliSum | None:
     """``obs`` as a :class:`PauliSum` on the device's wire positions, or None when it has no Pauli form
     with fixed real coefficients (a ``Hermitian`` matrix, a trainable coefficient)."""
@@ -51,13 +63,7 @@ def pauli_sum(obs, wire_index: dict, n: int) -> PauliSum | None:
         c = complex(np.asarray(coeff.detach() if hasattr(coeff, "detach") else coeff))
         if abs(c.imag) > 1e-12:
             return None
-        x = z = ny = 0
-        for wire, letter in word.items():
-            bit = 1 << (n - 1 - wire_index[wire])
-            x |= bit if letter in "XY" else 0
-            z |= bit if letter in "ZY" else 0
-            ny += letter == "Y"
-        terms.append((c.real, x, z, ny))
+        terms.append((c.real, *word_masks(word, wire_index, n)))
     return PauliSum(n, tuple(terms))
 
 

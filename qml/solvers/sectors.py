@@ -21,6 +21,8 @@ import pennylane as qp
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from qhybrid.qml.engine.pauli import word_masks
+
 #: Up to this many states a block is diagonalised densely; larger ones by Lanczos (``eigsh``).
 DENSE_STATES = 2000
 
@@ -42,13 +44,9 @@ def sector_matrix(op, n_qubits: int, states: np.ndarray) -> sp.csr_matrix:
     """
     d = states.size  # states are sorted: a partner's position is a binary search
     rows, cols, vals = [], [], []
+    wires = {w: i for i, w in enumerate(range(n_qubits))}  # wire w is qubit w
     for word, coeff in op.pauli_rep.items():
-        x = z = ny = 0
-        for wire, letter in word.items():
-            bit = 1 << (n_qubits - 1 - int(wire))
-            x |= bit if letter in "XY" else 0
-            z |= bit if letter in "ZY" else 0
-            ny += letter == "Y"
+        x, z, ny = word_masks(word, wires, n_qubits)
         partner = states ^ x  # P|k> = i**ny (-1)**popcount(k & z) |k ^ x>
         position = np.minimum(np.searchsorted(states, partner), d - 1)
         inside = states[position] == partner
