@@ -10,10 +10,8 @@ matrices, and take their size limits (:data:`MAX_ENUMERATION_QUBITS`, :data:`MAX
 from qhybrid.classical.problems import MAX_DIAGONALISATION_QUBITS, MAX_ENUMERATION_QUBITS
 
 from ._common import OPTIMIZERS, energy_functions
-from .problems import (
-    QUBO,
+from .hamiltonians import (
     HamiltonianProblem,
-    MaxCut,
     check_active_space,
     h2,
     h3_plus,
@@ -23,6 +21,7 @@ from .problems import (
     molecule,
     transverse_field_ising,
 )
+from .problems import QUBO, MaxCut
 from .qaoa import INITS, QAOA, QAOADepthResult, QAOAResult, interp_init, linear_ramp, qaoa_circuit
 from .vqe import VQE, VQE_ANSATZE, VQEResult
 

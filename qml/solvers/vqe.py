@@ -12,7 +12,7 @@ from qhybrid.qml.circuits import get_ansatz
 from qhybrid.qml.validation import check_int, check_seed
 
 from ._common import GRADIENT_OPTIMIZERS, check_backend, check_optimizer, check_positive, minimize
-from .problems import HamiltonianProblem
+from .hamiltonians import HamiltonianProblem
 from .simulators import make_simulator
 
 #: Ansatz names VQE accepts: whole state preparations for a Hamiltonian problem (two of them chemistry
