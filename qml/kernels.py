@@ -208,6 +208,36 @@ class _Kernel:
         self.__dict__.update(state)
         self._build()
 
+    def _checked(self, X) -> np.ndarray:
+        """``X`` as a float array whose every column the feature map reads: a map on fewer wires than
+        features would drop the others silently, so that is refused, naming the columns (checked once per
+        width, by recording the map on differentiable values: a column no gate depends on is unread)."""
+        import torch
+
+        X = np.asarray(X, dtype=float)
+        width = X.shape[-1] if X.ndim else 0
+        checked = self.__dict__.setdefault("_read_widths", set())
+        if width in checked or width == 0:
+            return X
+        x = torch.linspace(0.3, 0.9, width, dtype=torch.float64).requires_grad_()
+        tape = qp.tape.make_qscript(self.feature_map)(x, list(range(self.n_wires)))
+        params = [
+            p for op in tape.operations for p in op.data if isinstance(p, torch.Tensor) and p.requires_grad
+        ]
+        read = torch.zeros(width, dtype=torch.bool)
+        for p in params:
+            (grad,) = torch.autograd.grad(p.sum(), x, retain_graph=True, allow_unused=True)
+            if grad is not None:
+                read |= grad != 0
+        unread = [int(i) for i in torch.nonzero(~read).reshape(-1)]
+        if unread:
+            raise ValueError(
+                f"the feature map on {self.n_wires} wires reads {width - len(unread)} of the {width} features; "
+                f"columns {unread} would be dropped: give {width - len(unread)} features or a map that reads them all"
+            )
+        checked.add(width)
+        return X
+
     def _states(self, X: np.ndarray) -> np.ndarray:
         """``(N, 2**n)`` states of the feature map, one broadcast execution per memory chunk."""
         parts = [
@@ -275,7 +305,7 @@ class FidelityKernel(_Kernel):
 
     def embed(self, X) -> np.ndarray:
         """What :meth:`gram` needs of the samples ``X`` (``(N, n_features)``)."""
-        X = np.asarray(X, dtype=float)
+        X = self._checked(X)
         return self._states(X) if self.method == "statevector" else X
 
     def gram(self, A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
@@ -366,7 +396,7 @@ class ProjectedKernel(_Kernel):
 
     def embed(self, X) -> np.ndarray:
         """``(N, n_wires, 3)`` Pauli expectations of the samples ``X`` (``(N, n_features)``)."""
-        X = np.asarray(X, dtype=float)
+        X = self._checked(X)
         if self.method == "statevector":
             return bloch_vectors(self._states(X), self.n_wires)
         parts = [

@@ -267,3 +267,14 @@ def test_training_states_that_do_not_fit_are_refused(monkeypatch):
     kernel.check_fits(100)
     with pytest.raises(ValueError, match=r"101 training samples keep .* at most 100 training samples fit"):
         kernel.check_fits(101)
+
+
+def test_a_feature_the_map_would_drop_is_refused():
+    from functools import partial
+
+    from qhybrid.qml.kernels import FidelityKernel, iqp_feature_map
+
+    kernel = FidelityKernel(partial(iqp_feature_map, repeats=1), 3, "default")
+    assert kernel.embed(np.random.default_rng(0).random((2, 3))).shape == (2, 8)
+    with pytest.raises(ValueError, match=r"reads 3 of the 4 features; columns \[3\] would be dropped"):
+        kernel.embed(np.random.default_rng(0).random((2, 4)))
