@@ -3,7 +3,7 @@ and restoring a trainer from one so the resumed run continues exactly (RNG state
 
 A checkpoint is a dict of tensors and plain containers (``torch.load(weights_only=True)`` reads it)::
 
-    version, model, optimizer, scheduler, scaler, rng, epoch, global_step, history, callbacks,
+    version, model, optimizer, optimizer_class, scheduler, scaler, rng, epoch, global_step, history, callbacks,
     hparams, torch
 
 plus whatever callbacks add in ``on_save_checkpoint``. Under FSDP the model and optimiser entries hold
@@ -37,6 +37,7 @@ def checkpoint_state(trainer: Trainer) -> dict[str, Any]:
         "version": CHECKPOINT_VERSION,
         "model": strategy.model_state_dict(trainer.model),
         "optimizer": None if optimizer is None else strategy.optimizer_state_dict(trainer.model, optimizer),
+        "optimizer_class": None if optimizer is None else type(optimizer).__name__,
         "scheduler": None if trainer.scheduler is None else trainer.scheduler.state_dict(),
         "scaler": trainer.precision_plugin.state_dict(),
         "rng": rng_state(),
@@ -78,6 +79,12 @@ def load_model_state(model: nn.Module, ckpt: dict[str, Any], path: str | Path) -
 def restore(trainer: Trainer, ckpt: dict[str, Any], train_model: nn.Module) -> int:
     """Optimiser, schedule, scaler, callbacks, history, step and RNG states from ``ckpt`` into
     ``trainer``; returns the epoch to continue from."""
+    saved = ckpt.get("optimizer_class")  # absent in checkpoints written before it was kept
+    if saved is not None and trainer.optimizer is not None and saved != type(trainer.optimizer).__name__:
+        raise ValueError(
+            f"the checkpoint's optimiser state is {saved}'s, but this Trainer trains with "
+            f"{type(trainer.optimizer).__name__}: resume with the same optimiser, or start a new fit"
+        )
     if ckpt["optimizer"] is not None:
         trainer.strategy.load_optimizer_state_dict(train_model, trainer.optimizer, ckpt["optimizer"])
     if trainer.scheduler is not None and ckpt["scheduler"] is not None:

@@ -323,3 +323,9 @@ def test_make_split_and_make_loader_use_the_same_checks():
 def test_classical_solver_arguments(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_a_checkpoint_resumed_with_another_optimiser_says_so(tmp_path):
+    path = _checkpoint_file(tmp_path)  # Adam, the default
+    with pytest.raises(ValueError, match=r"optimiser state is Adam's, but this Trainer trains with SGD"):
+        _fit(Trainer(max_epochs=2, batch_size=8, optimizer="sgd"), resume_from=path)
