@@ -218,6 +218,7 @@ class Trainer:
             seed_everything(self.seed)
         train_loader = self._loader(train_data, train=True, what="train_data")
         val_loader = None if val_data is None else self._loader(val_data, train=False, what="val_data")
+        _check_same_features(train_loader, val_loader)
         # In-memory targets decide the loss now; a loader's are seen with its first batch.
         self._loss = (
             resolve_loss(self.loss_spec, train_loader.y) if isinstance(train_loader, TensorLoader) else None
@@ -370,3 +371,15 @@ class Trainer:
     def load_checkpoint(path: str | Path) -> dict[str, Any]:
         """Read a checkpoint written by :meth:`save_checkpoint` (tensors on CPU)."""
         return checkpoint.load_checkpoint(path)
+
+
+def _check_same_features(train: Any, val: Any) -> None:
+    """In-memory validation inputs shaped like the training inputs (a wrong width would fail inside the
+    model's first product, after a whole epoch); loaders are checked by the model on their first batch."""
+    if not (isinstance(train, TensorLoader) and isinstance(val, TensorLoader)):
+        return
+    if tuple(val.X.shape[1:]) != tuple(train.X.shape[1:]):
+        raise ValueError(
+            f"val_data inputs have shape (n, {', '.join(map(str, val.X.shape[1:]))}) but train_data's are "
+            f"(n, {', '.join(map(str, train.X.shape[1:]))}): give validation samples with the same features"
+        )

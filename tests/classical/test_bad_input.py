@@ -329,3 +329,11 @@ def test_a_checkpoint_resumed_with_another_optimiser_says_so(tmp_path):
     path = _checkpoint_file(tmp_path)  # Adam, the default
     with pytest.raises(ValueError, match=r"optimiser state is Adam's, but this Trainer trains with SGD"):
         _fit(Trainer(max_epochs=2, batch_size=8, optimizer="sgd"), resume_from=path)
+
+
+def test_validation_inputs_of_another_width_are_refused_before_training():
+    val = (torch.rand(8, 5), torch.randint(0, 2, (8,)))
+    with pytest.raises(
+        ValueError, match=r"val_data inputs have shape \(n, 5\) but train_data's are \(n, 3\)"
+    ):
+        _fit(Trainer(max_epochs=1, batch_size=8), val_data=val)
