@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qhybrid.classical.validation import check_bool, check_float, check_int, check_seed
+from qhybrid.classical.validation import MAX_SAMPLES, check_bool, check_float, check_int, check_seed
 
 __all__ = [
     "DataSplit",
@@ -408,7 +408,7 @@ def load_dataset(
     test_size = _check_split_args(test_size, random_state, standardize)
     dtype = _check_dtype(dtype)
     random_state = int(random_state)
-    n_samples = check_int("n_samples", n_samples, 4, allow_none=True)
+    n_samples = check_int("n_samples", n_samples, 4, MAX_SAMPLES, allow_none=True)
     n_features = check_int("n_features", n_features, 1, allow_none=True)
 
     if name.startswith((_QMLB_PREFIX, _QMLB_GEN_PREFIX)):

@@ -83,6 +83,9 @@ def check_bool(name: str, value: Any) -> bool:
 #: never end by accident (``max_epochs = 2**63 - 1``).
 MAX_EPOCHS = 10**6
 MAX_STEPS = 10**9
+#: The most samples a generated data set may ask for (10 million rows of a few features: gigabytes, not
+#: the terabytes a typo like ``n_samples = 1000000000000`` would allocate).
+MAX_SAMPLES = 10**7
 
 
 def detached(value: Any) -> Any:

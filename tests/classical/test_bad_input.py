@@ -269,7 +269,7 @@ def test_precision_32_still_casts_to_float32():
         ({"random_state": 1.5}, TypeError, r"random_state must be an integer >= 0, got 1.5"),
         ({"test_size": 1.0}, ValueError, r"test_size must be in \(0, 1\), got 1.0"),
         ({"test_size": "0.2"}, TypeError, r"test_size must be a finite number in \(0, 1\), got str '0.2'"),
-        ({"n_samples": 2}, ValueError, r"n_samples must be >= 4, got 2"),
+        ({"n_samples": 2}, ValueError, r"n_samples must be in 4..10000000, got 2"),
         ({"n_features": 3.0}, TypeError, r"n_features must be an integer >= 1 or None, got 3.0"),
     ],
 )

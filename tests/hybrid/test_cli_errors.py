@@ -66,7 +66,11 @@ def _assert_no_cell_ran(tmp_path):
         (None, ("[params.mlp]\n", '[params.mlp]\nactivation = "swish"\n'), 'params.mlp.activation = "swish"'),
         (None, ("[params.dressed]\n", "[params.dressed]\nn_qubits = 40\n"), "params.dressed.n_qubits = 40"),
         (None, ("[params.dressed]\n", '[params.dressed]\nansatz = "zigzag"\n'), "unknown ansatz 'zigzag'"),
-        (None, ("n_samples = 40", "n_samples = 1"), r"exp.toml:8: data.n_samples = 1 .*must be >= 4"),
+        (
+            None,
+            ("n_samples = 40", "n_samples = 1"),
+            r"exp.toml:8: data.n_samples = 1 .*must be in 4..10000000",
+        ),
     ],
     ids=["svc-C", "activation", "n_qubits-40", "ansatz", "n_samples"],
 )
@@ -233,11 +237,15 @@ def test_empty_paths_a_fifo_and_a_byte_order_mark(capsys, tmp_path):
         (("seeds = 1", "seeds = 1000000000000"), r"'seeds' must be a count from 1 to 10000"),
         (("seeds = 1", "seeds = [4294967296]"), r"list of ints from 0 to 4294967295"),
         (
+            ("n_samples = 40", "n_samples = 1000000000000"),
+            r"n_samples must be in 4..10000000, got 1000000000000",
+        ),
+        (
             ("[params.mlp]\nmax_epochs = 1", "[params.mlp]\nmax_epochs = 9223372036854775807"),
             r"max_epochs must be in 1..1000000, got 9223372036854775807",
         ),
     ],
-    ids=["ansi-name", "newline-name", "seed-count", "seed-2**32", "max_epochs-2**63"],
+    ids=["ansi-name", "newline-name", "seed-count", "seed-2**32", "n_samples-1e12", "max_epochs-2**63"],
 )
 def test_names_and_seeds_out_of_bounds(capsys, tmp_path, replace, expected):
     code, line = _compare(capsys, tmp_path, _toml(tmp_path, replace=replace))

@@ -217,7 +217,7 @@ def no_cells(monkeypatch):
         ),
         (
             {"data": {"n_samples": 1}},
-            r"^experiment 'small': data\.n_samples = 1 does not work for data set 'moons': .*must be >= 4",
+            r"^experiment 'small': data\.n_samples = 1 does not work for data set 'moons': .*must be in 4..10000000",
         ),
     ],
     ids=["svc-C", "n_qubits-40", "ansatz", "n_samples"],
