@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qhybrid._files import atomic_write_text
+from qhybrid._files import atomic_write_text, refuse_link
 from qhybrid.classical.training import Callback
 
 __all__ = [
@@ -58,7 +58,9 @@ def progress_folder(out_dir: str | Path) -> Path:
 
 
 def clear(out_dir: str | Path) -> None:
-    """Remove what earlier (killed) runs left in ``out_dir``'s progress folder."""
+    """Remove what earlier (killed) runs left in ``out_dir``'s progress folder (a link in its place is
+    refused: its entries are another folder's files)."""
+    refuse_link(progress_folder(out_dir))
     for path in progress_folder(out_dir).glob("*"):
         with contextlib.suppress(OSError):
             path.unlink()

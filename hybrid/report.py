@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from qhybrid._files import atomic_write_csv, atomic_write_text
+from qhybrid._files import atomic_write_csv, atomic_write_text, refuse_link
 from qhybrid._tables import render_table
 from qhybrid.hybrid.report_plots import plot_accuracy_vs_time, plot_throughput_vs_qubits
 from qhybrid.hybrid.results_file import CONFIG_FILE, latest_records, read_results
@@ -211,6 +211,7 @@ def _write_plots(rows: list[dict[str, Any]], results_dir: Path) -> list[Path]:
         ("accuracy_vs_fit_time.png", plot_accuracy_vs_time),
         ("throughput_vs_qubits.png", plot_throughput_vs_qubits),
     ):
+        refuse_link(results_dir / name)  # matplotlib would write through it
         fn(rows, results_dir / name)
         pngs.append(results_dir / name)
     return pngs

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from qhybrid._files import refuse_link
+
 __all__ = [
     "CONFIG_FILE",
     "LOCK_FILE",
@@ -65,6 +67,7 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
+    refuse_link(path)  # a run appends to it next
     if not path.exists():
         return []
     lines = read_text(path, "results file").split("\n")
@@ -84,6 +87,7 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
 
 def repair_tail(path: Path) -> None:
     """Drop an unfinished last line (a write killed halfway) so the next record starts on a fresh line."""
+    refuse_link(path)
     if not path.exists() or path.stat().st_size == 0:
         return
     with open(path, "rb+") as fh:
@@ -111,7 +115,8 @@ def append_record(path: Path, record: dict[str, Any]) -> None:
     lose it, and a crash during it leaves at most a cut-off last line (ignored on reading, repaired on
     resume)."""
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    refuse_link(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
         written = 0
         while written < len(line):
@@ -134,7 +139,9 @@ class folder_lock:
             import fcntl
         except ImportError:
             return self
-        self.fh = open(self.path, "a+")
+        refuse_link(self.path)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        self.fh = os.fdopen(fd, "r+")
         try:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -25,6 +25,17 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def refuse_link(path: str | Path) -> None:
+    """Refuse a symbolic link where qhybrid writes one of its own files in a results folder: following it
+    would delete, truncate or overwrite a file outside the folder (a link planted in a shared folder, or one
+    unpacked from an archive). One line, naming the link and its target."""
+    if os.path.islink(path):
+        raise ValueError(
+            f"{str(path)!r} is a symbolic link (to {os.readlink(path)!r}); qhybrid writes only its own files in a "
+            "results folder and follows no link there: remove the link"
+        )
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path``: readers see the old file or the whole new one, never a part."""
     path = Path(path)
