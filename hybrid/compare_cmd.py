@@ -113,6 +113,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "single-threaded workers; pip install 'qhybrid[distributed]') or dask://HOST:PORT (a running Dask "
         "scheduler). Default: serial, or process when --jobs > 1",
     )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="with --executor dask: serve the cluster's Dask dashboard on 127.0.0.1 (off by default)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -122,6 +127,11 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _REPORT_EPILOG
     parser.add_argument("results_dir", metavar="DIR", help="a results folder written by `qhybrid compare`")
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="with --executor dask: serve the cluster's Dask dashboard on 127.0.0.1 (off by default)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
@@ -211,7 +221,7 @@ def _executor_spec(args: argparse.Namespace):
 
     jobs = getattr(args, "jobs", None)
     jobs = None if jobs is None else check_int("--jobs", jobs, 1)
-    return parse_executor(getattr(args, "executor", None), jobs)
+    return parse_executor(getattr(args, "executor", None), jobs, bool(getattr(args, "dashboard", False)))
 
 
 def run(args: argparse.Namespace) -> int:

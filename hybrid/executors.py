@@ -53,6 +53,8 @@ class ExecutorSpec:
     kind: str
     workers: int
     address: str | None = None
+    #: a local cluster's dashboard on 127.0.0.1 (off unless asked: it shows the cluster's addresses)
+    dashboard: bool = False
 
 
 def _require_dask(value: str) -> None:
@@ -76,7 +78,7 @@ def _scheduler_address(value: str) -> str:
     return f"tcp://{host}:{int(port)}"
 
 
-def parse_executor(value: str | None, jobs: int | None) -> ExecutorSpec:
+def parse_executor(value: str | None, jobs: int | None, dashboard: bool = False) -> ExecutorSpec:
     """The executor that ``--executor value --jobs jobs`` asks for (``None``: not given).
 
     Without ``--executor``, ``--jobs 1`` (the default) runs serially and ``--jobs N`` on ``N`` processes, as
@@ -91,6 +93,8 @@ def parse_executor(value: str | None, jobs: int | None) -> ExecutorSpec:
         raise TypeError(f"executor must be a string, got {type(value).__name__}")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"--jobs must be >= 1, got {jobs!r}")
+    if dashboard and value != "dask":
+        raise ValueError("--dashboard applies to --executor dask (a cluster this command starts) only")
     if value is None:
         return ExecutorSpec("serial", 1) if jobs in (None, 1) else ExecutorSpec("process", jobs)
     if value == "serial":
@@ -103,7 +107,7 @@ def parse_executor(value: str | None, jobs: int | None) -> ExecutorSpec:
         return ExecutorSpec("process", jobs or 1)
     if value == "dask":
         _require_dask(value)
-        return ExecutorSpec("dask", jobs or 1)
+        return ExecutorSpec("dask", jobs or 1, dashboard=dashboard)
     if value.startswith("dask://"):
         address = _scheduler_address(value)
         if jobs is not None:
@@ -140,7 +144,7 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Any]:
         finally:
             pool.shutdown(cancel_futures=True)
     elif spec.address is None:
-        with _local_cluster(spec.workers) as client:
+        with _local_cluster(spec.workers, spec.dashboard) as client:
             yield client
     else:
         client = _connect(spec.address)
@@ -160,29 +164,46 @@ def _one_thread_each() -> None:
 
 
 @contextlib.contextmanager
-def _local_cluster(n_workers: int) -> Iterator[Any]:
+def _local_cluster(n_workers: int, dashboard: bool = False) -> Iterator[Any]:
+    """A LocalCluster that only this command can use: it listens on loopback, and over TLS with a
+    certificate made for this run (``Security.temporary``), so another local process, which has not got the
+    key, cannot connect and submit work; no dashboard unless asked, and then on loopback."""
+    import dask
     from distributed import Client, LocalCluster
+    from distributed.security import Security
 
-    cluster = LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,  # one cell at a time per process, as a process pool runs them
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",  # a free port: a fixed one collides with another cluster
-        silence_logs=logging.ERROR,
-        # no per-worker share of memory: the cell's own guard (qml.backends.check_fits) decides what fits,
-        # as it does serially and on a process pool; Dask's share would kill a worker it allowed
-        memory_limit=0,
-        env=dict(WORKER_ENV),
-    )
+    security = Security.temporary()
+    # The scheduler's HTTP pages (worker lists, JSON state) are served only with the dashboard: they need
+    # no key. Without it the scheduler (in this process) keeps only its health check.
+    routes = None if dashboard else ["distributed.http.health"]
+    with dask.config.set({} if routes is None else {"distributed.scheduler.http.routes": routes}):
+        cluster = _start_cluster(LocalCluster, n_workers, security, dashboard)
     try:
-        client = Client(cluster, set_as_default=False)
+        client = Client(cluster, security=security, set_as_default=False)
         try:
             yield client
         finally:
             client.close()
     finally:
         cluster.close()
+
+
+def _start_cluster(LocalCluster, n_workers: int, security, dashboard: bool):
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,  # one cell at a time per process, as a process pool runs them
+        processes=True,
+        host="127.0.0.1",
+        protocol="tls://",
+        security=security,
+        dashboard_address="127.0.0.1:0" if dashboard else None,  # a free port when asked
+        silence_logs=logging.ERROR,
+        # no per-worker share of memory: the cell's own guard (qml.backends.check_fits) decides what fits,
+        # as it does serially and on a process pool; Dask's share would kill a worker it allowed
+        memory_limit=0,
+        # workers' own HTTP pages: the health check only (their metrics need no key either)
+        env={**WORKER_ENV, "DASK_DISTRIBUTED__WORKER__HTTP__ROUTES": '["distributed.http.health"]'},
+    )
 
 
 def _connect(address: str) -> Any:
@@ -217,8 +238,14 @@ def describe_executor(spec: ExecutorSpec, executor: Any) -> str:
     if spec.kind == "process":
         return f"cells run in {spec.workers} worker processes"
     threads = sorted(w["nthreads"] for w in executor.scheduler_info(n_workers=-1)["workers"].values())
-    where = "a Dask LocalCluster" if spec.address is None else f"the Dask scheduler at {spec.address}"
+    where = (
+        "a Dask LocalCluster (TLS, loopback)"
+        if spec.address is None
+        else f"the Dask scheduler at {spec.address}"
+    )
     line = f"cells run on {where}: {len(threads)} workers, threads per worker {sorted(set(threads))}"
+    if spec.dashboard and getattr(executor, "dashboard_link", None):
+        line += f"; dashboard {executor.dashboard_link}"
     if threads and threads[-1] > 1:
         line += (
             " (a worker with more threads runs several cells in one process at once, and their timings "

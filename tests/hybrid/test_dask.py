@@ -237,8 +237,30 @@ def _compare(capsys, out, *flags):
     return code, captured.err.strip().splitlines(), captured.out
 
 
-def test_compare_on_a_running_scheduler(client, capsys, tmp_path):
-    address = client.scheduler.address  # tcp://127.0.0.1:PORT
+@pytest.fixture(scope="module")
+def plain_scheduler():
+    """A scheduler someone started by hand (``dask scheduler`` and workers): plain TCP, no key."""
+    from distributed import Client, LocalCluster
+
+    from qhybrid.hybrid.executors import WORKER_ENV
+
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        memory_limit=0,
+        env=dict(WORKER_ENV),
+    )
+    client = Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_compare_on_a_running_scheduler(plain_scheduler, capsys, tmp_path):
+    address = plain_scheduler.scheduler.address  # tcp://127.0.0.1:PORT
     code, err, out = _compare(capsys, tmp_path, "--executor", "dask://" + address[len("tcp://") :])
     assert code == 0, err
     assert f"cells run on the Dask scheduler at {address}: 2 workers, threads per worker [1]" in err[0]
@@ -251,8 +273,35 @@ def test_compare_on_a_running_scheduler(client, capsys, tmp_path):
 def test_compare_on_a_local_cluster(capsys, tmp_path):
     code, err, _ = _compare(capsys, tmp_path, "--executor", "dask", "--jobs", "2")
     assert code == 0, err
-    assert "cells run on a Dask LocalCluster: 2 workers, threads per worker [1]" in err[0]
+    assert "cells run on a Dask LocalCluster (TLS, loopback): 2 workers, threads per worker [1]" in err[0]
+    assert "dashboard" not in err[0]
     assert sorted(r["seed"] for r in read_results(tmp_path)) == [0, 1]
+
+
+def test_the_local_cluster_refuses_a_client_without_its_key():
+    """Another local process finds the scheduler's port but has not got this run's TLS key: it cannot
+    connect, let alone submit work; the cluster listens on loopback only and has no dashboard."""
+    from distributed import Client
+
+    from qhybrid.hybrid.executors import _local_cluster
+
+    with _local_cluster(1) as client:
+        address = client.scheduler.address
+        assert address.startswith("tls://127.0.0.1:")
+        assert client.submit(lambda: 41 + 1).result(timeout=60) == 42
+        port = client.scheduler_info().get("services", {}).get("dashboard")
+        if port is not None:  # the scheduler keeps a health check; no page about the cluster is served
+            import urllib.error
+            import urllib.request
+
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/info/main/workers.html", timeout=5)
+        from distributed.security import Security
+
+        with pytest.raises((OSError, TimeoutError)):  # TLS with a key of its own: not trusted
+            Client(address, security=Security.temporary(), timeout=3, set_as_default=False)
+        with pytest.raises((OSError, TimeoutError)):  # no TLS at all
+            Client(address.replace("tls://", "tcp://"), timeout=3, set_as_default=False)
 
 
 @pytest.mark.parametrize(
@@ -274,6 +323,7 @@ def test_compare_on_a_local_cluster(capsys, tmp_path):
             "--jobs 2 does not apply to --executor dask://h:8786",
         ),
         (["--executor", "dask", "--jobs", "0"], "--jobs must be >= 1, got 0"),
+        (["--jobs", "2", "--dashboard"], "--dashboard applies to --executor dask"),
     ],
 )
 def test_bad_executor_is_one_line_before_any_cell(capsys, tmp_path, flags, expected):
