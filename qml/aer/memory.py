@@ -13,7 +13,17 @@ from dataclasses import dataclass
 
 
 def available_memory_bytes() -> int:
-    """Memory the operating system reports as available (``MemAvailable``), or physical memory."""
+    """Memory this process may still take: the smallest of what the operating system reports as available
+    (``MemAvailable``, else physical memory) and the room left under the memory limit of the process's
+    control group (cgroup v2 ``memory.max - memory.current``, v1 ``memory.limit_in_bytes -
+    memory.usage_in_bytes``): in a container (docker ``--memory``, Kubernetes, Slurm) ``MemAvailable`` is
+    the host's, and a state that passes it is killed by the limit."""
+    system = _meminfo_available()
+    room = cgroup_headroom()
+    return system if room is None else min(system, room)
+
+
+def _meminfo_available() -> int:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -22,6 +32,44 @@ def available_memory_bytes() -> int:
     except OSError:
         pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+#: A cgroup limit at or above this means "no limit" (v1 writes 2**63 rounded down to a page).
+_NO_LIMIT = 1 << 60
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except (OSError, ValueError):
+        return None
+    return int(text) if text.isdigit() else None  # "max" (v2's no limit) is not a number
+
+
+def cgroup_headroom(root: str = "/sys/fs/cgroup", self_cgroup: str = "/proc/self/cgroup") -> int | None:
+    """Bytes left under this process's cgroup memory limit, or None where there is no limit (or no
+    cgroup to read). The process's own cgroup path comes from ``self_cgroup``; a container that mounts its
+    cgroup at the root is read there."""
+    try:
+        with open(self_cgroup) as f:
+            lines = [line.strip().split(":", 2) for line in f if line.count(":") >= 2]
+    except OSError:
+        lines = []
+    v2 = [p for h, c, p in lines if h == "0" and c == ""]
+    v1 = [p for h, c, p in lines if "memory" in c.split(",")]
+    candidates = [(f"{root}{p}".rstrip("/"), "memory.max", "memory.current") for p in v2]
+    candidates.append((root, "memory.max", "memory.current"))
+    candidates += [
+        (f"{root}/memory{p}".rstrip("/"), "memory.limit_in_bytes", "memory.usage_in_bytes") for p in v1
+    ]
+    candidates.append((f"{root}/memory", "memory.limit_in_bytes", "memory.usage_in_bytes"))
+    for folder, limit_file, usage_file in candidates:
+        limit = _read_int(f"{folder}/{limit_file}")
+        usage = _read_int(f"{folder}/{usage_file}")
+        if limit is not None and usage is not None and limit < _NO_LIMIT:
+            return max(0, limit - usage)
+    return None
 
 
 def _gib(n: int) -> str:

@@ -79,3 +79,55 @@ def test_a_job_that_cannot_fit_is_refused_with_the_numbers(method, per_state):
     assert dev.aer_calls == 0  # refused before Aer allocated anything
     dev.memory.available = 2 * per_state
     assert circuit() == pytest.approx(0.0, abs=1e-12)
+
+
+def _tree(tmp_path, files: dict[str, str], self_cgroup: str) -> tuple[str, str]:
+    for rel, text in files.items():
+        path = tmp_path / "cg" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    proc = tmp_path / "self_cgroup"
+    proc.write_text(self_cgroup)
+    return str(tmp_path / "cg"), str(proc)
+
+
+def test_the_cgroup_limit_bounds_available_memory(tmp_path, monkeypatch):
+    from qhybrid.qml.aer import memory
+
+    gib = 2**30
+    # cgroup v2: the process's own group, 1.5 GiB limit with 0.5 GiB used
+    root, proc = _tree(
+        tmp_path,
+        {"job/memory.max": str(3 * gib // 2), "job/memory.current": str(gib // 2)},
+        "0::/job\n",
+    )
+    assert memory.cgroup_headroom(root, proc) == gib
+    # v2 without a limit, v1 with one (2 GiB, 0.25 GiB used) in the process's memory group
+    root, proc = _tree(
+        tmp_path / "b",
+        {
+            "memory.max": "max",
+            "memory.current": "5",
+            "memory/slurm/job1/memory.limit_in_bytes": str(2 * gib),
+            "memory/slurm/job1/memory.usage_in_bytes": str(gib // 4),
+        },
+        "4:memory:/slurm/job1\n0::/\n",
+    )
+    assert memory.cgroup_headroom(root, proc) == 2 * gib - gib // 4
+    # v1's "no limit" (2**63 rounded to a page) and no cgroup files at all
+    root, proc = _tree(
+        tmp_path / "c",
+        {"memory/memory.limit_in_bytes": "9223372036854771712", "memory/memory.usage_in_bytes": "100"},
+        "4:memory:/\n",
+    )
+    assert memory.cgroup_headroom(root, proc) is None
+    assert memory.cgroup_headroom(str(tmp_path / "none"), str(tmp_path / "missing")) is None
+    # the guard takes the smaller: a 27-qubit state (2 GiB) no longer passes in a 1.5 GiB container
+    monkeypatch.setattr(memory, "cgroup_headroom", lambda: gib)
+    monkeypatch.setattr(memory, "_meminfo_available", lambda: 20 * gib)
+    assert memory.available_memory_bytes() == gib
+    from qhybrid.qml.backends import check_fits
+
+    check_fits("aer", 25)  # 0.5 GiB
+    with pytest.raises(ValueError, match="27"):
+        check_fits("aer", 27)
