@@ -157,10 +157,33 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Any]:
 def _one_thread_each() -> None:
     """A pool process's first act, before any cell imports torch or Aer: :data:`WORKER_ENV`. (``run_cell``
     sets ``OMP_NUM_THREADS`` too, but after its imports have loaded Aer, whose OpenMP then keeps every
-    core.)"""
+    core.) Then a watchdog, so that a worker never outlives the command."""
     import os
 
     os.environ.update(WORKER_ENV)
+    _exit_with_parent()
+
+
+#: How often a pool worker checks that the command that started it still runs.
+PARENT_POLL_S = 1.0
+
+
+def _exit_with_parent() -> None:
+    """End this process once its parent is gone (``kill -9`` of ``qhybrid compare --jobs N`` left its
+    workers and multiprocessing's resource tracker idle for good): a daemon thread polls the parent pid,
+    which changes when the parent dies and this process is adopted."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)  # nothing of the cell is kept: its record is written by the parent, which is gone
+
+    threading.Thread(target=watch, name="qhybrid-parent-watch", daemon=True).start()
 
 
 @contextlib.contextmanager

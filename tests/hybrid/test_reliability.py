@@ -388,3 +388,55 @@ def test_tensors_that_require_grad_are_data_too(name):
     X = torch.rand(12, 2, requires_grad=True)
     model = make_model(name, random_state=0, **kwargs).fit(X, torch.tensor([0, 1] * 6))
     assert model.predict(torch.rand(3, 2, requires_grad=True)).shape == (3,)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc and ps --ppid")
+def test_pool_workers_exit_when_the_command_is_killed(tmp_path):
+    """``kill -9`` of ``qhybrid compare --jobs 2`` left its workers and the resource tracker running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "exp.toml"
+    config.write_text('models = ["mlp"]\ndatasets = ["moons"]\nseeds = 4\n[params.mlp]\nmax_epochs = 400\n')
+    argv = [
+        sys.executable,
+        "-m",
+        "qhybrid",
+        "compare",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    parent = subprocess.Popen(
+        [*argv, "--jobs", "2", "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+    def children() -> list[int]:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(parent.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    deadline = time.monotonic() + 120
+    while len(kids := children()) < 3 and time.monotonic() < deadline:  # 2 workers + the resource tracker
+        time.sleep(0.5)
+    assert len(kids) >= 2, kids
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 30
+    while any(running(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = [k for k in kids if running(k)]
+    for pid in left:  # do not leave them to the next test if the fix regressed
+        os.kill(pid, signal.SIGKILL)
+    assert not left
