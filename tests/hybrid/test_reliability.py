@@ -390,7 +390,7 @@ def test_tensors_that_require_grad_are_data_too(name):
     assert model.predict(torch.rand(3, 2, requires_grad=True)).shape == (3,)
 
 
-@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc and ps --ppid")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and ps --ppid")
 def test_pool_workers_exit_when_the_command_is_killed(tmp_path):
     """``kill -9`` of ``qhybrid compare --jobs 2`` left its workers and the resource tracker running."""
     import os
