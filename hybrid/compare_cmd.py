@@ -128,9 +128,10 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = _REPORT_EPILOG
     parser.add_argument("results_dir", metavar="DIR", help="a results folder written by `qhybrid compare`")
     parser.add_argument(
-        "--dashboard",
+        "--repair",
         action="store_true",
-        help="with --executor dask: serve the cluster's Dask dashboard on 127.0.0.1 (off by default)",
+        help="first move the lines of results.jsonl that are not records to results.corrupt.jsonl (nothing "
+        "is deleted), so that the report and a resumed run can read the rest",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
@@ -256,4 +257,12 @@ def report_main(args: argparse.Namespace) -> int:
     directory = getattr(args, "results_dir", None) or getattr(args, "dir", None)
     if not directory:
         raise ValueError("qhybrid report needs a results folder")
+    if getattr(args, "repair", False):
+        from qhybrid.hybrid.results_file import CORRUPT_FILE, set_aside_broken_lines
+
+        moved = set_aside_broken_lines(Path(directory))
+        print(
+            f"set aside {moved} line(s) that were not records in {Path(directory) / CORRUPT_FILE}",
+            file=sys.stderr,
+        )
     return _print_report(Path(directory), plots=not getattr(args, "no_plots", False))

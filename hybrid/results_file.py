@@ -22,6 +22,7 @@ from qhybrid._files import refuse_link
 
 __all__ = [
     "CONFIG_FILE",
+    "CORRUPT_FILE",
     "LOCK_FILE",
     "RECORD_FIELDS",
     "RESULTS_FILE",
@@ -31,11 +32,14 @@ __all__ = [
     "latest_records",
     "read_results",
     "repair_tail",
+    "set_aside_broken_lines",
 ]
 
 RESULTS_FILE = "results.jsonl"
 CONFIG_FILE = "experiment.json"
 LOCK_FILE = ".runner.lock"
+#: Where ``qhybrid report --repair`` keeps the lines of a results file that are not records.
+CORRUPT_FILE = "results.corrupt.jsonl"
 
 
 class OutputBusyError(ValueError):
@@ -80,9 +84,51 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             if number == len(lines):  # no newline after it: the write was interrupted
                 continue
-            raise ValueError(f"{path}:{number}: not a JSON record") from None
-        records.append(_check_record(record, f"{path}:{number}"))
+            raise ValueError(
+                f"{path}:{number}: not a JSON record{_REPAIR_HINT.format(path.parent)}"
+            ) from None
+        try:
+            records.append(_check_record(record, f"{path}:{number}"))
+        except ValueError as err:
+            raise ValueError(f"{err}{_REPAIR_HINT.format(path.parent)}") from None
     return records
+
+
+_REPAIR_HINT = (
+    "; `qhybrid report --repair {}` sets such lines aside in " + CORRUPT_FILE + " and keeps the rest"
+)
+
+
+def set_aside_broken_lines(folder: Path) -> int:
+    """Move every line of ``folder``'s results file that is not a record (but an unfinished last line, which
+    the next run repairs) to :data:`CORRUPT_FILE` beside it, appended, so nothing is lost; the results file
+    is rewritten atomically with the good lines. Returns how many lines were set aside."""
+    from qhybrid._files import atomic_write_text
+    from qhybrid.hybrid.validation import read_text
+
+    path = Path(folder) / RESULTS_FILE
+    refuse_link(path)
+    if not path.exists():
+        return 0
+    lines = read_text(path, "results file").split("\n")
+    good, bad = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            _check_record(json.loads(line), "")
+            good.append(line)
+        except (json.JSONDecodeError, ValueError):
+            (good if number == len(lines) else bad).append(line)  # a cut-off last line: left for repair_tail
+    if bad:
+        aside = Path(folder) / CORRUPT_FILE
+        refuse_link(aside)
+        with open(aside, "a", encoding="utf-8") as fh:  # first, so a crash loses nothing
+            fh.write("\n".join(bad) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        atomic_write_text(path, "\n".join(good) + ("\n" if good and lines[-1] == "" else ""))
+    return len(bad)
 
 
 def repair_tail(path: Path) -> None:

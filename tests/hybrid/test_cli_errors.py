@@ -314,6 +314,18 @@ def _record(key="k"):
     )
 
 
+def test_report_repair_sets_broken_lines_aside_and_keeps_every_record(capsys, tmp_path):
+    folder = _results(tmp_path, [_record("a"), "garbage", _record("b"), '{"a": 1}', _record("c")])
+    code, line = _cli(capsys, "report", folder, "--no-plots")
+    assert code == 2 and "results.jsonl:2: not a JSON record" in line
+    assert f"`qhybrid report --repair {folder}` sets such lines aside in results.corrupt.jsonl" in line
+    code, _ = _cli(capsys, "report", folder, "--no-plots", "--repair")
+    assert code == 0
+    kept = [json.loads(x)["key"] for x in (folder / "results.jsonl").read_text().splitlines()]
+    assert kept == ["a", "b", "c"]
+    assert (folder / "results.corrupt.jsonl").read_text() == 'garbage\n{"a": 1}\n'
+
+
 def test_report_on_a_corrupt_experiment_description(capsys, tmp_path):
     folder = _results(tmp_path, [_record()])
     (folder / "experiment.json").write_text('{"name": "x", "cell_keys": [')
