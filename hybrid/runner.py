@@ -385,8 +385,18 @@ class Runner:
             for cell in cells:
                 yield run_cell(cell, self.config, threads=self.threads, progress_dir=where)
             return
+        from concurrent.futures.process import BrokenProcessPool
+
         from qhybrid.hybrid.executors import results_as_completed
 
-        yield from results_as_completed(
-            self.executor, run_cell, cells, self.config, threads=self.threads, progress_dir=where
-        )
+        try:
+            yield from results_as_completed(
+                self.executor, run_cell, cells, self.config, threads=self.threads, progress_dir=where
+            )
+        except BrokenProcessPool:
+            # a worker was killed (by the kernel's OOM killer, or a user): the pool cannot go on, but every
+            # finished record is in results.jsonl already
+            raise ChildProcessError(
+                "a worker process died while running cells (killed, or out of memory); every finished cell "
+                f"is kept in {self.results_path}: rerun the same command to resume"
+            ) from None

@@ -440,3 +440,23 @@ def test_pool_workers_exit_when_the_command_is_killed(tmp_path):
     for pid in left:  # do not leave them to the next test if the fix regressed
         os.kill(pid, signal.SIGKILL)
     assert not left
+
+
+def test_a_worker_killed_mid_cell_stops_the_run_with_the_resume_hint(capsys, tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from qhybrid.hybrid import executors
+
+    def broken(*args, **kwargs):
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(executors, "results_as_completed", broken)
+    config = tmp_path / "exp.toml"
+    config.write_text('models = ["logreg"]\ndatasets = ["iris"]\nseeds = 2\n')
+    code = main(
+        ["compare", "--config", str(config), "--out", str(tmp_path / "out"), "--jobs", "2", "--no-progress"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("qhybrid: error: a worker process died while running cells")
+    assert err[-1].endswith("rerun the same command to resume")
