@@ -11,7 +11,7 @@ a ``concurrent.futures.Future`` (``ProcessPoolExecutor``, ``ThreadPoolExecutor``
 ``result()`` (polled). Dask is the ``distributed`` extra.
 
 >>> parse_executor(None, jobs=None)
-ExecutorSpec(kind='serial', workers=1, address=None)
+ExecutorSpec(kind='serial', workers=1, address=None, dashboard=False)
 >>> parse_executor("dask://127.0.0.1:8786", jobs=None).address
 'tcp://127.0.0.1:8786'
 >>> parse_executor("threads", jobs=None)
