@@ -53,24 +53,29 @@ def _ours(circuit, x, w, cot):
     return out.detach(), x.grad, w.grad
 
 
-@pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("n_wires", [3, 7])
-def test_random_circuits_equal_default_qubit(seed, n_wires, arrays_of):
-    n_inputs, batch = 3, 4
-    ops, n_params = random_circuit(GATES, n_wires, 40, seed)
+def _check_random_circuit(ops, n_params, observables, n_wires, n_inputs, batch, seed) -> None:
+    """Values and both gradients of ``ops`` measured by ``observables`` against default.qubit (inputs, weights
+    and the values' cotangent drawn from ``seed``)."""
     params = _feed(n_inputs)
 
     def fn(x, w):
         ops(params(x, w))
-        return [qp.expval(o) for o in _words(n_wires)]
+        return [qp.expval(o) for o in observables]
 
     gen = torch.Generator().manual_seed(seed)
     x = torch.rand(batch, n_inputs, dtype=torch.float64, generator=gen) * 3
     w = torch.rand(max(n_params - n_inputs, 1), dtype=torch.float64, generator=gen) * 6
-    cot = torch.randn(batch, n_wires + 2, dtype=torch.float64, generator=gen)
+    cot = torch.randn(batch, len(observables), dtype=torch.float64, generator=gen)
     circuit = CompiledCircuit(fn, n_wires, n_inputs, tuple(w.shape))
     for got, ref in zip(_ours(circuit, x, w, cot), _reference(fn, x, w, cot), strict=True):
         np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("n_wires", [3, 7])
+def test_random_circuits_equal_default_qubit(seed, n_wires, arrays_of):
+    ops, n_params = random_circuit(GATES, n_wires, 40, seed)
+    _check_random_circuit(ops, n_params, _words(n_wires), n_wires, n_inputs=3, batch=4, seed=seed)
 
 
 def _pauli_sums(n: int) -> list:
@@ -84,20 +89,7 @@ def _pauli_sums(n: int) -> list:
 @pytest.mark.parametrize("n_wires", [3, 6])
 def test_pauli_sum_observables_equal_default_qubit(seed, n_wires, arrays_of):
     ops, n_params = random_circuit(GATES, n_wires, 30, seed + 100)
-    n_inputs, batch = 2, 3
-    params = _feed(n_inputs)
-
-    def fn(x, w):
-        ops(params(x, w))
-        return [qp.expval(o) for o in _pauli_sums(n_wires)]
-
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(batch, n_inputs, dtype=torch.float64, generator=gen) * 3
-    w = torch.rand(max(n_params - n_inputs, 1), dtype=torch.float64, generator=gen) * 6
-    cot = torch.randn(batch, 5, dtype=torch.float64, generator=gen)
-    circuit = CompiledCircuit(fn, n_wires, n_inputs, tuple(w.shape))
-    for got, ref in zip(_ours(circuit, x, w, cot), _reference(fn, x, w, cot), strict=True):
-        np.testing.assert_allclose(got.numpy(), ref.numpy(), atol=TOL, rtol=0)
+    _check_random_circuit(ops, n_params, _pauli_sums(n_wires), n_wires, n_inputs=2, batch=3, seed=seed)
 
 
 def test_a_double_excitation_runs_as_one_four_wire_gate():
