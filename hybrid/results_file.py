@@ -62,35 +62,51 @@ def _check_record(record: Any, where: str) -> dict[str, Any]:
     return record
 
 
-def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """All records of a results file (a folder or the ``results.jsonl`` itself). A last line cut short by
-    a crash is ignored; a broken line elsewhere, or a line that is JSON but not a record, raises
-    ``ValueError`` naming it."""
+def _results_lines(path: Path) -> list[str] | None:
+    """The lines of a results file (``None`` where there is none); a link in its place is refused."""
     from qhybrid.hybrid.validation import read_text
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS_FILE
     refuse_link(path)  # a run appends to it next
     if not path.exists():
-        return []
-    lines = read_text(path, "results file").split("\n")
-    records = []
+        return None
+    return read_text(path, "results file").split("\n")
+
+
+def _parse(lines: list[str], path: Path):
+    """``(line, record, error)`` for each non-empty line: the record, or ``error`` (a ValueError naming the
+    line) for a line that is not one. A last line cut short by a crash (no newline after it, not JSON) has
+    neither: it is no record and no error, and the next run repairs it."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines):  # no newline after it: the write was interrupted
+            if number == len(lines):
+                yield line, None, None
                 continue
-            raise ValueError(
-                f"{path}:{number}: not a JSON record{_REPAIR_HINT.format(path.parent)}"
-            ) from None
+            yield line, None, ValueError(f"{path}:{number}: not a JSON record")
+            continue
         try:
-            records.append(_check_record(record, f"{path}:{number}"))
+            yield line, _check_record(record, f"{path}:{number}"), None
         except ValueError as err:
-            raise ValueError(f"{err}{_REPAIR_HINT.format(path.parent)}") from None
+            yield line, None, err
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a results file (a folder or the ``results.jsonl`` itself). A last line cut short by
+    a crash is ignored; a broken line elsewhere, or a line that is JSON but not a record, raises
+    ``ValueError`` naming it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    lines = _results_lines(path)
+    records = []
+    for _, record, error in _parse(lines or [], path):
+        if error is not None:
+            raise ValueError(f"{error}{_REPAIR_HINT.format(path.parent)}") from None
+        if record is not None:
+            records.append(record)
     return records
 
 
@@ -100,26 +116,18 @@ _REPAIR_HINT = (
 
 
 def set_aside_broken_lines(folder: Path) -> int:
-    """Move every line of ``folder``'s results file that is not a record (but an unfinished last line, which
-    the next run repairs) to :data:`CORRUPT_FILE` beside it, appended, so nothing is lost; the results file
-    is rewritten atomically with the good lines. Returns how many lines were set aside."""
+    """Move every line of ``folder``'s results file that :func:`read_results` would refuse to
+    :data:`CORRUPT_FILE` beside it, appended, so nothing is lost; the results file is rewritten atomically
+    with the other lines (a cut-off last line stays, for the next run to repair). Returns how many lines
+    were set aside."""
     from qhybrid._files import atomic_write_text
-    from qhybrid.hybrid.validation import read_text
 
     path = Path(folder) / RESULTS_FILE
-    refuse_link(path)
-    if not path.exists():
+    lines = _results_lines(path)
+    if lines is None:
         return 0
-    lines = read_text(path, "results file").split("\n")
-    good, bad = [], []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            _check_record(json.loads(line), "")
-            good.append(line)
-        except (json.JSONDecodeError, ValueError):
-            (good if number == len(lines) else bad).append(line)  # a cut-off last line: left for repair_tail
+    parsed = list(_parse(lines, path))
+    bad = [line for line, _, error in parsed if error is not None]
     if bad:
         aside = Path(folder) / CORRUPT_FILE
         refuse_link(aside)
@@ -127,7 +135,8 @@ def set_aside_broken_lines(folder: Path) -> int:
             fh.write("\n".join(bad) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        atomic_write_text(path, "\n".join(good) + ("\n" if good and lines[-1] == "" else ""))
+        kept = [line for line, _, error in parsed if error is None]  # a cut-off last line stays last
+        atomic_write_text(path, "\n".join(kept) + ("\n" if kept and lines[-1] == "" else ""))
     return len(bad)
 
 
