@@ -192,7 +192,7 @@ def _local_cluster(n_workers: int, dashboard: bool = False) -> Iterator[Any]:
     certificate made for this run (``Security.temporary``), so another local process, which has not got the
     key, cannot connect and submit work; no dashboard unless asked, and then on loopback."""
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
     from distributed.security import Security
 
     security = Security.temporary()
@@ -200,7 +200,7 @@ def _local_cluster(n_workers: int, dashboard: bool = False) -> Iterator[Any]:
     # no key. Without it the scheduler (in this process) keeps only its health check.
     routes = None if dashboard else ["distributed.http.health"]
     with dask.config.set({} if routes is None else {"distributed.scheduler.http.routes": routes}):
-        cluster = _start_cluster(LocalCluster, n_workers, security, dashboard)
+        cluster = _start_cluster(n_workers, security, dashboard)
     try:
         client = Client(cluster, security=security, set_as_default=False)
         try:
@@ -211,7 +211,9 @@ def _local_cluster(n_workers: int, dashboard: bool = False) -> Iterator[Any]:
         cluster.close()
 
 
-def _start_cluster(LocalCluster, n_workers: int, security, dashboard: bool):
+def _start_cluster(n_workers: int, security, dashboard: bool):
+    from distributed import LocalCluster
+
     return LocalCluster(
         n_workers=n_workers,
         threads_per_worker=1,  # one cell at a time per process, as a process pool runs them

@@ -82,15 +82,15 @@ def _table(obs: PauliSum) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=64)
 def _placed(obs: PauliSum, at) -> tuple:
+    """The table at ``at``, and whether its first mask flips nothing (those terms need no gather)."""
     coeffs, index = _table(obs)
-    return arrays.place(coeffs, at), arrays.place(index, at)
+    return arrays.place(coeffs, at), arrays.place(index, at), obs.masks[0] == 0
 
 
 def apply(obs: PauliSum, psi):
     """``H psi`` for ``(2**n, Q)`` states."""
-    coeffs, index = _placed(obs, arrays.where(psi))
+    coeffs, index, diagonal = _placed(obs, arrays.where(psi))
     xp = arrays.of(psi)
-    diagonal = obs.masks[0] == 0  # the terms that flip nothing (a QAOA cost: all of them) need no gather
     out = coeffs[0][:, None] * (psi if diagonal else xp.take(psi, index[0]))
     for m in range(1, coeffs.shape[0]):
         out = out + coeffs[m][:, None] * xp.take(psi, index[m])

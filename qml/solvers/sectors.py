@@ -44,7 +44,7 @@ def sector_matrix(op, n_qubits: int, states: np.ndarray) -> sp.csr_matrix:
     """
     d = states.size  # states are sorted: a partner's position is a binary search
     rows, cols, vals = [], [], []
-    wires = {w: i for i, w in enumerate(range(n_qubits))}  # wire w is qubit w
+    wires = {w: w for w in range(n_qubits)}  # a molecule's wire w is qubit w
     for word, coeff in op.pauli_rep.items():
         x, z, ny = word_masks(word, wires, n_qubits)
         partner = states ^ x  # P|k> = i**ny (-1)**popcount(k & z) |k ^ x>
