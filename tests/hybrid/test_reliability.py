@@ -400,7 +400,10 @@ def test_pool_workers_exit_when_the_command_is_killed(tmp_path):
     import time
 
     config = tmp_path / "exp.toml"
-    config.write_text('models = ["mlp"]\ndatasets = ["moons"]\nseeds = 4\n[params.mlp]\nmax_epochs = 400\n')
+    # cells far longer than the test, whatever the machine: the run is killed while they train
+    config.write_text(
+        'models = ["mlp"]\ndatasets = ["moons"]\nseeds = 4\n[params.mlp]\nmax_epochs = 100000\n'
+    )
     argv = [
         sys.executable,
         "-m",
