@@ -25,6 +25,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -137,7 +138,10 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Any]:
 
         # spawn: forked children would inherit torch/Aer thread pools in a state they cannot use
         pool = cf.ProcessPoolExecutor(
-            spec.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread_each
+            spec.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_one_thread_each,
+            initargs=(os.getpid(),),
         )
         try:
             yield pool
@@ -154,29 +158,32 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Any]:
             client.close()
 
 
-def _one_thread_each() -> None:
+def _one_thread_each(parent: int) -> None:
     """A pool process's first act, before any cell imports torch or Aer: :data:`WORKER_ENV`. (``run_cell``
     sets ``OMP_NUM_THREADS`` too, but after its imports have loaded Aer, whose OpenMP then keeps every
-    core.) Then a watchdog, so that a worker never outlives the command."""
+    core.) Then a watchdog, so that a worker never outlives ``parent``, the command's pid."""
     import os
 
     os.environ.update(WORKER_ENV)
-    _exit_with_parent()
+    _exit_with_parent(parent)
 
 
 #: How often a pool worker checks that the command that started it still runs.
 PARENT_POLL_S = 1.0
 
 
-def _exit_with_parent() -> None:
-    """End this process once its parent is gone (``kill -9`` of ``qhybrid compare --jobs N`` left its
+def _exit_with_parent(parent: int) -> None:
+    """End this process once ``parent`` is gone (``kill -9`` of ``qhybrid compare --jobs N`` left its
     workers and multiprocessing's resource tracker idle for good): a daemon thread polls the parent pid,
-    which changes when the parent dies and this process is adopted."""
+    which changes when the parent dies and this process is adopted. ``parent`` comes from the command,
+    not from ``os.getppid()`` here: a worker still starting (importing torch) when the command was killed
+    would read its adopter's pid and wait for good."""
     import os
     import threading
     import time
 
-    parent = os.getppid()
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:

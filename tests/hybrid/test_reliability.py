@@ -463,3 +463,18 @@ def test_a_worker_killed_mid_cell_stops_the_run_with_the_resume_hint(capsys, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("qhybrid: error: a worker process died while running cells")
     assert err[-1].endswith("rerun the same command to resume")
+
+
+def test_a_worker_that_starts_after_the_command_died_exits_at_once():
+    """A worker still importing when ``kill -9`` came used to take its adopter for its parent and stay."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, time\n"
+        "from qhybrid.hybrid.executors import _one_thread_each\n"
+        "_one_thread_each(os.getppid() + 1_000_000)\n"  # a pid that is not this process's parent
+        "time.sleep(30)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=25, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
