@@ -1,5 +1,6 @@
 """Optional dependencies: each is an extra of the distribution, and a feature that needs one names it.
 
+    pip install "qhybrid[fast]"          # numba: the torch engine's compiled loops for small registers
     pip install "qhybrid[bench]"         # pennylane-qiskit: the stock qiskit.aer plugin rows of benchmarks/
     pip install "qhybrid[solvers]"       # cvxpy: the Goemans-Williamson MaxCut reference
     pip install "qhybrid[compression]"   # torchao: int8 quantisation through torchao
@@ -7,8 +8,8 @@
     pip install "qhybrid[gpu]"           # qiskit-aer-gpu: Aer's CUDA build (device="GPU")
     pip install "qhybrid[distributed]"   # dask[distributed]: qhybrid compare --executor dask
 
-The ``dev`` extra brings ``solvers``, ``compression``, ``ibm`` and ``distributed`` (everything the tests
-use).
+The ``dev`` extra brings ``fast``, ``solvers``, ``compression``, ``ibm`` and ``distributed`` (everything the
+tests use). ``fast`` is a speed-up only: without it the same calls run on numpy arrays.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import ModuleType
 
 #: import name -> (distribution, extra)
 EXTRAS: dict[str, tuple[str, str]] = {
+    "numba": ("numba", "fast"),
     "pennylane_qiskit": ("pennylane-qiskit", "bench"),
     "cvxpy": ("cvxpy", "solvers"),
     "torchao": ("torchao", "compression"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import torch
 
+from . import loop_call
 from .call import EngineCall, engine_state
 from .gates import diagonal_phases, gate_kind
 from .memory import keep_freed_memory
@@ -53,11 +54,21 @@ class CompiledCircuit:
         self.traced = trace(fn, n_wires, n_inputs, tuple(weight_shape))
         self.plan = make_plan(self.traced, [_kind(g.op) for g in self.traced.gates], block_wires)
         self.program = Program(self.traced, self.plan)
+        covered = loop_call.available() and loop_call.covers(self.traced)
+        self.loops = loop_call.LoopProgram(self.traced) if covered else None
+
+    def _on_loops(self, inputs: torch.Tensor, weights: torch.Tensor) -> bool:
+        if self.loops is None or weights.device.type != "cpu":
+            return False
+        rows = inputs.shape[0] if self.loops.per_row else 1
+        return 2**self.n_wires * rows <= loop_call.LOOP_AMPLITUDES
 
     def __call__(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """``(B, n_inputs)`` float inputs and the weights -> ``(B, n_observables)`` expectation values."""
         if inputs.shape[0] == 0:  # no rows: no circuit, and a zero gradient
             return weights.new_zeros(0, len(self.traced.observables)) + 0 * weights.sum()
+        if self._on_loops(inputs, weights):
+            return loop_call.LoopCall.apply(self.loops, inputs, weights)
         return EngineCall.apply(self.program, inputs, weights)
 
     def state(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -58,6 +58,38 @@ def _constant_matrix(gate) -> np.ndarray:
     return a + np.cos(f * t) * c + np.sin(f * t) * s
 
 
+class Bank:
+    """The matrices of ``gate_ids`` grouped by width: per width, the shared bank (constant gates, then
+    rotations that read only weights) and the per-row bank (rotations that read the row's inputs)."""
+
+    def __init__(self, traced: TracedCircuit, gate_ids: list[int]):
+        constants: dict[int, list] = {2: [np.eye(2, dtype=np.complex128)]}
+        rotations: dict[tuple[int, bool], list] = {}
+        placed = []
+        for i in gate_ids:
+            gate = traced.gates[i]
+            d = 2 ** len(gate.wires)
+            if gate.param is None or not gate.param.factors:
+                constants.setdefault(d, []).append(_constant_matrix(gate))
+                placed.append((i, d, False, None, len(constants[d]) - 1))
+            else:
+                per_row = any(f < traced.n_inputs for f in gate.param.factors)
+                group = rotations.setdefault((d, per_row), [])
+                group.append(gate)
+                placed.append((i, d, per_row, group, len(group) - 1))
+        self.constants = {d: np.stack(ms) for d, ms in constants.items()}
+        self.rotations = {key: Rotations.of(traced, gates) for key, gates in rotations.items()}
+        #: gate -> (width, per_row, slot in that width's shared or per-row bank)
+        self.slot = {}
+        for i, d, per_row, group, j in placed:
+            offset = len(constants.get(d, ())) if group is not None and not per_row else 0
+            self.slot[i] = (d, per_row, offset + j)
+        self.widths = sorted(set(self.constants) | {d for d, _ in rotations})
+        self.shared_size = {
+            d: len(constants.get(d, ())) + len(rotations.get((d, False), ())) for d in self.widths
+        }
+
+
 @dataclass
 class ChainBlock:
     chains: list[int]  # one chain per wire of the block
@@ -109,31 +141,9 @@ class Program:
         return all(len(gates[g].wires) == 1 for g in block.gates) and kernels.contiguous(block.wires)
 
     def _bank(self, gate_ids: list[int]) -> None:
-        constants: dict[int, list] = {2: [np.eye(2, dtype=np.complex128)]}
-        rotations: dict[tuple[int, bool], list] = {}
-        placed = []
-        for i in gate_ids:
-            gate = self.traced.gates[i]
-            d = 2 ** len(gate.wires)
-            if gate.param is None or not gate.param.factors:
-                constants.setdefault(d, []).append(_constant_matrix(gate))
-                placed.append((i, d, False, None, len(constants[d]) - 1))
-            else:
-                per_row = any(f < self.n_inputs for f in gate.param.factors)
-                group = rotations.setdefault((d, per_row), [])
-                group.append(gate)
-                placed.append((i, d, per_row, group, len(group) - 1))
-        self.constants = {d: np.stack(ms) for d, ms in constants.items()}
-        self.rotations = {key: Rotations.of(self.traced, gates) for key, gates in rotations.items()}
-        #: gate -> (width, per_row, slot in that width's shared or per-row bank)
-        self.slot = {}
-        for i, d, per_row, group, j in placed:
-            offset = len(constants.get(d, ())) if group is not None and not per_row else 0
-            self.slot[i] = (d, per_row, offset + j)
-        self.widths = sorted(set(self.constants) | {d for d, _ in rotations})
-        self.shared_size = {
-            d: len(constants.get(d, ())) + len(rotations.get((d, False), ())) for d in self.widths
-        }
+        bank = Bank(self.traced, gate_ids)
+        self.constants, self.rotations, self.slot = bank.constants, bank.rotations, bank.slot
+        self.widths, self.shared_size = bank.widths, bank.shared_size
 
     def _chains(self, chains: list[list[int]]) -> None:
         length = max((len(c) for c in chains), default=0) or 1

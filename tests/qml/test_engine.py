@@ -15,12 +15,17 @@ from qhybrid.qml.engine.plan import Block, PermStage
 TOL = 1e-12
 
 
-@pytest.fixture(params=["numpy", "torch"])
+@pytest.fixture(params=["loops", "numpy", "torch"])
 def arrays_of(request, monkeypatch):
-    """Small calls run on numpy arrays, larger ones on torch tensors: both, on every circuit here."""
-    from qhybrid.qml.engine import call
+    """Small calls run as compiled loops (with numba) or on numpy arrays, larger ones on torch tensors: all
+    three, on every circuit here (the loops where they cover it: gates on at most two wires)."""
+    from qhybrid.qml.engine import call, loop_call
 
-    monkeypatch.setattr(call, "NUMPY_AMPLITUDES", call.NUMPY_AMPLITUDES if request.param == "numpy" else 0)
+    if request.param == "loops" and not loop_call.available():
+        pytest.skip("numba is not installed (qhybrid[fast])")
+    if request.param != "loops":
+        monkeypatch.setattr(loop_call, "LOOP_AMPLITUDES", 0)
+    monkeypatch.setattr(call, "NUMPY_AMPLITUDES", call.NUMPY_AMPLITUDES if request.param != "torch" else 0)
     return request.param
 
 
