@@ -278,7 +278,8 @@ class EngineCall(torch.autograd.Function):
     def forward(ctx, prog: Program, inputs, weights):
         numpy = _on_numpy(prog, inputs, weights)
         step = _Step(prog, _array(inputs, numpy), _array(weights, numpy))
-        values, saved = evolve.forward(step.vectors, step.stages, step.mats, prog.n, prog.traced.observables)
+        observables, gather = prog.traced.observables, step.t["final_perm"]
+        values, saved = evolve.forward(step.vectors, step.stages, step.mats, prog.n, observables, gather)
         ctx.step, ctx.saved, ctx.weight_shape, ctx.numpy = step, saved, weights.shape, numpy
         if values.shape[1] == 1:
             values = step.xp.broadcast_to(values, (values.shape[0], step.batch))
@@ -300,6 +301,8 @@ def engine_state(prog: Program, inputs: torch.Tensor, weights: torch.Tensor) -> 
     numpy = _on_numpy(prog, inputs, weights)
     step = _Step(prog, _array(inputs, numpy), _array(weights, numpy))
     psi, _ = evolve.run(step.stages, step.mats, step.vectors, prog.n, keep=False)
+    if step.t["final_perm"] is not None:
+        psi = kernels.permute(psi, step.t["final_perm"][1])
     if psi.shape[1] != step.batch:
         psi = step.xp.broadcast_to(psi, (psi.shape[0], step.batch))
     return _tensor(psi.T).to(weights.device)

@@ -79,7 +79,7 @@ def _undo(stages, mats, pair: dict, n, inputs):
     m = len(mats)
     for stage in reversed(stages):
         if stage[0] == "perm":
-            if not inputs:
+            if not inputs and m:  # (before every matrix stage the state is read no more)
                 state = kernels.permute(state, stage[2])
             cot = kernels.permute(cot, stage[2])
             continue
@@ -98,20 +98,21 @@ def _undo(stages, mats, pair: dict, n, inputs):
     return cot, grads
 
 
-def forward(vectors, stages, mats, n: int, words) -> tuple[torch.Tensor, dict]:
+def forward(vectors, stages, mats, n: int, words, gather=None) -> tuple[torch.Tensor, dict]:
     """``(Q, n, 2)`` prefix vectors through ``stages`` -> ``(len(words), Q)`` values of ``<Z...Z>``, and
     what :func:`backward` reads.
 
     ``stages``: ``("perm", index, inverse)``, ``("block", wires, per_row)`` whose matrix is the next of
     ``mats``, or ``("diag", per_row)`` whose ``(2**n, 1 or Q)`` phase factors are the next of ``mats``.
+    ``gather``: a last ``("perm", index, inverse)``, applied to the probabilities (Z words only).
     """
     size = 2**n * vectors.shape[0] * 16  # bytes of one complex128 state
     psi, inputs = run(stages, mats, vectors, n, keep=len(mats) * size <= KEEP_BYTES)
     saved = {"psi": psi, "vectors": vectors, "stages": stages, "mats": mats}
-    saved.update(inputs=inputs, n=n, words=words)
+    saved.update(inputs=inputs, n=n, words=words, gather=gather)
     if words and isinstance(words[0], pauli.PauliSum):
         return pauli.expectations(psi, words), saved
-    return measure.expectations(psi, words, n), saved
+    return measure.expectations(psi, words, n, None if gather is None else gather[1]), saved
 
 
 def backward(saved: dict, grad: torch.Tensor) -> tuple[torch.Tensor, list]:
@@ -122,6 +123,8 @@ def backward(saved: dict, grad: torch.Tensor) -> tuple[torch.Tensor, list]:
         pair = {"state": psi, "cot": pauli.state_cotangent(grad, psi, words)}
     else:
         cot = measure.sign_cotangent(grad, words, n)
+        if saved["gather"] is not None:  # the probabilities were gathered: their cotangent goes back
+            cot = kernels.permute(cot, saved["gather"][2])
         pair = {"state": psi, "cot": (cot + cot) * psi}
         del cot
     del psi  # the pass frees each state once it is undone

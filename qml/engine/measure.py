@@ -48,9 +48,12 @@ def single_z(probs: torch.Tensor, n: int) -> torch.Tensor:
     return arrays.of(probs).stack(out, 0)
 
 
-def expectations(psi: torch.Tensor, words: tuple[tuple[int, ...], ...], n: int) -> torch.Tensor:
-    """``(2**n, Q)`` states -> ``(len(words), Q)`` values of ``<Z...Z>`` on each word's wires."""
+def expectations(psi: torch.Tensor, words: tuple[tuple[int, ...], ...], n: int, gather=None) -> torch.Tensor:
+    """``(2**n, Q)`` states -> ``(len(words), Q)`` values of ``<Z...Z>`` on each word's wires; with
+    ``gather``, of the states ``psi[gather]`` (a permutation of the basis, made on the probabilities)."""
     probs = psi.real**2 + psi.imag**2
+    if gather is not None:
+        probs = arrays.of(probs).take(probs, gather)
     if words == tuple((w,) for w in range(n)):
         return single_z(probs, n)
     if n <= SIGN_MATRIX_WIRES:

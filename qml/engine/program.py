@@ -9,7 +9,9 @@
   padded with the identity; shared chains index the shared 2x2 bank, per-row chains the shared bank
   followed by the per-row one.
 * **Stages**: what :mod:`.call` runs: permutations (index and inverse), diagonal phases
-  (:class:`.phases.DiagonalPhases`) and blocks, each block a Kronecker product of chains or a list of gates.
+  (:class:`.phases.DiagonalPhases`) and blocks, each block a Kronecker product of chains or a list of gates;
+  a permutation last before ``<Z...Z>`` values is kept apart (``final_perm``) and applied to the
+  probabilities.
 """
 
 from __future__ import annotations
@@ -134,6 +136,15 @@ class Program:
                 per_row = any(g[1] for g in gates)
                 self.stages.append(("block", stage.wires, GateBlock(gates, len(stage.wires), per_row)))
         self._chains(chains)
+        #: A permutation last before ``<Z...Z>`` values is not made on the state: the probabilities are
+        #: gathered instead (half the bytes), and the way back has no state to undo through it.
+        self.final_perm = None
+        if (
+            self.stages
+            and self.stages[-1][0] == "perm"
+            and all(isinstance(o, tuple) for o in traced.observables)
+        ):
+            self.final_perm = self.stages.pop()
         self._devices: dict = {}
 
     def _one_qubit(self, block: Block) -> bool:
@@ -201,6 +212,7 @@ class Program:
             "prefix_order": self.prefix_order,
             "prefix_unorder": self.prefix_unorder,
             "stages": list(self.stages),
+            "final_perm": self.final_perm,
         }
 
 
