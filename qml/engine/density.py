@@ -28,6 +28,7 @@ import pennylane as qp
 import torch
 from pennylane.devices.preprocess import decompose
 
+from . import density_loop_call
 from .density_call import DensityCall, DensityLayout
 from .density_chains import Chains, StartChains
 from .density_dense import DenseStages
@@ -110,6 +111,8 @@ class DensityCircuit:
         if any(not isinstance(o, tuple) for o in self.traced.observables):
             raise NotTraceable("the density engine measures expectations of Z words only")
         items = make_items(self.traced, noise_model)
+        covered = density_loop_call.available() and density_loop_call.covers(items)
+        self.loops = density_loop_call.DensityLoopProgram(self.traced, items) if covered else None
         self.plan = make_plan(n_wires, items)
         steps = [
             Gather([(items[i].wires, items[i].matrix) for i in st.items], n_wires)
@@ -151,6 +154,12 @@ class DensityCircuit:
             if len(item.wires) > 1 and item.rotation is None and not item.monomial
         }
 
+    def _on_loops(self, inputs: torch.Tensor) -> bool:
+        if self.loops is None:
+            return False
+        rows = inputs.shape[0] if self.loops.per_row else 1
+        return 4**self.n_wires * rows <= density_loop_call.LOOP_COEFFICIENTS
+
     def _sources(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         rows = inputs.shape[0]
         w = weights.reshape(1, -1).to(torch.float64).expand(rows, -1)
@@ -182,6 +191,8 @@ class DensityCircuit:
         if inputs.device.type != "cpu" or weights.device.type != "cpu":
             # the density engine runs on the CPU: rows go there and the values come back (differentiably)
             return self(inputs.cpu(), weights.cpu()).to(weights.device)
+        if self._on_loops(inputs):
+            return density_loop_call.DensityLoopCall.apply(self.loops, inputs, weights)
         sources = self._sources(inputs, weights)
         one = self._one_qubit(sources)
         products = self._chains(one)

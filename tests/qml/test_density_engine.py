@@ -9,7 +9,7 @@ import torch
 from random_circuits import GATES, random_circuit
 
 from qhybrid.qml import QuantumLayer, make_device
-from qhybrid.qml.engine import DensityCircuit, NotTraceable, density_call
+from qhybrid.qml.engine import DensityCircuit, NotTraceable, density_call, density_loop_call
 from qhybrid.qml.noise import NoiseSpec, noise_model
 
 TOL = 1e-10
@@ -47,10 +47,10 @@ def _channels(n_wires: int, rng, count: int) -> list:
     return out
 
 
-def _noisy_circuit(n_wires: int, seed: int, n_inputs: int = 3):
+def _noisy_circuit(n_wires: int, seed: int, n_inputs: int = 3, gates=GATES):
     """Random gates, random channels, random gates, random channels; ``<Z_i>`` and ``<Z_0 Z_last>``."""
-    first, n_first = random_circuit(GATES, n_wires, 15, seed)
-    second, n_second = random_circuit(GATES, n_wires, 15, seed + 50)
+    first, n_first = random_circuit(gates, n_wires, 15, seed)
+    second, n_second = random_circuit(gates, n_wires, 15, seed + 50)
     rng = np.random.default_rng(seed + 100)
     middle, last = _channels(n_wires, rng, 4), _channels(n_wires, rng, 4)
 
@@ -115,10 +115,15 @@ def _inputs(n_inputs, n_weights, batch=4, seed=0):
     return x, w
 
 
-@pytest.fixture(params=["numpy", "torch"])
+@pytest.fixture(params=["loops", "numpy", "torch"])
 def arrays_of(request, monkeypatch):
-    """Small calls run on numpy arrays, larger ones on torch tensors: both, on every circuit here."""
-    small = density_call.NUMPY_AMPLITUDES if request.param == "numpy" else 0
+    """Small calls run as compiled loops (with numba, items on at most two wires) or on numpy arrays, larger
+    ones on torch tensors: all three, on every circuit here."""
+    if request.param == "loops" and not density_loop_call.available():
+        pytest.skip("numba is not installed (qhybrid[fast])")
+    if request.param != "loops":
+        monkeypatch.setattr(density_loop_call, "LOOP_COEFFICIENTS", 0)
+    small = density_call.NUMPY_AMPLITUDES if request.param != "torch" else 0
     monkeypatch.setattr(density_call, "NUMPY_AMPLITUDES", small)
     return request.param
 
@@ -126,9 +131,12 @@ def arrays_of(request, monkeypatch):
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("n_wires", [3, 4])
 def test_random_circuits_with_random_channels_equal_full_density_matrices(seed, n_wires, arrays_of):
-    fn, n_weights = _noisy_circuit(n_wires, seed)
+    # the loops run gates on at most two wires: their circuits leave out Toffoli, CSWAP and MultiRZ on three
+    gates = [g for g in GATES if g[2] <= 2] if arrays_of == "loops" else GATES
+    fn, n_weights = _noisy_circuit(n_wires, seed, gates=gates)
     x, w = _inputs(3, n_weights, seed=seed)
     circuit = DensityCircuit(fn, n_wires, 3, (n_weights,))
+    assert (arrays_of == "loops") == circuit._on_loops(x)
     cot = torch.randn(4, n_wires + 1, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     ours = _vjp(circuit, x, w, cot)
     reference = _vjp(_mixed_reference(fn, n_wires), x, w, cot)
@@ -203,7 +211,7 @@ def _custom_model():
     ],
     ids=["depolarising", "t1t2", "both", "custom"],
 )
-def test_aer_noise_models_equal_aer_density(noise):
+def test_aer_noise_models_equal_aer_density(noise, arrays_of):
     n = 4
     model = _custom_model() if noise == "custom" else noise_model(noise)
     fn = _layer(n)
