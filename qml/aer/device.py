@@ -247,7 +247,7 @@ class AerDevice(Device):
 
     def setup_execution_config(self, config=None, circuit=None) -> ExecutionConfig:
         config = config or ExecutionConfig()
-        updates = {}
+        updates = {"mcm_config": preprocess.mcm_config(config.mcm_config, self.name)}
         if config.gradient_method == "best":
             updates["gradient_method"] = "device"
         method = updates.get("gradient_method", config.gradient_method)

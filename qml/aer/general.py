@@ -55,7 +55,10 @@ def pauli_sentence(obs):
 
 
 def is_general(mp) -> bool:
-    """Whether an exact measurement is read from the saved state rather than from Pauli-word saves."""
+    """Whether an exact measurement is read from the saved state rather than from Pauli-word saves (those of
+    a deferred mid-circuit measurement's value too: PennyLane's measurement functions read them)."""
+    if getattr(mp, "mv", None) is not None:
+        return True
     if isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP):
         return mp.obs is not None and pauli_sentence(mp.obs) is None
     if isinstance(mp, qpm.ProbabilityMP):
@@ -64,8 +67,8 @@ def is_general(mp) -> bool:
 
 
 def supported_exact(mp) -> bool:
-    """Whether the device can return ``mp`` without shots (mid-circuit measurement values it cannot)."""
-    return isinstance(mp, qpm.StateMeasurement) and getattr(mp, "mv", None) is None
+    """Whether the device can return ``mp`` without shots."""
+    return isinstance(mp, qpm.StateMeasurement)
 
 
 def differentiable(mp) -> bool:

@@ -4,9 +4,14 @@ Gates Aer runs natively pass through; PennyLane decomposes the others. Operation
 but knows the matrix of become ``QubitUnitary`` and are decomposed from there (:func:`matrix_fallback`).
 Measurements: every state measurement without shots (see :mod:`.general` for those that are not Pauli
 words), every sample measurement with shots, and measurement transforms with their own ``process``.
+Mid-circuit measurements (``qml.measure``, ``qml.cond``) are deferred first, as default.mixed does: each
+becomes a controlled operation on the measured wire (a wire measured and then reused or reset needs a
+spare device wire, as on default.qubit).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pennylane as qp
 from pennylane import measurements as qpm
@@ -57,10 +62,28 @@ def _analytic_mp(mp) -> bool:
     return general.supported_exact(mp) or is_transform(mp)
 
 
+#: How the device runs mid-circuit measurements (PennyLane's ``mcm_method``).
+MCM_METHODS = ("deferred",)
+
+
+def mcm_config(config, name: str):
+    """``config`` (an ``MCMConfig``) with its method resolved to ``"deferred"``; any other method is refused
+    with the one the device runs. Post-selection is refused too: it needs a ``Projector`` the device cannot
+    apply."""
+    method = getattr(config.mcm_method, "value", config.mcm_method)  # PennyLane may hold an enum
+    if method not in (None, *MCM_METHODS):
+        raise qp.exceptions.DeviceError(
+            f"{name} runs mid-circuit measurements as mcm_method='deferred', not {method!r}"
+        )
+    return replace(config, mcm_method="deferred")
+
+
 def pipeline(wires, method: str, name: str, config, noise=None) -> CompilePipeline:
     """The transforms every batch of tapes goes through before :meth:`AerDevice.execute`; a PennyLane
     ``NoiseModel`` (``noise``) adds its channels once the gates are decomposed (``qml.add_noise``)."""
     program = CompilePipeline()
+    # first, since deferring may use spare device wires
+    program.add_transform(qp.defer_measurements, allow_postselect=False)
     native = _density_stopping_condition if method == "density_matrix" else _stopping_condition
     program.add_transform(
         decompose,

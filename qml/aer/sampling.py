@@ -74,7 +74,10 @@ def _plan(tape, wire_index) -> _Plan | None:
     bases: list[dict] = []
     reads = []
     for mp in tape.measurements:
-        if isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP):
+        if getattr(mp, "mv", None) is not None:  # a deferred mid-circuit measurement's value: Z samples
+            unit = dict.fromkeys((wire_index[w] for w in mp.wires), "Z")
+            reads.append(_Read("process", (_merge(bases, unit),), mp=mp))
+        elif isinstance(mp, qpm.ExpectationMP | qpm.VarianceMP):
             if mp.obs.pauli_rep is None:
                 return None
             words, coeffs = observable_terms(mp.obs, wire_index)
