@@ -51,10 +51,18 @@ class BackendInfo:
     bytes_per_amplitude_power: int = 1  # memory ~ 16 * 2**(power * n)
     engine: str = "aer"  # "aer" (qhybrid's Aer device), "pennylane" (a PennyLane device), "torch" (no device)
     takes_shots: bool = True
+    #: the PennyLane device a "pennylane" backend makes
+    pennylane_device: str | None = None
+    #: a QNode's ``diff_method`` without shots (with shots a PennyLane device uses parameter shift)
+    diff_method: str = "device"
+    #: whether it gives exact pure states without shots or noise (a kernel reads their overlaps directly)
+    pure_states: bool = False
 
 
 BACKENDS: dict[str, BackendInfo] = {
-    "aer": BackendInfo("aer", "Aer statevector, exact (qhybrid batched device)", "statevector"),
+    "aer": BackendInfo(
+        "aer", "Aer statevector, exact (qhybrid batched device)", "statevector", pure_states=True
+    ),
     "aer.shots": BackendInfo(
         "aer.shots", "Aer statevector, sampling shots (noise allowed)", "statevector", True, True
     ),
@@ -62,13 +70,28 @@ BACKENDS: dict[str, BackendInfo] = {
         "aer.density", "Aer density matrix, exact or sampled, with noise", "density_matrix", False, True, 2
     ),
     "aer.mps": BackendInfo(
-        "aer.mps", "Aer matrix product state (wide, shallow circuits)", "matrix_product_state"
+        "aer.mps",
+        "Aer matrix product state (wide, shallow circuits)",
+        "matrix_product_state",
+        pure_states=True,
     ),
     "lightning": BackendInfo(
-        "lightning", "PennyLane lightning.qubit (C++ statevector)", None, engine="pennylane"
+        "lightning",
+        "PennyLane lightning.qubit (C++ statevector)",
+        None,
+        engine="pennylane",
+        pennylane_device="lightning.qubit",
+        diff_method="adjoint",
+        pure_states=True,
     ),
     "default": BackendInfo(
-        "default", "PennyLane default.qubit (NumPy/torch statevector)", None, engine="pennylane"
+        "default",
+        "PennyLane default.qubit (NumPy/torch statevector)",
+        None,
+        engine="pennylane",
+        pennylane_device="default.qubit",
+        diff_method="backprop",
+        pure_states=True,
     ),
     "torch": BackendInfo(
         "torch",
@@ -76,6 +99,7 @@ BACKENDS: dict[str, BackendInfo] = {
         None,
         engine="torch",
         takes_shots=False,
+        diff_method="adjoint",
     ),
     "torch.density": BackendInfo(
         "torch.density",
@@ -86,6 +110,7 @@ BACKENDS: dict[str, BackendInfo] = {
         bytes_per_amplitude_power=2,
         engine="torch",
         takes_shots=False,
+        diff_method="adjoint",
     ),
 }
 
@@ -309,7 +334,7 @@ def make_device(
         )
     if options:
         raise ValueError(f"backend {name!r} takes no simulator options; got {sorted(options)}")
-    device_name = {"lightning": "lightning.qubit", "default": "default.qubit"}[name]
+    device_name = info.pennylane_device
     kwargs = {"wires": wires}
     if seed is not None:
         kwargs["seed"] = seed
@@ -325,13 +350,9 @@ def make_device(
 def default_diff_method(name: str, shots: int | None = None) -> str:
     """The ``diff_method`` a QNode should use on backend ``name`` (the torch engine: its own adjoint)."""
     info = backend_info(resolve_backend(name, shots))
-    if info.engine == "torch":
-        return "adjoint"
-    if info.aer_method is not None:
-        return "device"
-    if shots:
+    if shots and info.engine == "pennylane":
         return "parameter-shift"
-    return "adjoint" if name == "lightning" else "backprop"
+    return info.diff_method
 
 
 def describe_backends() -> list[dict]:

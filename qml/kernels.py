@@ -56,9 +56,6 @@ __all__ = [
     "separable_feature_map",
 ]
 
-#: Backends whose states are exact and pure without shots and noise: the statevector method applies.
-PURE_BACKENDS = ("aer", "aer.mps", "default", "lightning")
-
 # Aer's joint runs (rows as an index register) turn every parameterised gate into a diagonal over the rows,
 # which the feature maps are dense in; measured on 300 rows of the IQP map (2 repeats): joint 10 / 19 / 33
 # / 212 ms against parameter sets 21 / 21 / 24 / 55 ms at 2 / 3 / 4 / 8 wires (743 / 165 ms at 10).
@@ -116,8 +113,8 @@ def separable_feature_map(x, wires, layers: int = 1) -> None:
 
 
 def kernel_method(backend: str, shots: int | None = None, noise=None) -> str:
-    """``"statevector"`` where the backend gives exact pure states (:data:`PURE_BACKENDS`, no shots, no
-    noise), else ``"fidelity"``."""
+    """``"statevector"`` where the backend gives exact pure states (``BackendInfo.pure_states``, no shots,
+    no noise), else ``"fidelity"``."""
     if backend not in backend_choices():
         raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(backend_choices())}")
     backend = device_backend(backend, shots, noise)
@@ -126,7 +123,7 @@ def kernel_method(backend: str, shots: int | None = None, noise=None) -> str:
             f"backend {backend!r} runs QuantumLayer models; a quantum kernel needs a PennyLane device: "
             "'auto' (Aer), 'aer', 'default' or 'lightning'"
         )
-    pure = backend in PURE_BACKENDS and shots is None and as_aer_noise_model(noise) is None
+    pure = backend_info(backend).pure_states and shots is None and as_aer_noise_model(noise) is None
     return "statevector" if pure else "fidelity"
 
 

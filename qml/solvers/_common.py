@@ -50,9 +50,9 @@ def check_backend(name: object, shots: object) -> tuple[str, int | None]:
         shots = check_int("shots", shots, 1)
         if not backend_info(resolve_backend(name, shots)).takes_shots:
             raise ValueError(f"backend {name!r} is exact and takes no shots; use 'auto' or 'aer.shots'")
-    elif name == "aer.shots":
+    elif name != AUTO and backend_info(name).needs_shots:
         raise ValueError(
-            "backend 'aer.shots' samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"
+            f"backend {name!r} samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"
         )
     return name, shots
 

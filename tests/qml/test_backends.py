@@ -189,3 +189,21 @@ def test_auto_sends_noise_to_the_density_engine_and_devices_to_aer_density():
         check_backend_options("torch", noise=spec)
     with pytest.raises(ValueError, match="'torch.density' is exact and takes no shots"):
         check_backend_options("torch.density", shots=10)
+
+
+def test_every_fact_about_a_backend_is_in_its_registry_row():
+    """A backend's device, default diff_method and pure states are read from BACKENDS, nowhere else."""
+    from qhybrid.qml.aer import AER_METHODS
+    from qhybrid.qml.backends import BACKENDS, default_diff_method
+    from qhybrid.qml.kernels import kernel_method
+
+    for name, info in BACKENDS.items():
+        assert info.aer_method is None or info.aer_method in AER_METHODS
+        assert (info.engine == "pennylane") == (info.pennylane_device is not None)
+        if not info.needs_shots:
+            assert default_diff_method(name) == info.diff_method
+        if info.engine != "torch" and not info.needs_shots:
+            method = kernel_method(name)
+            assert method == ("statevector" if info.pure_states else "fidelity"), name
+    assert default_diff_method("lightning", shots=100) == "parameter-shift"
+    assert default_diff_method("aer.shots", shots=100) == "device"
