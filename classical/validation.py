@@ -244,3 +244,26 @@ def read_checkpoint(path: Any, version: int) -> dict[str, Any]:
     if ckpt["version"] != version:
         raise ValueError(f"checkpoint {str(path)!r} has format {ckpt['version']!r}, expected {version}")
     return ckpt
+
+
+def check_random_state(random_state) -> None:
+    """``random_state``: ``None``, a numpy ``RandomState``, or a seed as every qhybrid entry point takes it
+    (an int >= 0, :func:`qhybrid.classical.validation.check_seed`)."""
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
+        raise ArgumentTypeError(
+            f"random_state must be an integer >= 0, a numpy RandomState or None, got {describe(random_state)}"
+        )
+    check_seed("random_state", random_state)
+
+
+def seed_from(random_state) -> int:
+    """The int seed of a ``random_state`` (checked by :func:`check_random_state`); ``None`` and a
+    ``RandomState`` draw one."""
+    check_random_state(random_state)
+    if random_state is None:
+        return int(np.random.randint(2**31 - 1))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31 - 1))
+    return int(random_state)

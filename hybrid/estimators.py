@@ -20,9 +20,10 @@ from qhybrid.classical.validation import (
     ArgumentTypeError,
     check_float,
     check_int,
-    check_seed,
+    check_random_state,
     describe,
     detached,
+    seed_from,
 )
 from qhybrid.hybrid.fitting import check_training, fit_module
 
@@ -66,7 +67,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         check_int("max_epochs", self.max_epochs, 1, MAX_EPOCHS)
         check_int("batch_size", self.batch_size, 1)
         check_float("lr", self.lr, 0, low_open=True)
-        _check_random_state(self.random_state)
+        check_random_state(self.random_state)
         check_training(self.convergence, self.max_steps)
 
     def _device(self) -> torch.device:
@@ -82,7 +83,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in y, got 1 class ({self.classes_[0]!r})"
             )
-        seed = _seed_from(self.random_state)
+        seed = seed_from(self.random_state)
         torch.manual_seed(seed)
         device = self._device()
         self.module_ = self._build(X.shape[1], len(self.classes_)).to(device)
@@ -140,29 +141,6 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-def _check_random_state(random_state) -> None:
-    """``random_state``: ``None``, a numpy ``RandomState``, or a seed as every qhybrid entry point takes it
-    (an int >= 0, :func:`qhybrid.classical.validation.check_seed`)."""
-    if random_state is None or isinstance(random_state, np.random.RandomState):
-        return
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
-        raise ArgumentTypeError(
-            f"random_state must be an integer >= 0, a numpy RandomState or None, got {describe(random_state)}"
-        )
-    check_seed("random_state", random_state)
-
-
-def _seed_from(random_state) -> int:
-    """The int seed of a ``random_state`` (checked by :func:`_check_random_state`); ``None`` and a
-    ``RandomState`` draw one."""
-    _check_random_state(random_state)
-    if random_state is None:
-        return int(np.random.randint(2**31 - 1))
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31 - 1))
-    return int(random_state)
 
 
 def _check_hidden(hidden) -> None:

@@ -45,33 +45,13 @@ from qhybrid.classical.validation import (
     check_finite_array,
     check_float,
     check_int,
-    check_seed,
+    check_random_state,
     describe,
     detached,
+    seed_from,
 )
 
 __all__ = ["IQPKernelClassifier", "ProjectedKernelClassifier", "SeparableKernelClassifier"]
-
-
-def _check_random_state(random_state) -> None:
-    """``None``, a numpy ``RandomState`` or a seed (an int >= 0), as every qhybrid estimator takes it."""
-    if random_state is None or isinstance(random_state, np.random.RandomState):
-        return
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
-        raise ArgumentTypeError(
-            f"random_state must be an integer >= 0, a numpy RandomState or None, got {describe(random_state)}"
-        )
-    check_seed("random_state", random_state)
-
-
-def _seed_of(random_state) -> int:
-    """An int seed from ``random_state``: an int >= 0, a numpy ``RandomState`` (one draw) or ``None`` (a
-    fresh draw)."""
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31 - 1))
-    if random_state is None:
-        return int(np.random.randint(2**31 - 1))
-    return int(random_state)
 
 
 class _KernelClassifier(ClassifierMixin, BaseEstimator):
@@ -95,7 +75,7 @@ class _KernelClassifier(ClassifierMixin, BaseEstimator):
             raise ArgumentTypeError(f"backend must be a backend name (str), got {describe(self.backend)}")
         kernel_method(self.backend, self.shots, self.noise)  # an unknown backend fails here
         as_aer_noise_model(self.noise)
-        _check_random_state(self.random_state)
+        check_random_state(self.random_state)
 
     def _width(self, n_features: int) -> int:
         """The circuit's qubits for ``n_features`` features: the study's width; ``n_qubits`` must match it."""
@@ -128,7 +108,7 @@ class _KernelClassifier(ClassifierMixin, BaseEstimator):
         width = self._width(n_features)
         if not (self._product and kernel_method(self.backend, self.shots, self.noise) == "statevector"):
             check_kernel_width(self._what, width, self.backend, n_features)
-        seed = _seed_of(self.random_state)
+        seed = seed_from(self.random_state)
         self.scaler_ = MinMaxScaler(feature_range=(-math.pi / 2, math.pi / 2)).fit(X)
         self.kernel_ = self._make_kernel(n_features, seed)  # makes the device: shots and noise checked
         self.kernel_.check_fits(len(X))

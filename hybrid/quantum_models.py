@@ -20,8 +20,9 @@ from qhybrid.classical.validation import (
     check_float,
     check_int,
     describe,
+    seed_from,
 )
-from qhybrid.hybrid.estimators import TorchClassifier, _check_hidden, _seed_from
+from qhybrid.hybrid.estimators import TorchClassifier, _check_hidden
 
 __all__ = [
     "DRCClassifier",
@@ -123,7 +124,7 @@ class _QuantumClassifier(TorchClassifier):
             ansatz=self.ansatz,
             entangling=self.entangling,
             shots=None if self.shots is None else int(self.shots),
-            seed=_seed_from(self.random_state) if self.random_state is not None else None,
+            seed=seed_from(self.random_state) if self.random_state is not None else None,
         )
 
     def _quantum_layers(self) -> list[nn.Module]:
