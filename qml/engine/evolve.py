@@ -29,6 +29,8 @@ def _kron(vectors) -> list:
 def _kron_backward(cot: torch.Tensor, vectors: torch.Tensor, partial: list[torch.Tensor]) -> torch.Tensor:
     """Gradient of the ``(Q, n, 2)`` vectors from the cotangent of their product state."""
     n, q = vectors.shape[1], cot.shape[1]
+    if n > 3 and cot.shape[0] * q >= SPLIT_AMPLITUDES:
+        return _split_kron_backward(cot, vectors)
     grads = [None] * n
     conj = vectors.conj()
     rest = cot  # the cotangent contracted with conj of the vectors right of the current wire
@@ -38,6 +40,36 @@ def _kron_backward(cot: torch.Tensor, vectors: torch.Tensor, partial: list[torch
         rest = pair[:, 0] * conj[:, w, 0] + pair[:, 1] * conj[:, w, 1]
     grads[0] = rest.T
     return arrays.of(cot).stack(grads, 1)
+
+
+#: From this many amplitudes (``2**n`` x rows) the product state's gradient splits the wires in halves.
+SPLIT_AMPLITUDES = 1 << 16
+#: Bytes of the temporaries of one chunk of the split contraction (kept within the core's cache).
+SPLIT_CHUNK_BYTES = 1 << 20
+
+
+def _split_kron_backward(cot: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """:func:`_kron_backward` for wide states in one read of the cotangent: for ``psi = l (x) r`` (the two
+    halves' products) the cotangent contracted with ``conj(r)`` is that of ``l`` and with ``conj(l)`` that of
+    ``r``; both are made chunk by chunk of ``l``'s index, so no state-sized temporary is written, and each
+    half's wires then come from its own small cotangent."""
+    n, q = vectors.shape[1], cot.shape[1]
+    h = n // 2
+    left_partial, right_partial = _kron(vectors[:, :h]), _kron(vectors[:, h:])
+    left, right = left_partial[-1], right_partial[-1]  # (2**h, Q'), (2**(n-h), Q')
+    grid = cot.reshape(left.shape[0], right.shape[0], q)
+    xp = arrays.of(cot)
+    cot_left = xp.empty_like(cot[: left.shape[0]])
+    cot_right = xp.zeros_like(cot[: right.shape[0]])
+    right_conj, left_conj = right.conj(), left.conj()
+    step = max(1, SPLIT_CHUNK_BYTES // (right.shape[0] * q * 16))
+    for lo in range(0, left.shape[0], step):
+        block = grid[lo : lo + step]
+        cot_left[lo : lo + step] = (block * right_conj[None]).sum(1)
+        cot_right += (block * left_conj[lo : lo + step, None, :]).sum(0)
+    grads_left = _kron_backward(cot_left, vectors[:, :h], left_partial[:-1])
+    grads_right = _kron_backward(cot_right, vectors[:, h:], right_partial[:-1])
+    return xp.cat([grads_left, grads_right], 1)
 
 
 #: The forward pass keeps every stage's input for the backward pass while they take at most this many bytes

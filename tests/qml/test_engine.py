@@ -321,16 +321,19 @@ def test_a_qaoa_cost_layer_is_one_diagonal_pass_with_one_source():
     np.testing.assert_allclose(w.grad.numpy(), w_ref.grad.numpy(), atol=TOL)
 
 
-@pytest.mark.parametrize("patch", ["undo", "halving"])
+@pytest.mark.parametrize("patch", ["undo", "halving", "split"])
 def test_the_memory_light_paths_give_the_same_values_and_gradients(monkeypatch, patch, arrays_of):
-    """Wide states are undone instead of kept, and measured by halving instead of a sign matrix; both
-    paths are forced here on a small circuit."""
+    """Wide states are undone instead of kept, measured by halving instead of a sign matrix, and their
+    product state's gradient read in halves, chunk by chunk; each path is forced here on a small circuit."""
     from qhybrid.qml.engine import evolve, measure
 
     if patch == "undo":
         monkeypatch.setattr(evolve, "KEEP_BYTES", 0)
-    else:
+    elif patch == "halving":
         monkeypatch.setattr(measure, "SIGN_MATRIX_WIRES", 2)
+    else:
+        monkeypatch.setattr(evolve, "SPLIT_AMPLITUDES", 0)
+        monkeypatch.setattr(evolve, "SPLIT_CHUNK_BYTES", 64)  # several chunks
     _assert_layer_equals_default_qubit(5, 3, seed=5, embedding="reupload")
 
 
