@@ -26,11 +26,12 @@ def _kron(vectors) -> list:
     return out
 
 
-def _kron_backward(cot: torch.Tensor, vectors: torch.Tensor, partial: list[torch.Tensor]) -> torch.Tensor:
+def _kron_backward(cot: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
     """Gradient of the ``(Q, n, 2)`` vectors from the cotangent of their product state."""
     n, q = vectors.shape[1], cot.shape[1]
     if n > 3 and cot.shape[0] * q >= SPLIT_AMPLITUDES:
         return _split_kron_backward(cot, vectors)
+    partial = _kron(vectors)
     grads = [None] * n
     conj = vectors.conj()
     rest = cot  # the cotangent contracted with conj of the vectors right of the current wire
@@ -55,8 +56,7 @@ def _split_kron_backward(cot: torch.Tensor, vectors: torch.Tensor) -> torch.Tens
     half's wires then come from its own small cotangent."""
     n, q = vectors.shape[1], cot.shape[1]
     h = n // 2
-    left_partial, right_partial = _kron(vectors[:, :h]), _kron(vectors[:, h:])
-    left, right = left_partial[-1], right_partial[-1]  # (2**h, Q'), (2**(n-h), Q')
+    left, right = _kron(vectors[:, :h])[-1], _kron(vectors[:, h:])[-1]  # (2**h, Q'), (2**(n-h), Q')
     grid = cot.reshape(left.shape[0], right.shape[0], q)
     xp = arrays.of(cot)
     cot_left = xp.empty_like(cot[: left.shape[0]])
@@ -67,8 +67,8 @@ def _split_kron_backward(cot: torch.Tensor, vectors: torch.Tensor) -> torch.Tens
         block = grid[lo : lo + step]
         cot_left[lo : lo + step] = (block * right_conj[None]).sum(1)
         cot_right += (block * left_conj[lo : lo + step, None, :]).sum(0)
-    grads_left = _kron_backward(cot_left, vectors[:, :h], left_partial[:-1])
-    grads_right = _kron_backward(cot_right, vectors[:, h:], right_partial[:-1])
+    grads_left = _kron_backward(cot_left, vectors[:, :h])
+    grads_right = _kron_backward(cot_right, vectors[:, h:])
     return xp.cat([grads_left, grads_right], 1)
 
 
@@ -157,9 +157,10 @@ def backward(saved: dict, grad: torch.Tensor) -> tuple[torch.Tensor, list]:
         cot = measure.sign_cotangent(grad, words, n)
         if saved["gather"] is not None:  # the probabilities were gathered: their cotangent goes back
             cot = kernels.permute(cot, saved["gather"][2])
-        pair = {"state": psi, "cot": (cot + cot) * psi}
+        state_cot = cot * psi  # then doubled in place: no second state-sized temporary
+        state_cot *= 2
+        pair = {"state": psi, "cot": state_cot}
         del cot
     del psi  # the pass frees each state once it is undone
     cot, grads = _undo(saved["stages"], saved["mats"], pair, n, saved.pop("inputs"))
-    partial = _kron(saved["vectors"])[:-1]
-    return _kron_backward(cot, saved["vectors"], partial), grads
+    return _kron_backward(cot, saved["vectors"]), grads
