@@ -31,7 +31,7 @@ def _kron_backward(cot: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
     n, q = vectors.shape[1], cot.shape[1]
     if n > 3 and cot.shape[0] * q >= SPLIT_AMPLITUDES:
         return _split_kron_backward(cot, vectors)
-    partial = _kron(vectors)
+    partial = _kron(vectors[:, :-1]) if n > 1 else []  # products of the first wires; not the whole state
     grads = [None] * n
     conj = vectors.conj()
     rest = cot  # the cotangent contracted with conj of the vectors right of the current wire
