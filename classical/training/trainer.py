@@ -10,8 +10,9 @@ Signature (all arguments keyword-only; each is described in :mod:`.options`)::
             devices="auto", max_time=None, fast_dev_run=False, deterministic=None,
             enable_progress_bar=None, logger=None)
 
-    trainer.fit(model, train_data, val_data=None, resume_from=None) -> Trainer
+    trainer.fit(model, train_data, val_data=None, resume_from=None, ckpt_path=None) -> Trainer
     trainer.evaluate(model, data) -> dict          # {"loss", "acc" (classification), "ppl" (LM)}
+    trainer.validate(model, data), trainer.test(model, data)   # the same, by Lightning's names
     trainer.predict(model, data) -> torch.Tensor   # model outputs, on CPU
     trainer.save_checkpoint(path)
 
@@ -23,7 +24,9 @@ sliced into batches of ``batch_size`` without per-sample collation. Float featur
 
 The loop itself only orders the work; the rest lives beside it: :mod:`.precision` (autocast, scaler,
 clipping), :mod:`.strategy` (one process, DDP, FSDP2), :mod:`.loaders`, :mod:`.metrics`,
-:mod:`.checkpoint`, and behaviour added through :mod:`.callbacks` and :mod:`.loggers`.
+:mod:`.checkpoint`, and behaviour added through :mod:`.callbacks` and :mod:`.loggers`. A model written for
+Lightning: its ``configure_optimizers`` gives the optimiser; its step hooks are not called, and a warning says
+so (:mod:`.lightning_hooks`).
 
 Epoch metrics (``trainer.history``): ``epoch``, ``step``, ``train_loss``, ``train_acc``, ``val_loss``,
 ``val_acc``, ``train_ppl`` / ``val_ppl`` (language models), ``samples_per_s`` (``tokens_per_s`` for
@@ -60,6 +63,7 @@ from qhybrid.classical.accelerators import Accelerator
 from qhybrid.classical.training import checkpoint
 from qhybrid.classical.training.callbacks import Callback
 from qhybrid.classical.training.devices import select_accelerator
+from qhybrid.classical.training.lightning_hooks import model_optimizer, warn_uncalled_steps
 from qhybrid.classical.training.loaders import TensorLoader, make_loader, split_batch, to_tensor
 from qhybrid.classical.training.loggers import Logger
 from qhybrid.classical.training.loop import NonFiniteLossError, evaluation_loop, train_epoch
@@ -197,15 +201,27 @@ class Trainer:
     # --------------------------------------------------------------------------------- fit
 
     def fit(
-        self, model: nn.Module, train_data: Any, val_data: Any = None, resume_from: str | Path | None = None
+        self,
+        model: nn.Module,
+        train_data: Any,
+        val_data: Any = None,
+        resume_from: str | Path | None = None,
+        ckpt_path: str | Path | None = None,
     ) -> Trainer:
-        """Train ``model`` on ``train_data`` for ``max_epochs`` (or ``max_steps``), validating each epoch.
+        """Train ``model`` on ``train_data`` for ``max_epochs`` (or ``max_steps``), validating each epoch;
+        ``resume_from`` (or Lightning's name for it, ``ckpt_path``) continues a run from its checkpoint.
 
         Returns the trainer; ``trainer.history`` holds one dict of metrics per epoch and
         ``trainer.model`` the trained model (unwrapped from DDP / compile).
         """
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if resume_from is not None and ckpt_path is not None:
+            raise ValueError(
+                "give resume_from or ckpt_path (the same checkpoint, Lightning's name), not both"
+            )
+        resume_from = resume_from if resume_from is not None else ckpt_path
+        warn_uncalled_steps(model)
         ckpt = None if resume_from is None else checkpoint.load_checkpoint(resume_from)
         # Each hook's overriding callbacks, in order: the loop calls nothing a callback leaves alone.
         self._hooks = {n: [getattr(cb, n) for cb in self.callbacks if _overrides(cb, n)] for n in _HOOKS}
@@ -241,9 +257,11 @@ class Trainer:
         self.estimated_stepping_batches = total_steps
         model = self.precision_plugin.convert_module(model)
         train_model, eval_model, self.model = self.strategy.wrap(model, self.compile)
-        self.optimizer = make_optimizer(
-            self.optimizer_spec, train_model, self.lr, self.weight_decay, self.optimizer_kwargs
-        )
+        self.optimizer = model_optimizer(self.model)  # a LightningModule's configure_optimizers
+        if self.optimizer is None:
+            self.optimizer = make_optimizer(
+                self.optimizer_spec, train_model, self.lr, self.weight_decay, self.optimizer_kwargs
+            )
         self.scheduler = make_scheduler(
             self.scheduler_spec, self.optimizer, max(1, total_steps), self.lr, self.scheduler_kwargs
         )
@@ -318,6 +336,14 @@ class Trainer:
             self._loss = resolve_loss(self.loss_spec, loader.y)
         with deterministic_algorithms(self.deterministic):
             return evaluation_loop(self, model, loader, self.fast_dev_run or None)
+
+    def validate(self, model: nn.Module, data: Any) -> dict[str, float]:
+        """:meth:`evaluate`, by Lightning's name."""
+        return self.evaluate(model, data)
+
+    def test(self, model: nn.Module, data: Any) -> dict[str, float]:
+        """:meth:`evaluate`, by Lightning's name."""
+        return self.evaluate(model, data)
 
     @torch.no_grad()
     def predict(self, model: nn.Module, data: Any) -> torch.Tensor:
