@@ -37,13 +37,19 @@ def make_optimizer(
     weight_decay: float,
     kwargs: dict[str, Any],
 ) -> torch.optim.Optimizer:
-    """The optimiser over ``model``'s trainable parameters; SGD gets momentum 0.9 unless ``kwargs`` say."""
+    """The optimiser over ``model``'s trainable parameters; SGD gets momentum 0.9 unless ``kwargs`` say.
+
+    ``weight_decay`` applies to weight matrices and wider tensors only, not to one-dimensional parameters
+    (biases, LayerNorm and BatchNorm gains): nanoGPT's rule (decaying a normalisation's gain towards 0 fights
+    the normalisation). ``optimizer_kwargs={"weight_decay": ...}`` decays every parameter alike."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters")
     if not isinstance(spec, str):
         return spec(params)
     kwargs = dict(kwargs)
+    if "weight_decay" not in kwargs and weight_decay:
+        params = _decay_groups(params, weight_decay)
     kwargs.setdefault("weight_decay", weight_decay)
     name = spec.lower()
     if name == "sgd":
@@ -52,6 +58,13 @@ def make_optimizer(
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, **kwargs)
     return torch.optim.AdamW(params, lr=lr, **kwargs)
+
+
+def _decay_groups(params: list[torch.nn.Parameter], decay: float) -> list[dict[str, Any]]:
+    matrices = [p for p in params if p.dim() >= 2]
+    others = [p for p in params if p.dim() < 2]
+    groups = [{"params": matrices, "weight_decay": decay}, {"params": others, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
 
 
 def make_scheduler(

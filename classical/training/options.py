@@ -16,7 +16,8 @@ Options:
   sharded by rank, metrics are averaged over all ranks, and only rank 0 logs and writes checkpoints.
   FSDP checkpoints hold the full (gathered) model and optimiser state, so they load anywhere.
 * ``optimizer``: ``"sgd"`` (momentum 0.9 unless ``optimizer_kwargs`` say otherwise), ``"adam"``,
-  ``"adamw"``, or a callable ``params -> Optimizer``; ``lr``, ``weight_decay``.
+  ``"adamw"``, or a callable ``params -> Optimizer``; ``lr``, ``weight_decay`` (on weight matrices, not on
+  biases or normalisation gains, as nanoGPT; ``optimizer_kwargs={"weight_decay": ...}`` decays every one).
 * ``scheduler``: ``None``, ``"cosine"``, ``"step"`` (``step_size`` optimiser steps, default a third of
   the run, ``gamma`` 0.1), ``"onecycle"`` (peak ``lr``), or a callable ``(optimizer, total_steps) ->
   LRScheduler``. Schedulers step once per optimiser step.

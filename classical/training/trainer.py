@@ -288,6 +288,7 @@ class Trainer:
                 self.current_epoch = epoch
                 metrics = train_epoch(self, train_model, train_loader, epoch)
                 if val_loader is not None:
+                    self._hook("on_validation_start")
                     val = evaluation_loop(self, eval_model, val_loader, self.fast_dev_run or None)
                     metrics.update({f"val_{k}": v for k, v in val.items()})
                     self._hook("on_validation_end", metrics)

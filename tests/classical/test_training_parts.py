@@ -188,3 +188,42 @@ def test_metric_accumulator_against_a_direct_computation(defer, monkeypatch):
     assert acc.total_seen == 15 and "ppl" not in m
     with pytest.raises(ValueError, match="val_data yielded no batches"):
         MetricAccumulator(torch.device("cpu"), loss).compute(lambda values: values, "val_data")
+
+
+def test_weight_decay_spares_biases_and_norm_gains_unless_asked_for_every_parameter():
+    from torch import nn
+
+    from qhybrid.classical.training.optim import make_optimizer
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 2))
+    opt = make_optimizer("adamw", model, 1e-3, 0.1, {})
+    decayed = {id(p) for g in opt.param_groups if g["weight_decay"] == 0.1 for p in g["params"]}
+    assert decayed == {id(model[0].weight), id(model[2].weight)}
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    every = make_optimizer("adamw", model, 1e-3, 0.0, {"weight_decay": 0.1})
+    assert [g["weight_decay"] for g in every.param_groups] == [0.1]
+    assert len(make_optimizer("sgd", model, 1e-3, 0.0, {}).param_groups) == 1  # no decay: one group
+
+
+def test_a_callback_hears_validation_start_before_its_end():
+    import numpy as np
+
+    from qhybrid.classical.models import MLP
+    from qhybrid.classical.training import Callback, Trainer
+
+    heard = []
+
+    class Ears(Callback):
+        def on_validation_start(self, trainer, model):
+            heard.append(("start", model.training))
+
+        def on_validation_end(self, trainer, model, metrics):
+            heard.append(("end", "val_loss" in metrics))
+
+    X = np.random.default_rng(0).normal(size=(32, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    Trainer(max_epochs=2, callbacks=[Ears()], enable_progress_bar=False).fit(
+        MLP(3, 2, (4,)), (X, y), val_data=(X, y)
+    )
+    assert [h[0] for h in heard] == ["start", "end", "start", "end"]
+    assert all(h[1] for h in heard if h[0] == "end")
