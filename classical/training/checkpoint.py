@@ -86,7 +86,13 @@ def restore(trainer: Trainer, ckpt: dict[str, Any], train_model: nn.Module) -> i
             f"{type(trainer.optimizer).__name__}: resume with the same optimiser, or start a new fit"
         )
     if ckpt["optimizer"] is not None:
-        trainer.strategy.load_optimizer_state_dict(train_model, trainer.optimizer, ckpt["optimizer"])
+        try:
+            trainer.strategy.load_optimizer_state_dict(train_model, trainer.optimizer, ckpt["optimizer"])
+        except ValueError as err:  # e.g. other parameter groups (weight decay on matrices only)
+            raise ValueError(
+                f"the checkpoint's optimiser state does not fit this Trainer's optimiser ({err}); resume with "
+                "the options it was written with, or start a new fit"
+            ) from err
     if trainer.scheduler is not None and ckpt["scheduler"] is not None:
         trainer.scheduler.load_state_dict(ckpt["scheduler"])
     if trainer.precision_plugin.scaler is not None:

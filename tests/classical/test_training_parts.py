@@ -227,3 +227,21 @@ def test_a_callback_hears_validation_start_before_its_end():
     )
     assert [h[0] for h in heard] == ["start", "end", "start", "end"]
     assert all(h[1] for h in heard if h[0] == "end")
+
+
+def test_resuming_with_other_parameter_groups_says_so_in_one_line(tmp_path):
+    import numpy as np
+
+    from qhybrid.classical.models import MLP
+    from qhybrid.classical.training import ModelCheckpoint, Trainer
+
+    X = np.random.default_rng(0).normal(size=(32, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    grouped = Trainer(max_epochs=1, optimizer="adamw", weight_decay=0.1, enable_progress_bar=False)
+    grouped.callbacks.append(ModelCheckpoint(tmp_path))
+    grouped.fit(MLP(3, 2, (4,)), (X, y))
+    flat = Trainer(
+        max_epochs=2, optimizer="adamw", optimizer_kwargs={"weight_decay": 0.1}, enable_progress_bar=False
+    )
+    with pytest.raises(ValueError, match="optimiser state does not fit this Trainer's optimiser"):
+        flat.fit(MLP(3, 2, (4,)), (X, y), ckpt_path=str(tmp_path / "last.pt"))
