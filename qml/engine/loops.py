@@ -211,6 +211,43 @@ def _run_gradients(g, members, start, count, s2, r2, b, g2, gr2, pre, suf, dm):
 
 
 @_jit
+def _row_lead(members, start, count):
+    """How many gates a run's per-row gates lead it by, when they all come before its shared ones (an
+    embedding then trainable rotations); -1 when the two kinds interleave."""
+    lead = 0
+    while lead < count and members[start + lead, 0]:
+        lead += 1
+    for k in range(start + lead, start + count):
+        if members[k, 0]:
+            return -1
+    return lead
+
+
+@_jit
+def _split_run(phi, lam, members, start, count, pa, s2, r2, g2, gr2, pre, suf, work):
+    """A run ``U_b = S R_b``: per-row gates ``R_b`` first, shared ones ``S`` after. Each row gives ``S^H G_b``
+    to its own gates and ``G_b R_b^H`` to a sum that is spread over the shared gates once, instead of
+    spreading every row's gradient over the whole run."""
+    lead = _row_lead(members, start, count)
+    shared, total, rb, u, g, t, uh = work[0], work[1], work[2], work[3], work[4], work[5], work[6]
+    _run_product(members, start + lead, count - lead, s2, r2, 0, shared)
+    total[:] = 0
+    for b in range(phi.shape[0]):
+        _run_product(members, start, lead, s2, r2, b, rb)
+        _mul2(shared, rb, u, False, False)
+        _dagger(u, uh)
+        _apply1(phi[b], uh, pa)
+        g[:] = 0
+        _grad1(lam[b], phi[b], pa, g)
+        _mul2(g, rb, t, False, True)
+        _add(total, t)
+        _mul2(shared, g, t, True, False)  # the gradient of R_b
+        _run_gradients(t, members, start, lead, s2, r2, b, g2, gr2, pre, suf, g)
+        _apply1(lam[b], uh, pa)
+    _run_gradients(total, members, start + lead, count - lead, s2, r2, 0, g2, gr2, pre, suf, g)
+
+
+@_jit
 def backward(psi, cot, ops, members, perms, s2, r2, s4, r4, signs, g2, gr2, g4, gr4):
     """The adjoint pass: the gradients of every bank matrix (added into ``g2``, ``gr2``, ``g4``, ``gr4``) from
     the ``(rows, O)`` cotangent of the values; each row's state is undone op by op beside its cotangent. A
@@ -229,6 +266,7 @@ def backward(psi, cot, ops, members, perms, s2, r2, s4, r4, signs, g2, gr2, g4, 
     mh, g4_op = np.empty((4, 4), np.complex128), np.empty((4, 4), np.complex128)
     g, dm = np.empty((2, 2), np.complex128), np.empty((2, 2), np.complex128)
     pre, suf = np.empty((longest, 2, 2), np.complex128), np.empty((longest, 2, 2), np.complex128)
+    work = np.empty((7, 2, 2), np.complex128)
     for p in range(ops.shape[0] - 1, -1, -1):
         kind, pa, pb, start, count = ops[p, 0], ops[p, 1], ops[p, 2], ops[p, 3], ops[p, 4]
         row, grad = op_row[p], trainable[p]
@@ -236,6 +274,8 @@ def backward(psi, cot, ops, members, perms, s2, r2, s4, r4, signs, g2, gr2, g4, 
             for b in range(rows):
                 _permute2(phi[b], perms[start], pa, pb, True)
                 _permute2(lam[b], perms[start], pa, pb, True)
+        elif kind == 1 and row and grad and 0 < _row_lead(members, start, count) < count:
+            _split_run(phi, lam, members, start, count, pa, s2, r2, g2, gr2, pre, suf, work)
         elif kind == 1:
             g[:] = 0
             for b in range(rows):
