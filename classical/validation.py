@@ -140,10 +140,16 @@ def check_float(
     return v
 
 
+#: The largest seed: numpy's and scikit-learn's (``RandomState``) bound, so a seed that passes here is taken
+#: by every library a run seeds.
+MAX_SEED = 2**32 - 1
+
+
 def check_seed(name: str, value: Any, *, allow_none: bool = True) -> int | None:
-    """A seed (``seed``, ``random_state``): an integer >= 0, or ``None`` where the caller allows it. The same
-    rule in every entry point (estimators, ``load_dataset``, QAOA, VQE, the classical solvers)."""
-    return check_int(name, value, 0, allow_none=allow_none)
+    """A seed (``seed``, ``random_state``): an integer in ``0..MAX_SEED``, or ``None`` where the caller allows
+    it. The same rule in every entry point (estimators, ``load_dataset``, QAOA, VQE, the classical solvers,
+    experiment files)."""
+    return check_int(name, value, 0, MAX_SEED, allow_none=allow_none)
 
 
 def check_writable_dir(path: Any, what: str) -> Path:
@@ -253,7 +259,8 @@ def check_random_state(random_state) -> None:
         return
     if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
         raise ArgumentTypeError(
-            f"random_state must be an integer >= 0, a numpy RandomState or None, got {describe(random_state)}"
+            f"random_state must be an integer in 0..{MAX_SEED}, a numpy RandomState or None, got "
+            f"{describe(random_state)}"
         )
     check_seed("random_state", random_state)
 

@@ -293,7 +293,6 @@ def print_table(title: str, quality_name: str, rows: list[dict]) -> None:
 _MIN_INT = {
     "max_qubits": 1,
     "maxiter": 1,
-    "seed": 0,
     "shots": 1,
     "p": 1,
     "sa_sweeps": 1,
@@ -305,6 +304,11 @@ _MIN_INT = {
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Ranges of the numeric options, before any solver runs."""
+    from qhybrid.classical.validation import MAX_SEED
+
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"--seed must be in 0..{MAX_SEED}, got {seed}")
     for name, low in _MIN_INT.items():
         value = getattr(args, name, None)
         if value is not None and value < low:

@@ -118,7 +118,10 @@ def test_the_memory_guard_is_asked_with_the_host_memory_pinned(capsys, tmp_path,
             "dtype must be one of 'float32', 'float64' (the features' dtype), got 'float16'",
         ),
         (("n_samples = 40", "n_samples = 40\ndtype = 64"), 'data.dtype = 64: must be "float32" or "float64"'),
-        (("n_samples = 40", "n_samples = 40\nrandom_state = -1"), "random_state must be >= 0, got -1"),
+        (
+            ("n_samples = 40", "n_samples = 40\nrandom_state = -1"),
+            "random_state must be in 0..4294967295, got -1",
+        ),
         (
             ('models = ["svc", "mlp", "dressed"]', 'models = ["svc", "mlp", "svc"]'),
             "'models' names 'svc' twice",
@@ -401,7 +404,7 @@ def test_pickled_npy_is_refused(capsys, tmp_path):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["maxcut", "--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["maxcut", "--seed", "-1"], "--seed must be in 0..4294967295, got -1"),
         (["qubo", "--p", "0"], "--p must be >= 1, got 0"),
         (["maxcut", "--shots", "0"], "--shots must be >= 1, got 0"),
         (["vqe", "--bond", "-0.7"], "--bond must be > 0, got -0.7"),

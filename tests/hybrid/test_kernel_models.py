@@ -224,7 +224,13 @@ def no_circuits(monkeypatch):
         ),
         ({"repeats": 0}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], ValueError, r"repeats must be >= 1, got 0"),
         ({"shots": -5}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], ValueError, r"shots must be >= 1, got -5"),
-        ({"random_state": -1}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], ValueError, r"random_state must be >= 0"),
+        (
+            {"random_state": -1},
+            [[0.0, 1.0], [1.0, 2.0]],
+            [0, 1],
+            ValueError,
+            r"random_state must be in 0..4294967295",
+        ),
         (
             {"n_qubits": 3},
             [[0.0, 1.0], [1.0, 2.0]],

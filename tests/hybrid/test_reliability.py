@@ -58,14 +58,18 @@ def _raises(estimator, kind, pattern):
 
 
 COMMON = [
-    ({"random_state": -1}, ValueError, r"^random_state must be >= 0, got -1$"),
+    ({"random_state": -1}, ValueError, r"^random_state must be in 0..4294967295, got -1$"),
     (
         {"random_state": 0.5},
         TypeError,
-        r"^random_state must be an integer >= 0, a numpy RandomState or None, got 0\.5$",
+        r"^random_state must be an integer in 0..4294967295, a numpy RandomState or None, got 0\.5$",
     ),
-    ({"random_state": True}, TypeError, r"^random_state must be an integer >= 0, .* got bool True$"),
-    ({"random_state": "3"}, TypeError, r"^random_state must be an integer >= 0, .* got str '3'$"),
+    (
+        {"random_state": True},
+        TypeError,
+        r"^random_state must be an integer in 0..4294967295, .* got bool True$",
+    ),
+    ({"random_state": "3"}, TypeError, r"^random_state must be an integer in 0..4294967295, .* got str '3'$"),
     ({"lr": math.inf}, ValueError, r"^lr must be a finite number, got inf$"),
     ({"lr": -math.inf}, ValueError, r"^lr must be a finite number, got -inf$"),
     ({"lr": math.nan}, ValueError, r"^lr must be a finite number, got nan$"),
