@@ -54,7 +54,9 @@ class CompiledCircuit:
         self.traced = trace(fn, n_wires, n_inputs, tuple(weight_shape))
         self.plan = make_plan(self.traced, [_kind(g.op) for g in self.traced.gates], block_wires)
         self.program = Program(self.traced, self.plan)
-        covered = loop_call.available() and loop_call.covers(self.traced)
+        # (a call takes the loops only up to LOOP_AMPLITUDES, so wider circuits need no tables for them)
+        small = 2**n_wires <= loop_call.LOOP_AMPLITUDES
+        covered = small and loop_call.available() and loop_call.covers(self.traced)
         self.loops = loop_call.LoopProgram(self.traced) if covered else None
 
     def _on_loops(self, inputs: torch.Tensor, weights: torch.Tensor) -> bool:

@@ -111,7 +111,8 @@ class DensityCircuit:
         if any(not isinstance(o, tuple) for o in self.traced.observables):
             raise NotTraceable("the density engine measures expectations of Z words only")
         items = make_items(self.traced, noise_model)
-        covered = density_loop_call.available() and density_loop_call.covers(items)
+        small = 4**n_wires <= density_loop_call.LOOP_COEFFICIENTS
+        covered = small and density_loop_call.available() and density_loop_call.covers(items)
         self.loops = density_loop_call.DensityLoopProgram(self.traced, items) if covered else None
         self.plan = make_plan(n_wires, items)
         steps = [
