@@ -31,7 +31,14 @@ from functools import partial
 
 import numpy as np
 
-from qhybrid.classical.validation import ArgumentTypeError, check_float, check_int, check_seed, describe
+from qhybrid.classical.validation import (
+    MAX_SEED,
+    ArgumentTypeError,
+    check_float,
+    check_int,
+    check_seed,
+    describe,
+)
 
 __all__ = [
     "check_stem",
@@ -56,11 +63,13 @@ def _random_state(seed: Seed) -> np.random.RandomState:
         return seed
     if isinstance(seed, np.random.Generator):
         raise ArgumentTypeError(
-            "seed must be an integer >= 0 or a numpy RandomState (the study used the legacy RandomState "
-            "stream, which a numpy Generator cannot reproduce), got a numpy Generator"
+            f"seed must be an integer in 0..{MAX_SEED} or a numpy RandomState (the study used the legacy "
+            "RandomState stream, which a numpy Generator cannot reproduce), got a numpy Generator"
         )
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_)):
-        raise ArgumentTypeError(f"seed must be an integer >= 0 or a numpy RandomState, got {describe(seed)}")
+        raise ArgumentTypeError(
+            f"seed must be an integer in 0..{MAX_SEED} or a numpy RandomState, got {describe(seed)}"
+        )
     return np.random.RandomState(check_seed("seed", seed, allow_none=False))
 
 

@@ -19,7 +19,7 @@ Example:
     >>> check_seed("seed", -1)
     Traceback (most recent call last):
     ...
-    ValueError: seed must be >= 0, got -1
+    ValueError: seed must be in 0..4294967295, got -1
 """
 
 from __future__ import annotations

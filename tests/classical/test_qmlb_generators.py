@@ -230,8 +230,16 @@ def test_unknown_stem_message_lists_what_is_allowed():
         ),
         (lambda: two_curves(100, 3, 5, 0.1, -0.01), ValueError, "noise must be >= 0, got -0.01"),
         (lambda: two_curves_diff(100, 3, 0), ValueError, "degree must be >= 1, got 0"),
-        (lambda: linearly_separable(10, 2, 0.0, seed=-1), ValueError, "seed must be >= 0, got -1"),
-        (lambda: hidden_manifold(10, 2, 2, seed="3"), TypeError, "seed must be an integer >= 0 or a numpy"),
+        (
+            lambda: linearly_separable(10, 2, 0.0, seed=-1),
+            ValueError,
+            "seed must be in 0..4294967295, got -1",
+        ),
+        (
+            lambda: hidden_manifold(10, 2, 2, seed="3"),
+            TypeError,
+            "seed must be an integer in 0..4294967295 or a numpy",
+        ),
         (
             lambda: two_curves(10, 2, 2, 0.1, 0.0, seed=np.random.default_rng(0)),
             TypeError,

@@ -34,8 +34,8 @@ def _layer(**kwargs):
         ({"n_qubits": 0}, ValueError, r"n_qubits must be >= 1, got 0"),
         ({"n_inputs": True}, TypeError, r"n_inputs must be an integer >= 1, got bool True"),
         ({"entangling": "no"}, TypeError, r"entangling must be True or False, got str 'no'"),
-        ({"seed": -1}, ValueError, r"seed must be >= 0, got -1"),
-        ({"seed": 0.5}, TypeError, r"seed must be an integer >= 0 or None, got 0.5"),
+        ({"seed": -1}, ValueError, r"seed must be in 0..4294967295, got -1"),
+        ({"seed": 0.5}, TypeError, r"seed must be an integer in 0..4294967295 or None, got 0.5"),
         ({"shots": 0}, ValueError, r"shots must be >= 1, got 0"),
         ({"diff_method": "finite"}, ValueError, r"unknown diff_method 'finite'; allowed: best, adjoint"),
         ({"diff_method": 3}, TypeError, r"diff_method must be a name, None or a gradient transform, got 3"),
@@ -117,10 +117,10 @@ def test_pennylane_depolarising_convention():
 @pytest.mark.parametrize(
     "call, exc, match",
     [
-        (lambda: QAOA(seed=-1), ValueError, r"seed must be >= 0, got -1"),
-        (lambda: QAOA(seed=0.5), TypeError, r"seed must be an integer >= 0 or None, got 0.5"),
-        (lambda: VQE(seed=-1), ValueError, r"seed must be >= 0, got -1"),
-        (lambda: VQE(seed="1"), TypeError, r"seed must be an integer >= 0 or None, got str '1'"),
+        (lambda: QAOA(seed=-1), ValueError, r"seed must be in 0..4294967295, got -1"),
+        (lambda: QAOA(seed=0.5), TypeError, r"seed must be an integer in 0..4294967295 or None, got 0.5"),
+        (lambda: VQE(seed=-1), ValueError, r"seed must be in 0..4294967295, got -1"),
+        (lambda: VQE(seed="1"), TypeError, r"seed must be an integer in 0..4294967295 or None, got str '1'"),
         (lambda: VQE(maxiter=0), ValueError, r"maxiter must be >= 1, got 0"),
         (lambda: VQE(tol=float("inf")), ValueError, r"tol must be a finite number, got inf"),
         (lambda: QAOA(stepsize="0.1"), TypeError, r"stepsize must be a finite number > 0, got str '0.1'"),
@@ -206,7 +206,9 @@ def test_make_device_refuses_a_bad_seed_repeated_wires_and_negative_threads():
     from qhybrid.classical.validation import ArgumentTypeError
     from qhybrid.qml import make_device
 
-    with pytest.raises(ArgumentTypeError, match=r"seed must be an integer >= 0 or None, got str 'abc'"):
+    with pytest.raises(
+        ArgumentTypeError, match=r"seed must be an integer in 0..4294967295 or None, got str 'abc'"
+    ):
         make_device("aer", 2, seed="abc")
     with pytest.raises(ValueError, match=r"the label 'a' appears twice; wire labels must be unique"):
         make_device("aer", ["a", "a"])
