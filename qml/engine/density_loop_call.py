@@ -15,7 +15,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .loop_call import available  # noqa: F401  (the same condition)
+from .loop_call import (
+    as_arrays,
+    available,  # noqa: F401  (the same condition: numba imports)
+    batch_values,
+    op_groups,
+    rows_cotangent,
+)
 from .superops import rotation_form
 
 #: Up to this many coefficients in a call (``4**n`` x rows) a CPU call of the density engine runs the loops
@@ -49,7 +55,7 @@ class DensityLoopProgram:
             bank["rotations"].append((item, per_row, one))
             placed.append((4 ** len(item.wires), per_row, len(bank["rotations"]) - 1, True))
         self.banks = {d: _tables(d, b["constants"], b["rotations"]) for d, b in banks.items()}
-        ops, members, runs = [], [], {}
+        ops, members = [], []
 
         def slot(i: int) -> tuple[int, int, int]:
             d, per_row, j, rotation = placed[i]
@@ -62,16 +68,8 @@ class DensityLoopProgram:
             ops.append((kind, strides[0], strides[1], len(members), len(members_of)))
             members.extend(slot(i) for i in members_of)
 
-        for i, item in enumerate(items):
-            if len(item.wires) == 1:
-                runs.setdefault(item.wires[0], []).append(i)
-                continue
-            for w in item.wires:
-                if w in runs:
-                    emit(1, (w,), runs.pop(w))
-            emit(2, item.wires, [i])
-        for w, run in runs.items():
-            emit(1, (w,), run)
+        for wires, group in op_groups([item.wires for item in items]):
+            emit(len(wires), wires, group)  # kind 1: a run on one wire, 2: a two-wire item
         self.ops = np.array(ops, dtype=np.int64).reshape(-1, 5)
         self.members = np.array(members, dtype=np.int64).reshape(-1, 3)
         self.per_row = any(p[1] for p in placed)
@@ -136,25 +134,21 @@ class DensityLoopCall(torch.autograd.Function):
     def forward(ctx, prog: DensityLoopProgram, inputs, weights):
         from . import density_loops
 
-        x = inputs.detach().to(torch.float64).contiguous().numpy()
-        w = weights.detach().to(torch.float64).reshape(-1).contiguous().numpy()
+        x, w = as_arrays(inputs, weights)
         rows = x.shape[0] if prog.per_row else 1
         (t4, r4, _, _), (t16, r16, _, _) = prog.banks[4], prog.banks[16]
         values, saved = density_loops.call_forward(
             x, w, rows, prog.ops, prog.members, prog.start, prog.words, t4, r4, t16, r16
         )
         ctx.prog, ctx.arrays, ctx.weight_shape = prog, (x, w, rows, saved), weights.shape
-        if rows != x.shape[0]:
-            values = np.broadcast_to(values, (x.shape[0], values.shape[1]))
-        return torch.from_numpy(np.ascontiguousarray(values))
+        return batch_values(values, x.shape[0])
 
     @staticmethod
     def backward(ctx, grad):
         from . import density_loops
 
         prog, (x, w, rows, saved) = ctx.prog, ctx.arrays
-        grad = grad.detach().to(torch.float64).numpy()
-        cot = np.ascontiguousarray(grad if rows == grad.shape[0] else grad.sum(0)[None])
+        cot = rows_cotangent(grad, rows)
         tables = (prog.ops, prog.members, prog.words, prog.banks[4][1], prog.banks[16][1])
         grad_inputs, grad_weights = density_loops.call_backward(x, w, cot, *tables, saved)
         del ctx.arrays

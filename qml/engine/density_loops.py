@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .loops import fill, unfill
+from .loops import _add, _flags, _matrix, fill, unfill  # the same bookkeeping as the statevector loops
 
 _jit = nb.njit(cache=True, nogil=True)
 
@@ -78,11 +78,6 @@ def _grad_two(cot, x, sa, sb, bases, g):
 
 
 @_jit
-def _matrix(members, k, shared, per_row, b):
-    return per_row[b, members[k, 1]] if members[k, 0] else shared[members[k, 1]]
-
-
-@_jit
 def _mul(a, b, out, ta, tb, scratch):
     """``out = op(a) @ op(b)`` for small square matrices (``op``: the transpose where asked) without a BLAS
     call; ``out`` may be ``a`` or ``b``."""
@@ -102,16 +97,6 @@ def _run_product(members, start, count, s4, r4, b, u, scratch):
     u[:] = _matrix(members, start, s4, r4, b)
     for k in range(start + 1, start + count):
         _mul(_matrix(members, k, s4, r4, b), u, u, False, False, scratch)
-
-
-@_jit
-def _flags(ops, members):
-    per_row, trainable = np.zeros(ops.shape[0], np.bool_), np.zeros(ops.shape[0], np.bool_)
-    for p in range(ops.shape[0]):
-        for k in range(ops[p, 3], ops[p, 3] + ops[p, 4]):
-            per_row[p] |= members[k, 0] != 0
-            trainable[p] |= members[k, 2] != 0
-    return per_row, trainable
 
 
 @_jit
@@ -163,13 +148,6 @@ def _run_gradients(g, members, start, count, s4, r4, b, g4, gr4, work):
         _mul(left, dm, dm, True, False, scratch)
         total = gr4[b, members[start + j, 1]] if members[start + j, 0] else g4[members[start + j, 1]]
         _add(total, dm)
-
-
-@_jit
-def _add(total, g):
-    for r in range(g.shape[0]):
-        for c in range(g.shape[1]):
-            total[r, c] += g[r, c]
 
 
 @_jit

@@ -48,6 +48,41 @@ def covers(traced: TracedCircuit) -> bool:
     )
 
 
+def op_groups(wires_of: list[tuple[int, ...]]) -> list[tuple[tuple[int, ...], list[int]]]:
+    """The loops' ops over a sequence of items on ``wires_of``, in an order that keeps every wire's items in
+    order: ``(wires, items)`` for each run of one-wire items on a wire (it ends where a wider item touches
+    the wire) and for each wider item alone."""
+    out: list[tuple[tuple[int, ...], list[int]]] = []
+    runs: dict[int, list[int]] = {}
+    for i, wires in enumerate(wires_of):
+        if len(wires) == 1:
+            runs.setdefault(wires[0], []).append(i)
+            continue
+        out.extend(((w,), runs.pop(w)) for w in wires if w in runs)
+        out.append((tuple(wires), [i]))
+    out.extend(((w,), run) for w, run in runs.items())
+    return out
+
+
+def as_arrays(inputs: torch.Tensor, weights: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """A call's inputs and flat weights as contiguous float64 numpy arrays, for the compiled loops."""
+    x = inputs.detach().to(torch.float64).contiguous().numpy()
+    return x, weights.detach().to(torch.float64).reshape(-1).contiguous().numpy()
+
+
+def batch_values(values: np.ndarray, batch: int) -> torch.Tensor:
+    """The ``(rows, O)`` values as a ``(batch, O)`` tensor (one row of a row-free circuit broadcast)."""
+    if values.shape[0] != batch:
+        values = np.broadcast_to(values, (batch, values.shape[1]))
+    return torch.from_numpy(np.ascontiguousarray(values))
+
+
+def rows_cotangent(grad: torch.Tensor, rows: int) -> np.ndarray:
+    """The values' ``(batch, O)`` cotangent for ``rows`` simulated rows (summed over the batch for one)."""
+    grad = grad.detach().to(torch.float64).numpy()
+    return np.ascontiguousarray(grad if rows == grad.shape[0] else grad.sum(0)[None])
+
+
 class LoopProgram:
     """The tables of :mod:`.loops` for one traced circuit (see there for their layout)."""
 
@@ -56,7 +91,6 @@ class LoopProgram:
         self.n = traced.n_wires
         bank = Bank(traced, list(range(len(traced.gates))))
         ops, members, perms = [], [], []
-        runs: dict[int, list[int]] = {}
 
         def emit(kind: int, wires: tuple[int, ...], gates: list[int]) -> None:
             bits = [self.n - 1 - w for w in wires] + [0]
@@ -66,21 +100,15 @@ class LoopProgram:
                 param = traced.gates[g].param
                 members.append((int(per_row), slot, int(param is not None and bool(param.factors))))
 
-        for i, gate in enumerate(traced.gates):
-            if len(gate.wires) == 1:
-                runs.setdefault(gate.wires[0], []).append(i)
-                continue
-            for w in gate.wires:
-                if w in runs:
-                    emit(1, (w,), runs.pop(w))
-            if gate_kind(gate.op) == "perm":
-                bits = [self.n - 1 - w for w in gate.wires]
+        for wires, group in op_groups([g.wires for g in traced.gates]):
+            if len(wires) == 1:
+                emit(1, wires, group)
+            elif gate_kind(traced.gates[group[0]].op) == "perm":
+                bits = [self.n - 1 - w for w in wires]
                 ops.append((3, bits[0], bits[1], len(perms), 1))
-                perms.append(local_permutation(gate.op))
+                perms.append(local_permutation(traced.gates[group[0]].op))
             else:
-                emit(2, gate.wires, [i])
-        for w, run in runs.items():
-            emit(1, (w,), run)
+                emit(2, wires, group)
         self.ops = np.array(ops, dtype=np.int64).reshape(-1, 5)
         self.members = np.array(members, dtype=np.int64).reshape(-1, 3)
         self.perms = np.array(perms, dtype=np.int64).reshape(-1, 4)
@@ -122,25 +150,21 @@ class LoopCall(torch.autograd.Function):
     def forward(ctx, prog: LoopProgram, inputs, weights):
         from . import loops
 
-        x = inputs.detach().to(torch.float64).contiguous().numpy()
-        w = weights.detach().to(torch.float64).reshape(-1).contiguous().numpy()
+        x, w = as_arrays(inputs, weights)
         rows = x.shape[0] if prog.per_row else 1
         (t2, r2), (t4, r4) = prog.banks[2], prog.banks[4]
         psi, values, saved = loops.call_forward(
             x, w, rows, prog.ops, prog.members, prog.perms, prog.signs, t2, r2, t4, r4
         )
         ctx.prog, ctx.arrays, ctx.weight_shape = prog, (x, w, psi, saved), weights.shape
-        if rows != x.shape[0]:
-            values = np.broadcast_to(values, (x.shape[0], values.shape[1]))
-        return torch.from_numpy(np.ascontiguousarray(values))
+        return batch_values(values, x.shape[0])
 
     @staticmethod
     def backward(ctx, grad):
         from . import loops
 
         prog, (x, w, psi, saved) = ctx.prog, ctx.arrays
-        grad = grad.detach().to(torch.float64).numpy()
-        cot = np.ascontiguousarray(grad if psi.shape[0] == grad.shape[0] else grad.sum(0)[None])
+        cot = rows_cotangent(grad, psi.shape[0])
         tables = (prog.ops, prog.members, prog.perms, prog.signs, prog.banks[2][1], prog.banks[4][1])
         grad_inputs, grad_weights = loops.call_backward(x, w, psi, cot, *tables, saved)
         del ctx.arrays
