@@ -87,7 +87,6 @@ class LoopProgram:
     """The tables of :mod:`.loops` for one traced circuit (see there for their layout)."""
 
     def __init__(self, traced: TracedCircuit):
-        self.traced = traced
         self.n = traced.n_wires
         bank = Bank(traced, list(range(len(traced.gates))))
         ops, members, perms = [], [], []

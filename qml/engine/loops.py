@@ -57,12 +57,11 @@ def _apply2(x, m, pa, pb):
 @_jit
 def _permute2(x, perm, pa, pb, inverse):
     ba, bb = 1 << pa, 1 << pb
-    v = np.empty(4, np.complex128)
     for i in range(x.shape[0]):
         if i & ba or i & bb:
             continue
         j = (i, i | bb, i | ba, i | ba | bb)
-        v[0], v[1], v[2], v[3] = x[j[0]], x[j[1]], x[j[2]], x[j[3]]
+        v = (x[j[0]], x[j[1]], x[j[2]], x[j[3]])  # a tuple: no allocation per call
         for r in range(4):
             if inverse:
                 x[j[perm[r]]] = v[r]
