@@ -34,6 +34,7 @@ from .density_chains import Chains, StartChains
 from .density_dense import DenseStages
 from .density_gather import Gather
 from .density_plan import keeps, make_items, make_plan
+from .density_singles import Singles, merge_runs, single_runs
 from .memory import keep_freed_memory
 from .superops import rotation_form, unsupported_noise
 from .trace import NotTraceable, trace
@@ -115,12 +116,20 @@ class DensityCircuit:
         covered = small and density_loop_call.available() and density_loop_call.covers(items)
         self.loops = density_loop_call.DensityLoopProgram(self.traced, items) if covered else None
         self.plan = make_plan(n_wires, items)
-        steps = [
-            Gather([(items[i].wires, items[i].matrix) for i in st.items], n_wires)
-            if st.kind == "gather"
-            else st.wires
-            for st in self.plan.stages
-        ]
+        # runs of one-qubit stages as tile passes where numba compiles them (density_singles)
+        self._runs = single_runs(self.plan.stages)
+        first = {min(run): run for run in self._runs}
+        merged = {s for run in self._runs for s in run}
+        steps = []
+        for s, st in enumerate(self.plan.stages):
+            if s in first:
+                steps.append(Singles(tuple(self.plan.stages[t].wires[0] for t in first[s]), n_wires))
+            elif s in merged:
+                continue
+            elif st.kind == "gather":
+                steps.append(Gather([(items[i].wires, items[i].matrix) for i in st.items], n_wires))
+            else:
+                steps.append(st.wires)
         self.layout = DensityLayout(n_wires, steps, self.traced.observables)
         n_sources = self.traced.n_inputs + self.traced.n_weights
         self._row_items = {
@@ -207,4 +216,4 @@ class DensityCircuit:
                 mats.append(products[self._single_of[id(st)]])
             else:
                 mats.append(next(dense))
-        return DensityCall.apply(self.layout, start, inputs.shape[0], *mats)
+        return DensityCall.apply(self.layout, start, inputs.shape[0], *merge_runs(mats, self._runs))

@@ -9,7 +9,14 @@ import torch
 from random_circuits import GATES, random_circuit
 
 from qhybrid.qml import QuantumLayer, make_device
-from qhybrid.qml.engine import DensityCircuit, NotTraceable, density_call, density_loop_call
+from qhybrid.qml.engine import (
+    DensityCircuit,
+    NotTraceable,
+    density_call,
+    density_gather,
+    density_loop_call,
+    density_singles,
+)
 from qhybrid.qml.noise import NoiseSpec, noise_model
 
 TOL = 1e-10
@@ -115,14 +122,18 @@ def _inputs(n_inputs, n_weights, batch=4, seed=0):
     return x, w
 
 
-@pytest.fixture(params=["loops", "numpy", "torch"])
+@pytest.fixture(params=["loops", "tiles", "numpy", "torch"])
 def arrays_of(request, monkeypatch):
-    """Small calls run as compiled loops (with numba, items on at most two wires) or on numpy arrays, larger
-    ones on torch tensors: all three, on every circuit here."""
-    if request.param == "loops" and not density_loop_call.available():
+    """Small calls run as compiled loops (with numba, items on at most two wires), wider ones as passes over
+    numpy arrays with runs of one-qubit stages as compiled tile passes (with numba) or one by one, or on
+    torch tensors: all four, on every circuit here."""
+    if request.param in ("loops", "tiles") and not density_loop_call.available():
         pytest.skip("numba is not installed (qhybrid[fast])")
     if request.param != "loops":
         monkeypatch.setattr(density_loop_call, "LOOP_COEFFICIENTS", 0)
+    if request.param == "numpy":  # as without numba
+        monkeypatch.setattr(density_singles, "available", lambda: False)
+        monkeypatch.setattr(density_gather, "compiled", lambda: False)
     small = density_call.NUMPY_AMPLITUDES if request.param != "torch" else 0
     monkeypatch.setattr(density_call, "NUMPY_AMPLITUDES", small)
     return request.param
