@@ -1,23 +1,25 @@
 """Backends by name: one function turns a short name into a PennyLane device.
 
-============= ================================================================ =====================
-name          simulator                                                        gradients (``best``)
-============= ================================================================ =====================
-aer           qhybrid's batched Aer device, statevector, exact                  adjoint from Aer
-aer.shots     the same, sampling ``shots`` per circuit (``shots`` required)     parameter shift
-aer.density   Aer density matrix, exact, with an optional noise model          adjoint (depolarising)
-aer.mps       Aer matrix product state, for wide shallow circuits              parameter shift
-lightning     PennyLane's ``lightning.qubit`` (C++), for comparison             adjoint
-default       PennyLane's ``default.qubit`` (NumPy/torch), for comparison       backprop
-torch         qhybrid's fused statevector engine on torch tensors (CPU, CUDA)  adjoint (its own)
-torch.density its density-matrix twin (CPU): Aer or PennyLane noise, channels  one backward sweep
-============= ================================================================ =====================
+================== =============================================================== ======================
+name               simulator                                                       gradients (``best``)
+================== =============================================================== ======================
+aer                qhybrid's batched Aer device, statevector, exact                adjoint from Aer
+aer.shots          the same, sampling ``shots`` per circuit (``shots`` required)   parameter shift
+aer.density        Aer density matrix, exact, with an optional noise model         adjoint (depolarising)
+aer.mps            Aer matrix product state, for wide shallow circuits             parameter shift
+lightning          PennyLane's ``lightning.qubit`` (C++), for comparison           adjoint
+default            PennyLane's ``default.qubit`` (NumPy/torch), for comparison     backprop
+torch              qhybrid's fused statevector engine on torch tensors (CPU, CUDA) adjoint (its own)
+torch.density      its density-matrix twin (CPU): Aer or PennyLane noise, channels one backward sweep
+torch.trajectories Pauli noise as the mean of ``shots`` pure-state trajectories    adjoint per trajectory
+================== =============================================================== ======================
 
-``torch`` and ``torch.density`` are engines, not PennyLane devices: :class:`~qhybrid.qml.QuantumLayer` (and
-every model built on it) compiles its circuit once and runs it there (:mod:`qhybrid.qml.engine`);
-``make_device("torch")`` says so. ``auto`` (:func:`resolve_backend`) picks ``torch`` for exact runs,
-``torch.density`` for noise (Aer's density matrix for a device's noise given as a Qiskit backend) and Aer
-for shots.
+``torch``, ``torch.density`` and ``torch.trajectories`` are engines, not PennyLane devices:
+:class:`~qhybrid.qml.QuantumLayer` (and every model built on it) compiles its circuit once and runs it there
+(:mod:`qhybrid.qml.engine`); ``make_device("torch")`` says so. ``auto`` (:func:`resolve_backend`) picks
+``torch`` for exact runs, ``torch.density`` for noise (Aer's density matrix for a device's noise given as a
+Qiskit backend) and Aer for shots; ``torch.trajectories`` is chosen by name (its estimates are means of
+exact trajectory values, not samples of outcomes).
 
 Example:
     >>> from qhybrid.qml.backends import make_device
@@ -112,6 +114,16 @@ BACKENDS: dict[str, BackendInfo] = {
         takes_shots=False,
         diff_method="adjoint",
     ),
+    "torch.trajectories": BackendInfo(
+        "torch.trajectories",
+        "qhybrid's trajectory engine: Pauli noise as the mean of pure-state trajectories on the statevector "
+        "engine (shots: trajectories per row), adjoint gradients, for QuantumLayer models",
+        None,
+        needs_shots=True,
+        takes_noise=True,
+        engine="torch",
+        diff_method="adjoint",
+    ),
 }
 
 #: Not a backend of its own: :func:`resolve_backend` turns it into the fastest one for the job.
@@ -177,7 +189,7 @@ def device_backend(name: str, shots: int | None = None, noise=None) -> str:
 
 
 #: The Aer backend that runs what each torch engine runs: ``auto``'s device, and its fallback.
-DEVICE_OF_ENGINE = {"torch": "aer", "torch.density": "aer.density"}
+DEVICE_OF_ENGINE = {"torch": "aer", "torch.density": "aer.density", "torch.trajectories": "aer.shots"}
 
 
 def check_backend_options(name: str, shots: int | None = None, noise=None) -> None:
@@ -199,9 +211,12 @@ def _takes_pennylane_noise(info: BackendInfo) -> bool:
 def _check_shots_for(info: BackendInfo, shots) -> None:
     _check_shots(shots)
     if info.needs_shots and shots is None:
-        raise ValueError(
-            f"backend {info.name!r} samples and needs shots > 0 (e.g. shots=1000); use 'aer' for exact"
+        exact = (
+            "'torch.density' for exact noise"
+            if info.takes_noise and info.engine == "torch"
+            else "'aer' for exact"
         )
+        raise ValueError(f"backend {info.name!r} samples and needs shots > 0 (e.g. shots=1000); use {exact}")
     if shots is not None and not info.takes_shots:
         raise ValueError(f"backend {info.name!r} is exact and takes no shots; use 'aer.shots' to sample")
 
@@ -361,9 +376,12 @@ def describe_backends() -> list[dict]:
     for name, info in BACKENDS.items():
         try:
             if info.engine == "torch":
-                from .engine import CompiledCircuit, DensityCircuit
+                from .engine import CompiledCircuit, DensityCircuit, TrajectoryCircuit
 
-                (DensityCircuit if info.takes_noise else CompiledCircuit)(_probe_circuit, 2, 1, (1,))
+                if info.needs_shots:
+                    TrajectoryCircuit(_probe_circuit, 2, 1, (1,), None, 2)
+                else:
+                    (DensityCircuit if info.takes_noise else CompiledCircuit)(_probe_circuit, 2, 1, (1,))
             else:
                 make_device(name, 2, shots=100 if info.needs_shots else None)
             ok, why = True, ""

@@ -36,7 +36,7 @@ from .backends import (
     resolve_backend,
 )
 from .circuits import amplitude_embedding, default_n_qubits, get_ansatz, get_embedding
-from .engine import CompiledCircuit, DensityCircuit, NotTraceable
+from .engine import CompiledCircuit, DensityCircuit, NotTraceable, TrajectoryCircuit
 from .noise import as_aer_noise_model, check_readout, is_pennylane_noise
 from .validation import check_amplitude_inputs, check_bool, check_diff_method, check_int, check_seed
 
@@ -210,8 +210,9 @@ class QuantumLayer(nn.Module):
         return self._runs_on
 
     @property
-    def engine(self) -> CompiledCircuit | DensityCircuit | None:
-        """The compiled circuit on a torch engine (``torch`` or ``torch.density``), else None."""
+    def engine(self) -> CompiledCircuit | DensityCircuit | TrajectoryCircuit | None:
+        """The compiled circuit on a torch engine (``torch``, ``torch.density``, ``torch.trajectories``), else
+        None."""
         self._ensure_engine()
         return self._engine
 
@@ -226,6 +227,9 @@ class QuantumLayer(nn.Module):
             try:
                 if name == "torch":
                     self._engine = CompiledCircuit(*shape)
+                elif name == "torch.trajectories":
+                    seed = self._device_args["seed"]
+                    self._engine = TrajectoryCircuit(*shape, self._engine_noise(), self.shots, seed=seed)
                 else:
                     self._engine = DensityCircuit(*shape, noise_model=self._engine_noise())
                 self._runs_on = name

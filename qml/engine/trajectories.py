@@ -1,0 +1,207 @@
+"""``TrajectoryCircuit``: a circuit under Pauli noise as an average of noisy pure-state trajectories on the
+statevector engine, each with its exact adjoint gradient.
+
+A Pauli channel ``E(rho) = sum_Q p_Q Q rho Q`` (depolarising, bit and phase flips, Pauli errors: a diagonal
+Pauli transfer matrix) is a mixture of unitaries whose probabilities do not depend on the state. So an
+expectation value under the noisy circuit is the average, over Pauli insertions drawn with those
+probabilities, of the expectation value of the pure state each insertion gives, and its gradient is the
+average of their gradients, each exact by the statevector engine's adjoint pass. ``T`` trajectories per
+row give an unbiased estimate whose standard error is the spread of the trajectory values over ``sqrt(T)``
+(:attr:`TrajectoryCircuit.last_standard_error`), with the memory of ``B * T`` state vectors instead of a
+``4**n`` density matrix: a noisy 16-qubit layer is 8 rows x 100 trajectories of ``2**16`` amplitudes.
+
+Errors sit where Aer puts them: after each of the gates Aer runs (a ``Rot`` is three rotations, each with
+its error), on the gate's qubits; a PennyLane Pauli channel in the circuit is an insertion of its own.
+A Pauli on a wire is written ``RX(a) RY(b)`` with ``a, b`` in ``{0, pi}`` (``X = i RX(pi)``, ``Y = i RY(pi)``,
+``Z = -i RY(pi) RX(pi)``: global phases, which no expectation value sees), and the angles are extra inputs
+of one compiled circuit whose rows are ``(row, trajectory)`` pairs. Noise that is not a Pauli channel
+(thermal relaxation, amplitude damping) changes the trajectories' probabilities with the state; it is
+refused with the name of the gate it sits on (``torch.density`` runs it exactly).
+
+Example:
+    >>> import pennylane as qp, torch
+    >>> from qhybrid.qml.noise import NoiseSpec, noise_model
+    >>> def f(x, w):
+    ...     qp.RX(x[..., 0], wires=0)
+    ...     qp.CNOT([0, 1])
+    ...     return [qp.expval(qp.Z(1))]
+    >>> circuit = TrajectoryCircuit(f, 2, 1, (1,), noise_model(NoiseSpec(depolarizing_2q=0.2)), 4000, seed=1)
+    >>> value = circuit(torch.zeros(1, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64))
+    >>> abs(float(value[0, 0]) - 0.8) < 4 * float(circuit.last_standard_error[0, 0])
+    True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pennylane as qp
+import torch
+from pennylane.devices.preprocess import decompose
+
+from ..aer.compile import _FIXED_GATES, native_gates
+from .circuit import CompiledCircuit
+from .density_plan import keeps
+from .superops import gate_error, ptm
+from .trace import NotTraceable
+
+_ROTATION_OPS = {
+    "rx": qp.RX,
+    "ry": qp.RY,
+    "rz": qp.RZ,
+    "p": qp.PhaseShift,
+    "rxx": qp.IsingXX,
+    "ryy": qp.IsingYY,
+    "rzz": qp.IsingZZ,
+}
+_FIXED_OPS = {aer: getattr(qp, name) for name, aer in _FIXED_GATES.items()}
+
+
+def pauli_probabilities(transfer: np.ndarray, where: str) -> np.ndarray:
+    """The probabilities ``p_Q`` of the Pauli channel with diagonal transfer matrix ``transfer`` (words in
+    ``I, X, Y, Z`` order, first qubit most significant): ``d_P = sum_Q p_Q chi(P, Q)``, ``chi`` being +1
+    where the words commute and -1 where they do not, and ``chi^2 = 4**k``.
+
+    Raises:
+        NotTraceable: the channel is not a Pauli channel (``where`` names it).
+    """
+    if np.max(np.abs(transfer - np.diag(np.diag(transfer)))) > 1e-12:
+        raise NotTraceable(
+            f"the trajectory engine samples Pauli noise only, and the noise on {where} is not a Pauli channel "
+            "(thermal relaxation, amplitude or phase damping change the trajectories' odds with the state): "
+            "use backend 'torch.density', which runs every channel exactly"
+        )
+    one = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [1, -1, 1, -1], [1, -1, -1, 1]], dtype=np.float64)
+    chi = np.ones((1, 1))
+    for _ in range(round(math.log(len(transfer), 4))):
+        chi = np.kron(chi, one)
+    p = chi @ np.diag(transfer) / len(transfer)
+    return np.clip(p, 0.0, None) / np.clip(p, 0.0, None).sum()
+
+
+class _Insertions:
+    """The error locations of a circuit, in the order they are emitted: ``(wires, probabilities)``."""
+
+    def __init__(self):
+        self.sites: list[tuple[tuple[int, ...], np.ndarray]] = []
+
+    @property
+    def columns(self) -> int:
+        return 2 * sum(len(wires) for wires, _ in self.sites)
+
+
+def _emit(fn, n_wires: int, n_inputs: int, model, sites: _Insertions, inputs, weights) -> list:
+    """``fn`` decomposed to Aer's gates with a Pauli insertion (``RX``, ``RY`` per wire, angles from the
+    input columns after ``n_inputs``) after each noisy gate and at each channel; records the sites."""
+    tape = qp.tape.make_qscript(fn)(inputs[..., :n_inputs], weights)
+    (tape,), _ = decompose(tape, stopping_condition=keeps, skip_initial_state_prep=False, name="trajectories")
+    column = n_inputs
+
+    def insert(wires, probabilities):
+        nonlocal column
+        sites.sites.append((tuple(wires), probabilities))
+        for w in wires:
+            qp.RX(inputs[..., column], wires=w)
+            qp.RY(inputs[..., column + 1], wires=w)
+            column += 2
+
+    for op in tape.operations:
+        wires = tuple(int(w) for w in op.wires)
+        if isinstance(op, qp.operation.Channel):
+            kraus = [np.asarray(k, dtype=np.complex128) for k in op.kraus_matrices()]
+            insert(wires, pauli_probabilities(ptm(kraus), f"channel {op.name} on wires {list(wires)}"))
+            continue
+        gates = native_gates(op.name, wires)
+        errors = [gate_error(model, g.name, tuple(n_wires - 1 - w for w in g.wires)) for g in gates]
+        if len(gates) == 1 or not any(e is not None for e in errors):
+            qp.apply(op)
+            gates = [g for g, e in zip(gates, errors, strict=True) if e is not None]
+            errors = [e for e in errors if e is not None]
+            for g, e in zip(gates, errors, strict=True):
+                insert(g.wires, pauli_probabilities(e, f"gate {g.name} on wires {list(g.wires)}"))
+            continue
+        for g, e in zip(gates, errors, strict=True):  # errors between the gates Aer runs
+            if g.name in _FIXED_OPS:
+                _FIXED_OPS[g.name](wires=g.wires)
+            else:
+                angle = g.angle if g.slot is None else g.scale * op.parameters[g.slot]
+                _ROTATION_OPS[g.name](angle, wires=g.wires)
+            if e is not None:
+                insert(g.wires, pauli_probabilities(e, f"gate {g.name} on wires {list(g.wires)}"))
+    return [qp.apply(mp) for mp in tape.measurements]
+
+
+class TrajectoryCircuit:
+    """``fn(inputs, weights)`` under an Aer noise model of Pauli errors, a PennyLane ``NoiseModel`` of Pauli
+    channels, or None (a circuit with PennyLane Pauli channels of its own), estimated from ``trajectories`` pure-state trajectories per row; call it
+    with ``(B, n_inputs)`` inputs and the weights. ``seed`` fixes the trajectories drawn (a new draw each
+    call).
+
+    Raises:
+        NotTraceable: (a ``ValueError``) noise that is not a Pauli channel, or a gate, parameter or
+            measurement the statevector engine does not run; the message names it.
+        ValueError: ``trajectories`` is not a positive integer.
+    """
+
+    def __init__(
+        self, fn, n_wires: int, n_inputs: int, weight_shape, noise_model, trajectories: int, seed=None
+    ):
+        if isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 1:
+            raise ValueError(f"trajectories must be a positive integer, got {trajectories!r}")
+        if isinstance(noise_model, qp.NoiseModel):
+            from .density import with_pennylane_noise
+
+            fn, noise_model = with_pennylane_noise(fn, noise_model), None
+        elif noise_model is not None and not hasattr(noise_model, "_local_quantum_errors"):
+            raise NotTraceable(
+                f"noise_model must be an Aer NoiseModel, a PennyLane NoiseModel or None, got {noise_model!r}"
+            )
+        self.n_wires, self.n_inputs, self.trajectories = n_wires, n_inputs, trajectories
+        weight_shape = tuple(weight_shape)
+        # a first pass on zeros finds the insertion sites, so the compiled circuit knows its input count
+        self.sites = _Insertions()
+        probe = np.zeros((1, n_inputs + 10**6))
+        _emit_on_tape(fn, n_wires, n_inputs, noise_model, self.sites, probe, np.zeros(weight_shape))
+        width = n_inputs + self.sites.columns
+        traced_sites = _Insertions()
+
+        def noisy(inputs, weights):
+            traced_sites.sites.clear()
+            return _emit(fn, n_wires, n_inputs, noise_model, traced_sites, inputs, weights)
+
+        self.circuit = CompiledCircuit(noisy, n_wires, width, weight_shape)
+        if len(traced_sites.sites) != len(self.sites.sites):
+            raise NotTraceable("the circuit's noisy gates depend on its parameter values")
+        self._rng = np.random.default_rng(seed)
+        #: ``(B, n_observables)`` standard errors of the latest call's estimates
+        self.last_standard_error: torch.Tensor | None = None
+
+    def sample_angles(self, rows: int) -> np.ndarray:
+        """``(rows, columns)`` insertion angles of ``rows`` fresh trajectories (0 or pi)."""
+        out = np.zeros((rows, self.sites.columns))
+        column = 0
+        for wires, p in self.sites.sites:
+            drawn = self._rng.choice(len(p), size=rows, p=p)
+            for j in range(len(wires)):
+                letter = (drawn >> (2 * (len(wires) - 1 - j))) & 3  # 0 I, 1 X, 2 Y, 3 Z
+                out[:, column] = np.where((letter == 1) | (letter == 3), np.pi, 0.0)
+                out[:, column + 1] = np.where(letter >= 2, np.pi, 0.0)
+                column += 2
+        return out
+
+    def __call__(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """``(B, n_inputs)`` inputs and the weights -> ``(B, n_observables)`` estimates (the mean over the
+        trajectories: differentiable, its gradient the mean of theirs)."""
+        rows, t = inputs.shape[0], self.trajectories
+        angles = torch.as_tensor(self.sample_angles(rows * t), dtype=inputs.dtype, device=inputs.device)
+        extended = torch.cat([inputs.repeat_interleave(t, dim=0), angles], dim=1)
+        values = self.circuit(extended, weights).reshape(rows, t, -1)
+        spread = values.detach().std(dim=1) if t > 1 else torch.full_like(values[:, 0].detach(), math.inf)
+        self.last_standard_error = spread / math.sqrt(t)
+        return values.mean(dim=1)
+
+
+def _emit_on_tape(fn, n_wires, n_inputs, model, sites, inputs, weights) -> None:
+    """:func:`_emit` on concrete zeros, outside any circuit (to count the sites)."""
+    qp.tape.make_qscript(_emit)(fn, n_wires, n_inputs, model, sites, inputs, weights)
