@@ -132,6 +132,42 @@ def _emit(fn, n_wires: int, n_inputs: int, model, sites: _Insertions, inputs, we
     return [qp.apply(mp) for mp in tape.measurements]
 
 
+#: The states of one engine call at most (256 MiB): more trajectories run in chunks of rows, each run again
+#: in the backward pass, so a 20-qubit layer with 8 x 100 trajectories (13 GiB of states) fits.
+CHUNK_BYTES = 1 << 28
+
+
+class _Chunked(torch.autograd.Function):
+    """``circuit(rows, weights)`` chunk by chunk; the backward pass runs each chunk again and takes its
+    vector-Jacobian product, so only one chunk's states are alive at a time."""
+
+    @staticmethod
+    def forward(ctx, circuit, per_call: int, rows: torch.Tensor, weights: torch.Tensor):
+        ctx.circuit, ctx.per_call = circuit, per_call
+        ctx.save_for_backward(rows, weights)
+        with torch.no_grad():
+            return torch.cat([circuit(part, weights) for part in rows.split(per_call)])
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, weights = ctx.saved_tensors
+        row_grads, weight_grad = [], torch.zeros_like(weights)
+        for part, g in zip(rows.split(ctx.per_call), grad.split(ctx.per_call), strict=True):
+            with torch.enable_grad():
+                p, w = (
+                    part.detach().requires_grad_(ctx.needs_input_grad[2]),
+                    weights.detach().requires_grad_(),
+                )
+                out = ctx.circuit(p, w)
+                wanted = [w] + ([p] if ctx.needs_input_grad[2] else [])
+                got = torch.autograd.grad(out, wanted, g, allow_unused=True)
+            weight_grad += got[0] if got[0] is not None else 0
+            if ctx.needs_input_grad[2]:
+                row_grads.append(got[1] if got[1] is not None else torch.zeros_like(part))
+        rows_grad = torch.cat(row_grads) if ctx.needs_input_grad[2] else None
+        return None, None, rows_grad, weight_grad
+
+
 class TrajectoryCircuit:
     """``fn(inputs, weights)`` under an Aer noise model of Pauli errors, a PennyLane ``NoiseModel`` of Pauli
     channels, or None (a circuit with PennyLane Pauli channels of its own), estimated from ``trajectories`` pure-state trajectories per row; call it
@@ -196,7 +232,12 @@ class TrajectoryCircuit:
         rows, t = inputs.shape[0], self.trajectories
         angles = torch.as_tensor(self.sample_angles(rows * t), dtype=inputs.dtype, device=inputs.device)
         extended = torch.cat([inputs.repeat_interleave(t, dim=0), angles], dim=1)
-        values = self.circuit(extended, weights).reshape(rows, t, -1)
+        per_call = max(1, CHUNK_BYTES // (16 * 2**self.n_wires))
+        if extended.shape[0] <= per_call:
+            values = self.circuit(extended, weights)
+        else:
+            values = _Chunked.apply(self.circuit, per_call, extended, weights)
+        values = values.reshape(rows, t, -1)
         spread = values.detach().std(dim=1) if t > 1 else torch.full_like(values[:, 0].detach(), math.inf)
         self.last_standard_error = spread / math.sqrt(t)
         return values.mean(dim=1)

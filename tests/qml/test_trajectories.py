@@ -111,3 +111,21 @@ def test_the_backend_needs_shots_and_pauli_noise():
         QuantumLayer(N, backend="torch.trajectories", shots=10, noise=relax)
     with pytest.raises(ValueError, match="trajectories must be a positive integer"):
         TrajectoryCircuit(_circuit, N, N, (2, N, 3), None, 0)
+
+
+def test_chunks_give_the_values_and_gradients_of_one_call(monkeypatch):
+    """Past CHUNK_BYTES of states the rows run in chunks, again in the backward pass: the same numbers."""
+    from qhybrid.qml.engine import trajectories
+
+    model = noise_model(NoiseSpec(depolarizing_1q=0.04, depolarizing_2q=0.1))
+    x, w = _inputs()
+    results = []
+    for chunk in (1 << 28, 16 * 2**N * 7):  # one call, then 7 rows a call
+        monkeypatch.setattr(trajectories, "CHUNK_BYTES", chunk)
+        circuit = TrajectoryCircuit(_circuit, N, N, (2, N, 3), model, 20, seed=3)
+        xi, wi = x.clone().requires_grad_(), w.clone().requires_grad_()
+        out = circuit(xi, wi)
+        (out * torch.tensor([[1.0, -2.0]], dtype=torch.float64)).sum().backward()
+        results.append((out.detach(), xi.grad, wi.grad))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-13)
