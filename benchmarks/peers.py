@@ -81,9 +81,9 @@ NOISE = {
     "relax": {"t1": 5e-6, "t2": 4e-6, "gate_time_1q": 50e-9, "gate_time_2q": 300e-9},
 }
 #: the widest cell each contender runs, by name or (name, regime): default.mixed took 80 s a step at 8 x 32 (10
-#: qubits would be hours); aer.density's adjoint is estimated at 250-800 s a step at 12 (then the next
+#: qubits would be hours); aer.density ran for minutes a step at 10 and is estimated at 250-800 s at 12 (then the next
 #: contender, qhybrid's torch, is the reference its peers are checked against)
-MAX_QUBITS = {"default.mixed": 8, ("aer", "noise"): 10, ("aer", "relax"): 10}
+MAX_QUBITS = {"default.mixed": 8, ("aer", "noise"): 8, ("aer", "relax"): 8}
 #: the contender every other one is checked against, per regime (default.mixed applies RZ in single precision)
 REFERENCE = {"exact": "default.qubit", "qaoa": "default.qubit", "noise": "aer", "relax": "aer"}
 QUICK = ["exact:4:8", "exact:8:32", "exact:12:32", "qaoa:16:1"]

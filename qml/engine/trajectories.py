@@ -14,7 +14,8 @@ Errors sit where Aer puts them: after each of the gates Aer runs (a ``Rot`` is t
 its error), on the gate's qubits; a PennyLane Pauli channel in the circuit is an insertion of its own.
 A Pauli on a wire is written ``RX(a) RY(b)`` with ``a, b`` in ``{0, pi}`` (``X = i RX(pi)``, ``Y = i RY(pi)``,
 ``Z = -i RY(pi) RX(pi)``: global phases, which no expectation value sees), and the angles are extra inputs
-of one compiled circuit whose rows are ``(row, trajectory)`` pairs. Noise that is not a Pauli channel
+of one compiled circuit whose rows are ``(row, trajectory)`` pairs; a trajectory drawn more than once for a
+row (the error-free one, most often) runs once. Noise that is not a Pauli channel
 (thermal relaxation, amplitude damping) changes the trajectories' probabilities with the state; it is
 refused with the name of the gate it sits on (``torch.density`` runs it exactly).
 
@@ -230,14 +231,23 @@ class TrajectoryCircuit:
         """``(B, n_inputs)`` inputs and the weights -> ``(B, n_observables)`` estimates (the mean over the
         trajectories: differentiable, its gradient the mean of theirs)."""
         rows, t = inputs.shape[0], self.trajectories
-        angles = torch.as_tensor(self.sample_angles(rows * t), dtype=inputs.dtype, device=inputs.device)
-        extended = torch.cat([inputs.repeat_interleave(t, dim=0), angles], dim=1)
+        angles = self.sample_angles(rows * t)
+        # a trajectory drawn twice for a row (most often: no error at all) runs once
+        keys = np.concatenate([np.repeat(np.arange(rows), t)[:, None], angles > 0], axis=1)
+        distinct, first, again = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        extended = torch.cat(
+            [
+                inputs[torch.as_tensor(distinct[:, 0], device=inputs.device)],
+                torch.as_tensor(angles[first], dtype=inputs.dtype, device=inputs.device),
+            ],
+            dim=1,
+        )
         per_call = max(1, CHUNK_BYTES // (16 * 2**self.n_wires))
         if extended.shape[0] <= per_call:
             values = self.circuit(extended, weights)
         else:
             values = _Chunked.apply(self.circuit, per_call, extended, weights)
-        values = values.reshape(rows, t, -1)
+        values = values[torch.as_tensor(again.reshape(-1), device=values.device)].reshape(rows, t, -1)
         spread = values.detach().std(dim=1) if t > 1 else torch.full_like(values[:, 0].detach(), math.inf)
         self.last_standard_error = spread / math.sqrt(t)
         return values.mean(dim=1)
