@@ -45,6 +45,7 @@ def test_info_reports_versions_backends_and_accelerators(capsys):
         "default": True,
         "torch": True,
         "torch.density": True,
+        "torch.trajectories": True,
     }
     assert "cpu" in info["accelerators"]["available"]
 

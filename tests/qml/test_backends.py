@@ -25,6 +25,7 @@ def test_names_are_the_documented_ones():
         "default",
         "torch",
         "torch.density",
+        "torch.trajectories",
     ]
 
 
