@@ -81,56 +81,138 @@ def pauli_probabilities(transfer: np.ndarray, where: str) -> np.ndarray:
     return np.clip(p, 0.0, None) / np.clip(p, 0.0, None).sum()
 
 
-class _Insertions:
-    """The error locations of a circuit, in the order they are emitted: ``(wires, probabilities)``."""
+#: The Pauli word of each rotation's generator (its wires in the gate's order).
+_GENERATORS = {"rx": "X", "ry": "Y", "rz": "Z", "p": "Z", "rxx": "XX", "ryy": "YY", "rzz": "ZZ"}
+#: Clifford gates a Pauli frame passes through: each as steps on the frame's bits (``cx`` control, target)
+_CLIFFORDS = frozenset({"cx", "cz", "cy", "swap", "h", "s", "sx", "x", "y", "z"})
+#: a letter's (x, z) bits: I 0, X 1, Y 2, Z 3 (the transfer matrices' order)
+_X_BIT, _Z_BIT = np.array([0, 1, 1, 0], dtype=bool), np.array([0, 0, 1, 1], dtype=bool)
 
-    def __init__(self):
-        self.sites: list[tuple[tuple[int, ...], np.ndarray]] = []
+
+class _NoFrame(Exception):
+    """The circuit has a gate or measurement a Pauli frame cannot pass: Paulis are inserted instead."""
+
+
+class _Program:
+    """What the trajectories of a circuit draw, in circuit order. ``events``: ``("site", wires, p)`` an error
+    (Pauli probabilities ``p``), and with a frame ``("rotation", word)`` (one sign column each) and
+    ``("clifford", name, wires)``; ``words``: each measured Pauli word (with a frame)."""
+
+    def __init__(self, frame: bool):
+        self.frame = frame
+        self.events: list[tuple] = []
+        self.words: list[tuple[tuple[int, str], ...]] = []
+
+    @property
+    def sites(self) -> list:
+        return [e for e in self.events if e[0] == "site"]
 
     @property
     def columns(self) -> int:
-        return 2 * sum(len(wires) for wires, _ in self.sites)
+        if self.frame:
+            return sum(1 for e in self.events if e[0] == "rotation")
+        return 2 * sum(len(e[1]) for e in self.sites)
 
 
-def _emit(fn, n_wires: int, n_inputs: int, model, sites: _Insertions, inputs, weights) -> list:
-    """``fn`` decomposed to Aer's gates with a Pauli insertion (``RX``, ``RY`` per wire, angles from the
-    input columns after ``n_inputs``) after each noisy gate and at each channel; records the sites."""
+def _word_of(mp) -> tuple[tuple[int, str], ...]:
+    rep = None if mp.obs is None else mp.obs.pauli_rep
+    if mp.__class__.__name__ != "ExpectationMP" or rep is None or len(rep) != 1:
+        raise _NoFrame("an observable that is not one Pauli word")
+    (word,) = rep.keys()
+    return tuple((int(w), letter) for w, letter in word.items())
+
+
+def _emit(fn, n_wires: int, n_inputs: int, model, program: _Program, inputs, weights) -> list:
+    """``fn`` decomposed to Aer's gates for ``program``: with a Pauli frame each rotation's angle times a sign
+    column (the frame is drawn in numpy, :meth:`TrajectoryCircuit.columns`), else a Pauli insertion (``RX``,
+    ``RY`` per wire) after each noisy gate and at each channel. Records the events."""
     tape = qp.tape.make_qscript(fn)(inputs[..., :n_inputs], weights)
     (tape,), _ = decompose(tape, stopping_condition=keeps, skip_initial_state_prep=False, name="trajectories")
     column = n_inputs
 
-    def insert(wires, probabilities):
+    def site(wires, probabilities):
         nonlocal column
-        sites.sites.append((tuple(wires), probabilities))
-        for w in wires:
-            qp.RX(inputs[..., column], wires=w)
-            qp.RY(inputs[..., column + 1], wires=w)
-            column += 2
+        program.events.append(("site", tuple(wires), probabilities))
+        if not program.frame:
+            for w in wires:
+                qp.RX(inputs[..., column], wires=w)
+                qp.RY(inputs[..., column + 1], wires=w)
+                column += 2
+
+    def gate(g, op):
+        nonlocal column
+        if g.name in _FIXED_OPS:
+            if program.frame and g.name not in _CLIFFORDS:
+                raise _NoFrame(g.name)
+            _FIXED_OPS[g.name](wires=g.wires)
+            program.events.append(("clifford", g.name, tuple(g.wires)))
+            return
+        angle = g.angle if g.slot is None else g.scale * op.parameters[g.slot]
+        if program.frame:
+            program.events.append(("rotation", tuple(zip(g.wires, _GENERATORS[g.name], strict=True))))
+            angle = inputs[..., column] * angle
+            column += 1
+        _ROTATION_OPS[g.name](angle, wires=g.wires)
 
     for op in tape.operations:
         wires = tuple(int(w) for w in op.wires)
         if isinstance(op, qp.operation.Channel):
             kraus = [np.asarray(k, dtype=np.complex128) for k in op.kraus_matrices()]
-            insert(wires, pauli_probabilities(ptm(kraus), f"channel {op.name} on wires {list(wires)}"))
+            site(wires, pauli_probabilities(ptm(kraus), f"channel {op.name} on wires {list(wires)}"))
             continue
         gates = native_gates(op.name, wires)
         errors = [gate_error(model, g.name, tuple(n_wires - 1 - w for w in g.wires)) for g in gates]
-        if len(gates) == 1 or not any(e is not None for e in errors):
-            qp.apply(op)
-            gates = [g for g, e in zip(gates, errors, strict=True) if e is not None]
-            errors = [e for e in errors if e is not None]
+        if not program.frame and (len(gates) == 1 or all(e is None for e in errors)):
+            qp.apply(op)  # whole; its errors after it
             for g, e in zip(gates, errors, strict=True):
-                insert(g.wires, pauli_probabilities(e, f"gate {g.name} on wires {list(g.wires)}"))
+                if e is not None:
+                    site(g.wires, pauli_probabilities(e, f"gate {g.name} on wires {list(g.wires)}"))
             continue
         for g, e in zip(gates, errors, strict=True):  # errors between the gates Aer runs
-            if g.name in _FIXED_OPS:
-                _FIXED_OPS[g.name](wires=g.wires)
-            else:
-                angle = g.angle if g.slot is None else g.scale * op.parameters[g.slot]
-                _ROTATION_OPS[g.name](angle, wires=g.wires)
+            gate(g, op)
             if e is not None:
-                insert(g.wires, pauli_probabilities(e, f"gate {g.name} on wires {list(g.wires)}"))
+                site(g.wires, pauli_probabilities(e, f"gate {g.name} on wires {list(g.wires)}"))
+    if program.frame:
+        program.words = [_word_of(mp) for mp in tape.measurements]
     return [qp.apply(mp) for mp in tape.measurements]
+
+
+def _conjugate(x: np.ndarray, z: np.ndarray, name: str, wires) -> None:
+    """The frame's bits ``(rows, n)`` after Clifford ``name`` on ``wires``: ``F -> C F C^dagger``."""
+    if name == "cx":
+        c, t = wires
+        x[:, t] ^= x[:, c]
+        z[:, c] ^= z[:, t]
+    elif name == "cz":
+        a, b = wires
+        z[:, a] ^= x[:, b]
+        z[:, b] ^= x[:, a]
+    elif name == "cy":  # S_t CX S_t^dagger
+        c, t = wires
+        z[:, t] ^= x[:, t]
+        _conjugate(x, z, "cx", wires)
+        z[:, t] ^= x[:, t]
+    elif name == "swap":
+        a, b = wires
+        x[:, [a, b]] = x[:, [b, a]]
+        z[:, [a, b]] = z[:, [b, a]]
+    elif name == "h":
+        (w,) = wires
+        x[:, w], z[:, w] = z[:, w].copy(), x[:, w].copy()
+    elif name == "s":
+        z[:, wires[0]] ^= x[:, wires[0]]
+    elif name == "sx":
+        x[:, wires[0]] ^= z[:, wires[0]]
+    # x, y, z: a Pauli commutes with the frame up to a phase
+
+
+def _anticommutes(x: np.ndarray, z: np.ndarray, word) -> np.ndarray:
+    """Per row, whether the frame anticommutes with ``word`` (``(wire, letter)`` pairs)."""
+    out = np.zeros(x.shape[0], dtype=bool)
+    for w, letter in word:
+        lx, lz = letter in "XY", letter in "YZ"
+        out ^= (x[:, w] & lz) ^ (z[:, w] & lx)
+    return out
 
 
 #: The states of one engine call at most (256 MiB): more trajectories run in chunks of rows, each run again
@@ -196,42 +278,72 @@ class TrajectoryCircuit:
             )
         self.n_wires, self.n_inputs, self.trajectories = n_wires, n_inputs, trajectories
         weight_shape = tuple(weight_shape)
-        # a first pass on zeros finds the insertion sites, so the compiled circuit knows its input count
-        self.sites = _Insertions()
-        probe = np.zeros((1, n_inputs + 10**6))
-        _emit_on_tape(fn, n_wires, n_inputs, noise_model, self.sites, probe, np.zeros(weight_shape))
-        width = n_inputs + self.sites.columns
-        traced_sites = _Insertions()
-
-        def noisy(inputs, weights):
-            traced_sites.sites.clear()
-            return _emit(fn, n_wires, n_inputs, noise_model, traced_sites, inputs, weights)
-
-        self.circuit = CompiledCircuit(noisy, n_wires, width, weight_shape)
-        if len(traced_sites.sites) != len(self.sites.sites):
-            raise NotTraceable("the circuit's noisy gates depend on its parameter values")
+        try:
+            self.program, self.circuit = self._compile(fn, noise_model, weight_shape, frame=True)
+        except (_NoFrame, NotTraceable):  # a gate the frame cannot pass, or a signed angle the trace refuses
+            self.program, self.circuit = self._compile(fn, noise_model, weight_shape, frame=False)
         self._rng = np.random.default_rng(seed)
         #: ``(B, n_observables)`` standard errors of the latest call's estimates
         self.last_standard_error: torch.Tensor | None = None
 
-    def sample_angles(self, rows: int) -> np.ndarray:
-        """``(rows, columns)`` insertion angles of ``rows`` fresh trajectories (0 or pi)."""
-        out = np.zeros((rows, self.sites.columns))
+    def _compile(self, fn, model, weight_shape, frame: bool) -> tuple[_Program, CompiledCircuit]:
+        n_wires, n_inputs = self.n_wires, self.n_inputs
+        # a first pass on zeros finds the events, so the compiled circuit knows its input count
+        program = _Program(frame)
+        probe = np.zeros((1, n_inputs + 10**6))  # more columns than any circuit has events
+        qp.tape.make_qscript(_emit)(fn, n_wires, n_inputs, model, program, probe, np.zeros(weight_shape))
+        traced = _Program(frame)
+
+        def noisy(inputs, weights):
+            traced.events.clear()
+            return _emit(fn, n_wires, n_inputs, model, traced, inputs, weights)
+
+        circuit = CompiledCircuit(noisy, n_wires, n_inputs + program.columns, weight_shape)
+        if len(traced.events) != len(program.events):
+            raise NotTraceable("the circuit's noisy gates depend on its parameter values")
+        return program, circuit
+
+    @property
+    def frame(self) -> bool:
+        """Whether the Paulis travel as a frame (signs of the rotation angles and of the measured words), or
+        are inserted as gates (a circuit with a gate the frame cannot pass: ``T``, Toffoli, ...)."""
+        return self.program.frame
+
+    def sample(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """``rows`` fresh trajectories: ``(rows, columns)`` circuit inputs (the rotations' signs with a frame,
+        else the insertion angles, 0 or pi) and ``(rows, n_observables)`` signs of the measured words."""
+        columns = np.zeros((rows, self.program.columns))
+        x = np.zeros((rows, self.n_wires), dtype=bool)
+        z = np.zeros_like(x)
         column = 0
-        for wires, p in self.sites.sites:
-            drawn = self._rng.choice(len(p), size=rows, p=p)
-            for j in range(len(wires)):
-                letter = (drawn >> (2 * (len(wires) - 1 - j))) & 3  # 0 I, 1 X, 2 Y, 3 Z
-                out[:, column] = np.where((letter == 1) | (letter == 3), np.pi, 0.0)
-                out[:, column + 1] = np.where(letter >= 2, np.pi, 0.0)
-                column += 2
-        return out
+        for event in self.program.events:
+            if event[0] == "site":
+                _, wires, p = event
+                drawn = self._rng.choice(len(p), size=rows, p=p)
+                for j, w in enumerate(wires):
+                    letter = (drawn >> (2 * (len(wires) - 1 - j))) & 3  # 0 I, 1 X, 2 Y, 3 Z
+                    if self.frame:
+                        x[:, w] ^= _X_BIT[letter]
+                        z[:, w] ^= _Z_BIT[letter]
+                    else:
+                        columns[:, column] = np.where((letter == 1) | (letter == 3), np.pi, 0.0)
+                        columns[:, column + 1] = np.where(letter >= 2, np.pi, 0.0)
+                        column += 2
+            elif event[0] == "rotation" and self.frame:
+                columns[:, column] = np.where(_anticommutes(x, z, event[1]), -1.0, 1.0)
+                column += 1
+            elif event[0] == "clifford" and self.frame:
+                _conjugate(x, z, event[1], event[2])
+        signs = np.ones((rows, max(1, len(self.program.words))))
+        for j, word in enumerate(self.program.words):
+            signs[:, j] = np.where(_anticommutes(x, z, word), -1.0, 1.0)
+        return columns, signs
 
     def __call__(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """``(B, n_inputs)`` inputs and the weights -> ``(B, n_observables)`` estimates (the mean over the
         trajectories: differentiable, its gradient the mean of theirs)."""
         rows, t = inputs.shape[0], self.trajectories
-        angles = self.sample_angles(rows * t)
+        angles, signs = self.sample(rows * t)
         # a trajectory drawn twice for a row (most often: no error at all) runs once
         keys = np.concatenate([np.repeat(np.arange(rows), t)[:, None], angles > 0], axis=1)
         distinct, first, again = np.unique(keys, axis=0, return_index=True, return_inverse=True)
@@ -247,12 +359,12 @@ class TrajectoryCircuit:
             values = self.circuit(extended, weights)
         else:
             values = _Chunked.apply(self.circuit, per_call, extended, weights)
-        values = values[torch.as_tensor(again.reshape(-1), device=values.device)].reshape(rows, t, -1)
+        values = values[torch.as_tensor(again.reshape(-1), device=values.device)]
+        if self.frame:
+            values = values * torch.as_tensor(
+                signs[:, : values.shape[1]], dtype=values.dtype, device=values.device
+            )
+        values = values.reshape(rows, t, -1)
         spread = values.detach().std(dim=1) if t > 1 else torch.full_like(values[:, 0].detach(), math.inf)
         self.last_standard_error = spread / math.sqrt(t)
         return values.mean(dim=1)
-
-
-def _emit_on_tape(fn, n_wires, n_inputs, model, sites, inputs, weights) -> None:
-    """:func:`_emit` on concrete zeros, outside any circuit (to count the sites)."""
-    qp.tape.make_qscript(_emit)(fn, n_wires, n_inputs, model, sites, inputs, weights)

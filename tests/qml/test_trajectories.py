@@ -80,7 +80,7 @@ def test_without_noise_every_trajectory_is_the_exact_state():
 
     x, w = _inputs()
     circuit = TrajectoryCircuit(clean, N, N, (2, N, 3), None, 3, seed=1)
-    assert circuit.sites.sites == []
+    assert circuit.program.sites == [] and circuit.frame
     value, grad = _value_and_grad(circuit, x, w)
     exact, exact_grad = _value_and_grad(CompiledCircuit(clean, N, N, (2, N, 3)), x, w)
     np.testing.assert_allclose(value.numpy(), exact.numpy(), atol=1e-13)
@@ -129,3 +129,21 @@ def test_chunks_give_the_values_and_gradients_of_one_call(monkeypatch):
         results.append((out.detach(), xi.grad, wi.grad))
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-13)
+
+
+def test_a_pauli_frame_gives_the_trajectories_of_inserted_paulis(monkeypatch):
+    """The frame (rotation signs, observable signs) is an exact rewriting of the inserted Paulis: with the
+    same seed, the same draws give the same estimates as the circuit with the Paulis as gates."""
+    from qhybrid.qml.engine import trajectories
+
+    model = noise_model(NoiseSpec(depolarizing_1q=0.05, depolarizing_2q=0.1))
+    x, w = _inputs()
+    framed = TrajectoryCircuit(_circuit, N, N, (2, N, 3), model, 300, seed=11)
+    assert framed.frame and framed.program.columns == sum(e[0] == "rotation" for e in framed.program.events)
+    a, a_grad = _value_and_grad(framed, x, w)
+    monkeypatch.setattr(trajectories, "_CLIFFORDS", frozenset())  # no gate passes: Paulis inserted
+    inserted = TrajectoryCircuit(_circuit, N, N, (2, N, 3), model, 300, seed=11)
+    assert not inserted.frame
+    b, b_grad = _value_and_grad(inserted, x, w)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-12)
+    np.testing.assert_allclose(a_grad.numpy(), b_grad.numpy(), atol=1e-12)
