@@ -73,7 +73,16 @@ VENVS = {
     "qulacs": ["qulacs==0.6.14", "numpy"],
 }
 CELLS = [f"exact:{n}:{b}" for n in (4, 8, 12, 16) for b in (8, 32)] + ["exact:20:8", "qaoa:16:1"]
-CELLS += ["noise:4:8", "noise:4:32", "noise:8:8", "noise:8:32", "noise:10:8", "noise:12:8", "relax:4:8", "relax:8:8"]
+CELLS += [
+    "noise:4:8",
+    "noise:4:32",
+    "noise:8:8",
+    "noise:8:32",
+    "noise:10:8",
+    "noise:12:8",
+    "relax:4:8",
+    "relax:8:8",
+]
 #: each noisy regime's Aer noise model (a NoiseSpec): depolarising after every one- and two-qubit gate, or
 #: thermal relaxation over the gate's time (T1 = 5 us, T2 = 4 us, 50 and 300 ns gates)
 NOISE = {
