@@ -349,6 +349,11 @@ class TrajectoryCircuit:
         """``(B, n_inputs)`` inputs and the weights -> ``(B, n_observables)`` estimates (the mean over the
         trajectories: differentiable, its gradient the mean of theirs)."""
         rows, t = inputs.shape[0], self.trajectories
+        if rows == 0:  # no rows, no trajectories: the engine's empty answer, still attached to the weights
+            empty = inputs.new_zeros(0, self.n_inputs + self.program.columns)
+            values = self.circuit(empty, weights)
+            self.last_standard_error = values.detach().clone()
+            return values
         angles, signs = self.sample(rows * t)
         # a trajectory drawn twice for a row (most often: no error at all) runs once
         keys = np.concatenate([np.repeat(np.arange(rows), t)[:, None], angles > 0], axis=1)

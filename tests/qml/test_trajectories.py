@@ -104,6 +104,7 @@ def test_the_backend_needs_shots_and_pauli_noise():
     )
     out = layer(torch.rand(4, N, dtype=torch.float64))
     assert out.shape == (4, N) and layer.engine_backend == "torch.trajectories"
+    assert layer(torch.zeros(0, N, dtype=torch.float64)).shape == (0, N)  # an empty batch is a valid one
     with pytest.raises(ValueError, match="needs shots > 0.*'torch.density' for exact noise"):
         QuantumLayer(N, backend="torch.trajectories", noise={"depolarizing_1q": 0.02})
     relax = {"t1": 5e-6, "t2": 4e-6, "gate_time_1q": 5e-8, "gate_time_2q": 3e-7}
