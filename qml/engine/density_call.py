@@ -52,11 +52,10 @@ class DensityLayout:
     def run(self, s: int, x, mats, at, transpose: bool = False):
         """Stage ``s`` on ``x`` (``mats``: one matrix per stage, None for gathers), or its transpose."""
         step = self.steps[s]
-        out = self.buffers.take(x.shape) if at == NUMPY and isinstance(step, (Gather, Singles)) else None
         if isinstance(step, Gather):
-            return step.apply(x, at, transpose, out=out)
+            return step.apply(x, at, transpose, buffers=self.buffers)
         if isinstance(step, Singles):
-            return step.apply(x, mats[s], transpose, out=out)
+            return step.apply(x, mats[s], transpose, buffers=self.buffers)
         m = mats[s].swapaxes(-1, -2) if transpose else mats[s]
         return kernels.apply(x, m, step, 2 * self.n)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import arrays, kernels
 from .arrays import NUMPY, place
+from .buffers import Buffers
 from .density_singles import run_parallel
 from .loop_call import available as compiled
 
@@ -112,9 +113,9 @@ class Gather:
                 ]
         return self._placed[at]
 
-    def apply(self, x, at, transpose: bool = False, out=None):
-        """The gather on ``(4**n, B)`` coefficients ``x``; its transpose with ``transpose`` (into ``out``, a
-        C-contiguous array of ``x``'s shape, where given and the pass is compiled)."""
+    def apply(self, x, at, transpose: bool = False, buffers: Buffers | None = None):
+        """The gather on ``(4**n, B)`` coefficients ``x``; its transpose with ``transpose`` (the compiled pass
+        writes into an array from ``buffers`` where given)."""
         tables = self.placed(at)
         if self.full:
             s, f, inv, finv = tables
@@ -123,7 +124,7 @@ class Gather:
                 # one compiled pass on the torch threads (numpy's take, then the factor: two, on one core)
                 from . import density_tiles
 
-                y = np.empty(x.shape) if out is None else out
+                y = buffers.take(x.shape) if buffers is not None else np.empty(x.shape)
                 run_parallel(density_tiles.gather_rows, x.shape[0], x, y, index, factor)
                 return y
             y = arrays.of(x).take(x, index)  # a row gather (numpy's take: 4x its fancy indexing here)

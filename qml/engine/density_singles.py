@@ -132,7 +132,8 @@ class Singles:
             ]
         return self._groups[rows]
 
-    def _views(self, x: np.ndarray, p: int, k: int, rows: int):
+    @staticmethod
+    def _views(x: np.ndarray, p: int, k: int, rows: int):
         """``x`` as ``(4**p, 4**k, I)``, the tile's width in columns of one ``o`` and how many ``o`` side by
         side (``I`` whole columns each) make a tile: about ``TILE / 4**k`` columns, at least ``MIN_WIDTH``
         per matrix, a multiple of the batch."""
@@ -160,26 +161,33 @@ class Singles:
                 out[j], has[j] = mats[i].reshape(-1, 16), True
         return out, has
 
-    def apply(self, x: np.ndarray, mats: np.ndarray, transpose: bool = False, out=None) -> np.ndarray:
-        """Every matrix (``(K, R, 4, 4)``) on ``x`` ``(4**n, B)``, or every transpose; into ``out`` (may be
-        ``x``), a new array by default."""
-        if not isinstance(x, np.ndarray):
-            return self._apply_each(x, mats.swapaxes(-1, -2) if transpose else mats)
+    @staticmethod
+    def _run_group(source: np.ndarray, y: np.ndarray, mats: np.ndarray, group) -> None:
+        """One group's tile pass: ``y`` = its matrices on ``source`` (``y`` may be ``source``)."""
         from . import density_tiles as tiles
 
+        p, k, index = group
+        m, has = Singles._group(mats, index)
+        x3, width, side = Singles._views(source, p, k, mats.shape[1])
+        run_parallel(
+            tiles.apply_group, tiles.tiles(x3, width, side), x3, y.reshape(x3.shape), width, side, m, has
+        )
+
+    def apply(
+        self, x: np.ndarray, mats: np.ndarray, transpose: bool = False, buffers: Buffers | None = None
+    ) -> np.ndarray:
+        """Every matrix (``(K, R, 4, 4)``) on ``x`` ``(4**n, B)``, or every transpose, into a new array (from
+        ``buffers`` where given)."""
+        if not isinstance(x, np.ndarray):
+            return self._apply_each(x, mats.swapaxes(-1, -2) if transpose else mats)
         mats = np.asarray(mats)
         if transpose:
             mats = mats.swapaxes(-1, -2)
-        rows = mats.shape[1]
         x = np.ascontiguousarray(x)
-        y = np.empty(x.shape) if out is None else out
+        y = buffers.take(x.shape) if buffers is not None else np.empty(x.shape)
         source = x
-        for p, k, index in self.groups(rows):
-            m, has = self._group(mats, index)
-            x3, width, side = self._views(source, p, k, rows)
-            run_parallel(
-                tiles.apply_group, tiles.tiles(x3, width, side), x3, y.reshape(x3.shape), width, side, m, has
-            )
+        for group in self.groups(mats.shape[1]):
+            self._run_group(source, y, mats, group)
             source = y
         return y
 
@@ -195,13 +203,9 @@ class Singles:
         x, cot = np.ascontiguousarray(x), np.ascontiguousarray(cot)
         groups = self.groups(rows)
         inputs = [x]  # each group's input: the groups before it applied (one array per group)
-        for p, k, index in groups[:-1]:
-            m, has = self._group(mats, index)
-            x3, width, side = self._views(inputs[-1], p, k, rows)
+        for group in groups[:-1]:
             y = buffers.take(x.shape) if buffers is not None else np.empty(x.shape)
-            run_parallel(
-                tiles.apply_group, tiles.tiles(x3, width, side), x3, y.reshape(x3.shape), width, side, m, has
-            )
+            self._run_group(inputs[-1], y, mats, group)
             inputs.append(y)
         threads = max(1, torch.get_num_threads())
         grad = np.zeros((len(self.wires), rows, 16))

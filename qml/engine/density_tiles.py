@@ -121,14 +121,20 @@ def _digit_back(cot, x, n, m, g):
 
 
 @_jit
+def _block(x3, task, j, width, per_o, side):
+    """Part ``j`` of tile ``task`` in ``x3`` ``(O, 4**k, I)``: ``width`` columns of one ``o``, or (``side`` > 1)
+    the whole ``o`` number ``task * side + j``."""
+    o, c = (task // per_o, (task % per_o) * width) if side == 1 else (task * side + j, 0)
+    return x3[o, :, c : c + width]
+
+
+@_jit
 def _load(x3, tile, task, width, per_o, side):
-    """Copy tile ``task`` of ``x3`` ``(O, 4**k, I)`` into ``tile`` ``(R, 4**k, side * width / R)``: row ``r``'s
-    columns (every ``R``-th) in ``tile[r]``."""
+    """Copy tile ``task`` of ``x3`` into ``tile`` ``(R, 4**k, side * width / R)``: row ``r``'s columns (every
+    ``R``-th) in ``tile[r]``."""
     rows = tile.shape[0]
     for j in range(side):
-        o, c = (task // per_o, (task % per_o) * width) if side == 1 else (task * side + j, 0)
-        block = x3[o, :, c : c + width]
-        at = j * (width // rows)
+        block, at = _block(x3, task, j, width, per_o, side), j * (width // rows)
         if rows == 1:
             tile[0, :, at : at + width] = block
         else:
@@ -140,11 +146,10 @@ def _load(x3, tile, task, width, per_o, side):
 
 @_jit
 def _store(x3, tile, task, width, per_o, side):
+    """The inverse of :func:`_load`: ``tile`` written back into tile ``task`` of ``x3``."""
     rows = tile.shape[0]
     for j in range(side):
-        o, c = (task // per_o, (task % per_o) * width) if side == 1 else (task * side + j, 0)
-        block = x3[o, :, c : c + width]
-        at = j * (width // rows)
+        block, at = _block(x3, task, j, width, per_o, side), j * (width // rows)
         if rows == 1:
             block[:, :] = tile[0, :, at : at + width]
         else:
