@@ -53,14 +53,15 @@ from .density_plan import keeps
 from .superops import gate_error, ptm
 from .trace import NotTraceable
 
-_ROTATION_OPS = {
-    "rx": qp.RX,
-    "ry": qp.RY,
-    "rz": qp.RZ,
-    "p": qp.PhaseShift,
-    "rxx": qp.IsingXX,
-    "ryy": qp.IsingYY,
-    "rzz": qp.IsingZZ,
+#: Aer's rotations as PennyLane operations, with their generator's Pauli word (wires in the gate's order)
+_ROTATIONS = {
+    "rx": (qp.RX, "X"),
+    "ry": (qp.RY, "Y"),
+    "rz": (qp.RZ, "Z"),
+    "p": (qp.PhaseShift, "Z"),
+    "rxx": (qp.IsingXX, "XX"),
+    "ryy": (qp.IsingYY, "YY"),
+    "rzz": (qp.IsingZZ, "ZZ"),
 }
 _FIXED_OPS = {aer: getattr(qp, name) for name, aer in _FIXED_GATES.items()}
 
@@ -83,15 +84,14 @@ def pauli_probabilities(transfer: np.ndarray, where: str) -> np.ndarray:
     chi = np.ones((1, 1))
     for _ in range(round(math.log(len(transfer), 4))):
         chi = np.kron(chi, one)
-    p = chi @ np.diag(transfer) / len(transfer)
-    return np.clip(p, 0.0, None) / np.clip(p, 0.0, None).sum()
+    p = np.clip(chi @ np.diag(transfer) / len(transfer), 0.0, None)
+    return p / p.sum()
 
 
-#: The Pauli word of each rotation's generator (its wires in the gate's order).
-_GENERATORS = {"rx": "X", "ry": "Y", "rz": "Z", "p": "Z", "rxx": "XX", "ryy": "YY", "rzz": "ZZ"}
 #: Clifford gates a Pauli frame passes through: each as steps on the frame's bits (``cx`` control, target)
 _CLIFFORDS = frozenset({"cx", "cz", "cy", "swap", "h", "s", "sx", "x", "y", "z"})
-#: a letter's (x, z) bits: I 0, X 1, Y 2, Z 3 (the transfer matrices' order)
+#: a letter's (x, z) bits, by its index in the transfer matrices' order ``IXYZ``
+_LETTERS = "IXYZ"
 _X_BIT, _Z_BIT = np.array([0, 1, 1, 0], dtype=bool), np.array([0, 0, 1, 1], dtype=bool)
 
 
@@ -122,7 +122,7 @@ class _Program:
 
 def _word_of(mp) -> tuple[tuple[int, str], ...]:
     rep = None if mp.obs is None else mp.obs.pauli_rep
-    if mp.__class__.__name__ != "ExpectationMP" or rep is None or len(rep) != 1:
+    if not isinstance(mp, qp.measurements.ExpectationMP) or rep is None or len(rep) != 1:
         raise _NoFrame("an observable that is not one Pauli word")
     (word,) = rep.keys()
     return tuple((int(w), letter) for w, letter in word.items())
@@ -151,14 +151,16 @@ def _emit(fn, n_wires: int, n_inputs: int, model, program: _Program, inputs, wei
             if program.frame and g.name not in _CLIFFORDS:
                 raise _NoFrame(g.name)
             _FIXED_OPS[g.name](wires=g.wires)
-            program.events.append(("clifford", g.name, tuple(g.wires)))
+            if program.frame:
+                program.events.append(("clifford", g.name, tuple(g.wires)))
             return
+        rotation, generator = _ROTATIONS[g.name]
         angle = g.angle if g.slot is None else g.scale * op.parameters[g.slot]
         if program.frame:
-            program.events.append(("rotation", tuple(zip(g.wires, _GENERATORS[g.name], strict=True))))
+            program.events.append(("rotation", tuple(zip(g.wires, generator, strict=True))))
             angle = inputs[..., column] * angle
             column += 1
-        _ROTATION_OPS[g.name](angle, wires=g.wires)
+        rotation(angle, wires=g.wires)
 
     for op in tape.operations:
         wires = tuple(int(w) for w in op.wires)
@@ -216,8 +218,8 @@ def _anticommutes(x: np.ndarray, z: np.ndarray, word) -> np.ndarray:
     """Per row, whether the frame anticommutes with ``word`` (``(wire, letter)`` pairs)."""
     out = np.zeros(x.shape[0], dtype=bool)
     for w, letter in word:
-        lx, lz = letter in "XY", letter in "YZ"
-        out ^= (x[:, w] & lz) ^ (z[:, w] & lx)
+        i = _LETTERS.index(letter)
+        out ^= (x[:, w] & _Z_BIT[i]) ^ (z[:, w] & _X_BIT[i])
     return out
 
 
@@ -335,10 +337,10 @@ class TrajectoryCircuit:
                         columns[:, column] = np.where((letter == 1) | (letter == 3), np.pi, 0.0)
                         columns[:, column + 1] = np.where(letter >= 2, np.pi, 0.0)
                         column += 2
-            elif event[0] == "rotation" and self.frame:
+            elif event[0] == "rotation":
                 columns[:, column] = np.where(_anticommutes(x, z, event[1]), -1.0, 1.0)
                 column += 1
-            elif event[0] == "clifford" and self.frame:
+            else:  # "clifford"
                 _conjugate(x, z, event[1], event[2])
         signs = np.ones((rows, max(1, len(self.program.words))))
         for j, word in enumerate(self.program.words):
