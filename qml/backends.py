@@ -376,12 +376,9 @@ def describe_backends() -> list[dict]:
     for name, info in BACKENDS.items():
         try:
             if info.engine == "torch":
-                from .engine import CompiledCircuit, DensityCircuit, TrajectoryCircuit
+                from .engine import compile_for
 
-                if info.needs_shots:
-                    TrajectoryCircuit(_probe_circuit, 2, 1, (1,), None, 2)
-                else:
-                    (DensityCircuit if info.takes_noise else CompiledCircuit)(_probe_circuit, 2, 1, (1,))
+                compile_for(name, _probe_circuit, 2, 1, (1,), shots=2 if info.needs_shots else None)
             else:
                 make_device(name, 2, shots=100 if info.needs_shots else None)
             ok, why = True, ""

@@ -36,7 +36,7 @@ from .backends import (
     resolve_backend,
 )
 from .circuits import amplitude_embedding, default_n_qubits, get_ansatz, get_embedding
-from .engine import CompiledCircuit, DensityCircuit, NotTraceable, TrajectoryCircuit
+from .engine import CompiledCircuit, DensityCircuit, NotTraceable, TrajectoryCircuit, compile_for
 from .noise import as_aer_noise_model, check_readout, is_pennylane_noise
 from .validation import check_amplitude_inputs, check_bool, check_diff_method, check_int, check_seed
 
@@ -225,13 +225,9 @@ class QuantumLayer(nn.Module):
         tries = [self._runs_on] + (["torch.density"] if self._runs_on == "torch" else [])
         for name in tries if self.backend == AUTO else tries[:1]:
             try:
-                if name == "torch":
-                    self._engine = CompiledCircuit(*shape)
-                elif name == "torch.trajectories":
-                    seed = self._device_args["seed"]
-                    self._engine = TrajectoryCircuit(*shape, self._engine_noise(), self.shots, seed=seed)
-                else:
-                    self._engine = DensityCircuit(*shape, noise_model=self._engine_noise())
+                noise = None if name == "torch" else self._engine_noise()
+                seed = self._device_args["seed"]
+                self._engine = compile_for(name, *shape, noise_model=noise, shots=self.shots, seed=seed)
                 self._runs_on = name
                 return
             except NotTraceable:
